@@ -1,0 +1,187 @@
+/* eta/core.h - errors, element types, checksums and the spec language.
+ *
+ * The core layer needs only libc and libm. It holds what every other layer
+ * shares: the error codes and the error record, the float types eta computes
+ * in, CRC-32 for checksummed files, and the parser for specs: optimizers,
+ * schedules and models written as Python constructor calls, such as
+ * `AdamW(lr=3e-4, betas=(0.9, 0.95), weight_decay=0.1)`.
+ */
+#ifndef ETA_CORE_H
+#define ETA_CORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define ETA_VERSION_MAJOR 0
+#define ETA_VERSION_MINOR 1
+#define ETA_VERSION_PATCH 0
+#define ETA_VERSION_STRING "0.1.0"
+
+/* Error codes. Functions that can fail return ETA_OK or one of these. */
+enum {
+    ETA_OK = 0,
+    ETA_EINVAL = -1,      /* a bad argument or hyperparameter */
+    ETA_ENOMEM = -2,      /* an allocation failed */
+    ETA_EFORMAT = -3,     /* a file or text that does not parse */
+    ETA_EIO = -4,         /* reading or writing a file failed */
+    ETA_ENONFINITE = -5,  /* a NaN or Inf where finite numbers are required */
+    ETA_ESTATE = -6,      /* a call out of order (for example a step before any parameter) */
+    ETA_ECOUNT_ = 7
+};
+
+/* A static text for an error code ("invalid argument", ...). Never NULL. */
+const char *eta_strerror(int code);
+
+/* The error record filled by functions that have no object to keep a
+ * message on (constructors, parsers). Every such function accepts NULL.
+ * `pos`/`len` locate the error in the text that was parsed (byte offset and
+ * length), or are -1/0 when the error has no location. */
+typedef struct eta_err {
+    int code;
+    int pos;
+    int len;
+    char msg[256];
+} eta_err;
+
+/* Clears `e` (code ETA_OK, pos -1, empty message). NULL is allowed. */
+void eta_err_clear(eta_err *e);
+
+/* Formats `e` for a person: the message, then, when the error has a location
+ * in `text`, the text on its own line and a caret line under the culprit:
+ *
+ *     betas[1] must be in [0, 1), got 1.5
+ *       AdamW(lr=0.1, betas=(0.9, 1.5))
+ *                                 ^^^
+ * Writes at most `n` bytes including the NUL; returns what snprintf would. */
+int eta_err_format(const eta_err *e, const char *text, char *buf, size_t n);
+
+/* The element types eta computes in. */
+typedef enum eta_dtype {
+    ETA_F32 = 0,
+    ETA_F64 = 1,
+    ETA_DTYPE_COUNT
+} eta_dtype;
+
+/* Bytes per element of `t` (4 or 8). */
+size_t eta_dtype_size(eta_dtype t);
+
+/* A caller-supplied allocator (Lua's lua_Alloc, split in two). Objects that
+ * take one in their config use it for every allocation they make; NULL
+ * means malloc/free. `free` may be called with NULL. */
+typedef struct eta_allocator {
+    void *(*alloc)(void *ud, size_t size);
+    void (*free)(void *ud, void *ptr);
+    void *ud;
+} eta_allocator;
+
+/* CRC-32 (IEEE 802.3, the zlib polynomial). Start with crc = 0. */
+uint32_t eta_crc32(uint32_t crc, const void *data, size_t n);
+
+/* ---------------------------------------------------------------------------
+ * The spec language: a Python call or literal.
+ *
+ *   value := number | True | False | None | 'str' | "str" | name
+ *          | ( value , ... ) | [ value , ... ] | { value : value , ... }
+ *          | name ( [value , ...] [name = value , ...] )
+ *
+ * Numbers follow Python (1, -2, 3e-4, 1_000, .5, inf and nan are names that
+ * denote floats, as float('inf') would). A one-element tuple needs its comma
+ * "(0.9,)" as in Python; "(x)" is just x. Dotted names such as
+ * `torch.optim.AdamW` are allowed; the last component is the call's name.
+ * The tree is read-only after parsing and owned by its root.
+ * ------------------------------------------------------------------------ */
+
+typedef enum eta_spec_kind {
+    ETA_SPEC_NUMBER = 0,  /* num, is_int */
+    ETA_SPEC_BOOL,        /* num is 0 or 1 */
+    ETA_SPEC_NONE,
+    ETA_SPEC_STRING,      /* str (unescaped, NUL-terminated) */
+    ETA_SPEC_NAME,        /* a bare identifier: str */
+    ETA_SPEC_TUPLE,       /* items[0..n) */
+    ETA_SPEC_LIST,        /* items[0..n) */
+    ETA_SPEC_DICT,        /* n pairs: items[2i] key, items[2i+1] value */
+    ETA_SPEC_CALL,        /* str = callee name, items[0..n) arguments, keys[i] keyword or NULL */
+    ETA_SPEC_KIND_COUNT
+} eta_spec_kind;
+
+typedef struct eta_spec eta_spec;
+struct eta_spec {
+    eta_spec_kind kind;
+    int pos;             /* byte offset of the value's first character in the text */
+    int len;             /* its length in bytes */
+    double num;          /* NUMBER, BOOL */
+    bool is_int;         /* NUMBER written without '.', 'e' (and not inf/nan) */
+    const char *str;     /* STRING, NAME, CALL */
+    int n;               /* TUPLE, LIST, CALL: items; DICT: pairs */
+    eta_spec **items;
+    const char **keys;   /* CALL only: keys[i] is the keyword of items[i], or NULL */
+    const int *key_pos;  /* CALL only: byte offset of keys[i] (-1 for positional) */
+};
+
+/* Parses `text` (one value, surrounded by optional white space) into a tree.
+ * On error returns ETA_EFORMAT with err->pos at the offending character and a
+ * message such as "expected ')' or ',' after argument". */
+int eta_spec_parse(eta_spec **out, const char *text, eta_err *err);
+void eta_spec_free(eta_spec *s);
+
+/* A short name for a kind, for messages: "number", "tuple", "call", ... */
+const char *eta_spec_kind_name(eta_spec_kind k);
+
+/* One parameter of a signature to bind a call against, in declaration order.
+ * Parameters with `kw_only` set cannot be given by position (those after `*`
+ * in a Python signature). */
+typedef struct eta_spec_param {
+    const char *name;
+    bool required;
+    bool kw_only;
+} eta_spec_param;
+
+/* Binds the arguments of `call` (kind CALL) to `sig` as Python does:
+ * positional arguments fill the non-keyword-only parameters in order, then
+ * keywords by name. out[i] receives the value bound to sig[i] or NULL.
+ * Errors (ETA_EINVAL, located at the culprit):
+ *   "AdamW() got an unexpected keyword argument 'betas1'; valid arguments: lr, betas, ..."
+ *   "AdamW() got multiple values for argument 'lr'"
+ *   "AdamW() takes at most 5 positional arguments (6 given)"
+ *   "OneCycleLR() missing required argument 'max_lr'"
+ *   "positional argument follows keyword argument" */
+int eta_spec_bind(const eta_spec *call, const eta_spec_param *sig, int nsig,
+                  const eta_spec **out, eta_err *err);
+
+/* Typed readers. `name` is the argument's name for messages ("betas[1]").
+ * Each checks the kind (an int is accepted where a real is wanted; a bool is
+ * not a number) and fills err with the location of `v` on failure. */
+int eta_spec_get_real(const eta_spec *v, const char *name, double *out, eta_err *err);
+int eta_spec_get_int(const eta_spec *v, const char *name, int64_t *out, eta_err *err);
+int eta_spec_get_bool(const eta_spec *v, const char *name, bool *out, eta_err *err);
+int eta_spec_get_string(const eta_spec *v, const char *name, const char **out, eta_err *err);
+
+/* A tuple or list of exactly `n` reals (n = -1: any length up to `cap`).
+ * Writes the count to *count when not NULL. */
+int eta_spec_get_reals(const eta_spec *v, const char *name, double *out, int n, int cap,
+                       int *count, eta_err *err);
+
+/* Range check with the message "NAME must be in [lo, hi), got X": `lo_open`
+ * and `hi_open` choose the brackets; +-INFINITY leaves a side unbounded (the
+ * message then reads "must be >= 0" or "must be < 1"). NaN is always out of
+ * range. `v` (may be NULL) locates the error. */
+int eta_spec_check_range(const eta_spec *v, const char *name, double x, double lo, bool lo_open,
+                         double hi, bool hi_open, eta_err *err);
+
+/* Sets err (when not NULL) to code, location of `v` (or none if NULL) and a
+ * printf-style message. Returns code. For binders built on this parser. */
+int eta_spec_fail(eta_err *err, int code, const eta_spec *v, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 4, 5)))
+#endif
+    ;
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,241 @@
+/* eta/optim.h - optimizers over caller-owned arrays, float32 and float64.
+ *
+ * Three calls for a program that already computes gradients:
+ *
+ *     eta_optim_config cfg;
+ *     eta_optim_config_from_spec(&cfg, "AdamW(lr=3e-4, weight_decay=0.1)", NULL);
+ *     eta_optim *opt;
+ *     eta_optim_new(&opt, &cfg, NULL);
+ *     eta_optim_add_param(opt, 0, w, dw, 2, (int64_t[]){64, 32});
+ *     for (;;) { compute dw; eta_optim_step(opt); }
+ *
+ * Every update rule follows PyTorch 2.x (torch.optim) semantics and defaults,
+ * checked against fixtures that PyTorch writes; Lion, LAMB, LARS and
+ * AdaBelief follow Optax, under Optax's argument names. Where the anchors
+ * disagree (epsilon placement, AMSGrad, momentum form, weight decay), the
+ * choice is an explicit option whose value names the anchor that uses it.
+ *
+ * Ownership: parameters and gradients belong to the caller and must outlive
+ * the optimizer; the optimizer owns its state. Nothing is allocated inside
+ * eta_optim_step. One optimizer is used by one thread at a time.
+ */
+#ifndef ETA_OPTIM_H
+#define ETA_OPTIM_H
+
+#include "core.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum eta_optim_kind {
+    ETA_OPTIM_SGD = 0,
+    ETA_OPTIM_ADAM,
+    ETA_OPTIM_ADAMW,
+    ETA_OPTIM_ADAMAX,
+    ETA_OPTIM_NADAM,
+    ETA_OPTIM_RADAM,
+    ETA_OPTIM_ADAGRAD,
+    ETA_OPTIM_RMSPROP,
+    ETA_OPTIM_ADADELTA,
+    ETA_OPTIM_ASGD,
+    ETA_OPTIM_RPROP,
+    ETA_OPTIM_ADAFACTOR,  /* PyTorch's form (torch.optim.Adafactor, 2.5+) */
+    ETA_OPTIM_LION,       /* Optax */
+    ETA_OPTIM_LAMB,       /* Optax */
+    ETA_OPTIM_LARS,       /* Optax */
+    ETA_OPTIM_ADABELIEF,  /* Optax */
+    ETA_OPTIM_COUNT
+} eta_optim_kind;
+
+/* The anchor whose behaviour an option reproduces where frameworks differ.
+ * What each value means depends on the option and optimizer (optim.md). */
+typedef enum eta_anchor {
+    ETA_ANCHOR_TORCH = 0,
+    ETA_ANCHOR_KERAS,
+    ETA_ANCHOR_OPTAX,
+    ETA_ANCHOR_PAPER,
+    ETA_ANCHOR_COUNT
+} eta_anchor;
+
+/* "torch", "keras", "optax", "paper". */
+const char *eta_anchor_name(eta_anchor a);
+
+/* Hyperparameters of one parameter group. Field names follow the PyTorch
+ * argument they hold; each optimizer reads only its own (see
+ * eta_optim_describe). Defaults come from eta_optim_defaults(). */
+typedef struct eta_optim_hparams {
+    double lr;                /* learning rate (Optax: learning_rate) */
+    double weight_decay;      /* L2 or decoupled decay, per optimizer */
+    double momentum;          /* SGD, RMSprop, LARS */
+    double dampening;         /* SGD */
+    double beta1, beta2;      /* betas=(beta1, beta2); Optax b1, b2 */
+    double eps;               /* Adafactor: eps[0], NaN meaning None (the dtype's epsilon) */
+    double eps2;              /* Adafactor: eps[1] */
+    double eps_root;          /* LAMB, AdaBelief (Optax) */
+    double alpha;             /* RMSprop smoothing constant; ASGD power */
+    double rho;               /* Adadelta */
+    double lr_decay;          /* Adagrad */
+    double initial_accumulator_value; /* Adagrad */
+    double momentum_decay;    /* NAdam psi (1.0 reproduces Keras' 0.96^t) */
+    double lambd, t0;         /* ASGD */
+    double etas[2];           /* Rprop (etaminus, etaplus) */
+    double step_sizes[2];     /* Rprop (min, max) */
+    double trust_coefficient; /* LARS */
+    double beta2_decay;       /* Adafactor */
+    double d;                 /* Adafactor clipping threshold */
+    bool nesterov;            /* SGD, LARS */
+    bool maximize;            /* every PyTorch optimizer */
+    bool amsgrad;             /* Adam, AdamW */
+    bool centered;            /* RMSprop */
+    bool decoupled_weight_decay; /* Adam, NAdam, RAdam (AdamW: always) */
+    eta_anchor eps_mode;      /* Adam family: torch sqrt(v_hat)+eps | keras eps-hat;
+                                 RAdam: torch eps-hat | optax sqrt(v_hat)+eps;
+                                 RMSprop, Adagrad: torch outside sqrt | optax/keras inside */
+    eta_anchor amsgrad_mode;  /* torch (and keras): max of raw v | optax: max of v_hat */
+    eta_anchor momentum_mode; /* SGD, RMSprop: torch theta -= lr*b | keras buffer holds lr*g */
+    eta_anchor weight_decay_mode; /* decoupled decay: torch x lr | paper x lr/initial_lr */
+} eta_optim_hparams;
+
+/* The configuration of an optimizer: its rule, its element type, and the
+ * hyperparameters that new groups start from. */
+typedef struct eta_optim_config {
+    eta_optim_kind kind;
+    eta_dtype dtype;           /* of every parameter, gradient and state array */
+    eta_optim_hparams hp;
+    bool check_finite;         /* check gradients before each step; a NaN or Inf makes the step
+                                  return ETA_ENONFINITE and change nothing */
+    int threads;               /* OpenMP threads for large arrays: 0 = OpenMP's default */
+    const eta_allocator *alloc; /* NULL: malloc/free */
+} eta_optim_config;
+
+/* PyTorch 2.x defaults for `kind` (Optax's for Lion, LAMB, LARS, AdaBelief),
+ * dtype float32, no finite check, default threads. SGD's lr is 1e-3 (the
+ * recent 2.x default). */
+eta_optim_config eta_optim_defaults(eta_optim_kind kind);
+
+/* The PyTorch class name ("AdamW"), or NULL for an invalid kind. */
+const char *eta_optim_name(eta_optim_kind kind);
+
+/* The kind named `name` (exact, case-sensitive), or -1. */
+int eta_optim_kind_from_name(const char *name);
+
+/* The signature with defaults, as a PyTorch user reads it:
+ * "AdamW(lr=0.001, betas=(0.9, 0.999), eps=1e-08, weight_decay=0.01, amsgrad=False, *,
+ *  maximize=False, eps_mode='torch', amsgrad_mode='torch', weight_decay_mode='torch')".
+ * Returns what snprintf would. */
+int eta_optim_describe(eta_optim_kind kind, char *buf, size_t n);
+
+/* Parses a spec such as "SGD(lr=0.1, momentum=0.9, nesterov=True)" into
+ * `cfg` (kind and hp; the other fields get their defaults). Python binding
+ * rules, PyTorch names, defaults and validation. Errors are located in the
+ * text (eta_err_format draws the caret). */
+int eta_optim_config_from_spec(eta_optim_config *cfg, const char *spec, eta_err *err);
+/* The same from a parsed CALL node. */
+int eta_optim_config_from_tree(eta_optim_config *cfg, const eta_spec *call, eta_err *err);
+
+/* Checks hyperparameters for `kind` as the constructor would: ETA_EINVAL and
+ * a message naming the argument ("AdamW: betas[1] must be in [0, 1), got 1.5"). */
+int eta_optim_check_hparams(eta_optim_kind kind, const eta_optim_hparams *hp, eta_err *err);
+
+/* ------------------------------------------------------------------------ */
+
+typedef struct eta_optim eta_optim;
+
+#define ETA_MAX_DIMS 8
+
+/* Creates an optimizer with one parameter group (index 0) whose
+ * hyperparameters are cfg->hp. */
+int eta_optim_new(eta_optim **out, const eta_optim_config *cfg, eta_err *err);
+void eta_optim_free(eta_optim *opt);
+
+/* Adds a parameter group with its own hyperparameters (NULL: a copy of the
+ * config's). Returns the new group's index (>= 1), or a negative error. */
+int eta_optim_add_group(eta_optim *opt, const eta_optim_hparams *hp);
+
+/* Registers a parameter array of shape shape[0..ndim) in `group`, and its
+ * gradient array of the same shape (written by the caller before each step;
+ * clipping functions scale it in place). Allocates and initialises its state
+ * as PyTorch does at the first step. Returns the parameter's index (>= 0),
+ * or a negative error. 0 <= ndim <= ETA_MAX_DIMS; ndim 0 is a scalar. */
+int eta_optim_add_param(eta_optim *opt, int group, void *data, void *grad, int ndim,
+                        const int64_t *shape);
+
+/* One update of every parameter from its gradient. No allocation. Returns
+ * ETA_ENONFINITE (touching nothing) when check_finite is on and a gradient
+ * holds a NaN or Inf; ETA_ESTATE without parameters. */
+int eta_optim_step(eta_optim *opt);
+
+/* The number of steps taken (PyTorch's state["step"]). */
+int64_t eta_optim_step_count(const eta_optim *opt);
+int eta_optim_group_count(const eta_optim *opt);
+int eta_optim_param_count(const eta_optim *opt);
+const eta_optim_config *eta_optim_get_config(const eta_optim *opt);
+
+/* The learning rate of `group`, read and set between steps (what a schedule
+ * does each step). set_lr validates (finite, >= 0). */
+double eta_optim_lr(const eta_optim *opt, int group);
+int eta_optim_set_lr(eta_optim *opt, int group, double lr);
+/* The momentum a cycling schedule drives: `momentum` for SGD, RMSprop and
+ * LARS, beta1 for the Adam family, Lion, LAMB and AdaBelief. ETA_EINVAL for
+ * rules with neither. */
+double eta_optim_momentum(const eta_optim *opt, int group);
+int eta_optim_set_momentum(eta_optim *opt, int group, double momentum);
+/* The learning rate the group was created with (PyTorch's initial_lr). */
+double eta_optim_initial_lr(const eta_optim *opt, int group);
+
+/* All hyperparameters of a group; set validates them first. */
+int eta_optim_get_hparams(const eta_optim *opt, int group, eta_optim_hparams *hp);
+int eta_optim_set_hparams(eta_optim *opt, int group, const eta_optim_hparams *hp);
+
+/* A state array of parameter `param`, by PyTorch's name: "exp_avg",
+ * "exp_avg_sq", "max_exp_avg_sq", "momentum_buffer", "sum", "square_avg",
+ * "grad_avg", "acc_delta", "exp_inf", "mu_product", "ax", "eta", "mu",
+ * "prev", "step_size", "row_var", "col_var", "variance", "exp_avg_var".
+ * Elements are of the optimizer's dtype. ETA_EINVAL if the rule (with its
+ * options) keeps no such state. */
+int eta_optim_state(const eta_optim *opt, int param, const char *name, void **data, size_t *n);
+
+/* The message of the last error on this optimizer ("" if none). */
+const char *eta_optim_error(const eta_optim *opt);
+
+/* Gradient tools, over every registered gradient, in the spirit of
+ * torch.nn.utils and optax. Norms accumulate in double, in fixed blocks
+ * combined in order, so results do not depend on the thread count. */
+
+/* The global L2 norm of all gradients. */
+int eta_optim_grad_norm(eta_optim *opt, double *norm);
+/* Scales all gradients so their global norm is at most max_norm; writes the
+ * norm before clipping to *total (may be NULL). ETA_ANCHOR_TORCH:
+ * coef = min(1, max_norm/(total+1e-6)) (clip_grad_norm_); ETA_ANCHOR_OPTAX:
+ * g*max_norm/total only when total >= max_norm (clip_by_global_norm). */
+int eta_optim_clip_grad_norm(eta_optim *opt, double max_norm, eta_anchor mode, double *total);
+/* Clamps every gradient element to [-clip, clip] (clip_grad_value_). */
+int eta_optim_clip_grad_value(eta_optim *opt, double clip);
+/* Adaptive gradient clipping (Brock et al. 2021; optax.adaptive_grad_clip):
+ * per unit, g <- g * max(|p|,eps)*clipping/|g| when |g| > max(|p|,eps)*clipping.
+ * A unit is a slice along the first axis (PyTorch's output layout) for
+ * arrays of 2 or more dimensions, the whole array otherwise. */
+int eta_optim_clip_grad_agc(eta_optim *opt, double clipping, double eps);
+/* ETA_ENONFINITE if any gradient element is NaN or Inf (the message names
+ * the parameter and element), else ETA_OK. */
+int eta_optim_check_grads(eta_optim *opt);
+
+/* Exact save and restore of everything that determines future steps:
+ * rule, dtype, group hyperparameters, step count, parameter shapes and all
+ * state arrays. Format: versioned, little-endian, CRC-32 checked
+ * (optim.md). save allocates *buf with the optimizer's allocator (free it
+ * with eta_optim_free_buf). load requires an optimizer built with the same
+ * rule, dtype and parameter shapes; on any error it changes nothing. The
+ * parameters themselves are the caller's to save. */
+int eta_optim_save(eta_optim *opt, void **buf, size_t *len);
+void eta_optim_free_buf(eta_optim *opt, void *buf);
+int eta_optim_load(eta_optim *opt, const void *buf, size_t len);
+/* save to `path` atomically: a temporary file, flushed and renamed. */
+int eta_optim_save_file(eta_optim *opt, const char *path);
+int eta_optim_load_file(eta_optim *opt, const char *path);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

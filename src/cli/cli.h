@@ -1,0 +1,36 @@
+/* cli/cli.h - shared by the `eta` subcommands: exit codes, the subcommand
+ * signature, and small helpers for options and messages. */
+#ifndef ETA_CLI_H
+#define ETA_CLI_H
+
+#include <eta/eta.h>
+#include <stdbool.h>
+#include <stdio.h>
+
+enum { EXIT_OK = 0, EXIT_RUN = 1, EXIT_USAGE = 2 };
+
+typedef int (*cli_cmd_fn)(int argc, char **argv);
+
+int cmd_optimize(int argc, char **argv);
+int cmd_demo(int argc, char **argv);
+
+/* Prints "eta CMD: message" to stderr; returns EXIT_USAGE. */
+int cli_usage_error(const char *cmd, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+/* Prints a spec error with the spec and a caret under the culprit, prefixed
+ * by "eta CMD: --flag: "; returns EXIT_USAGE. */
+int cli_spec_error(const char *cmd, const char *flag, const char *spec, const eta_err *err);
+
+/* Parses a finite double / a positive int64 option value, with a message on
+ * failure naming the flag. */
+bool cli_parse_double(const char *cmd, const char *flag, const char *s, double *out);
+bool cli_parse_int(const char *cmd, const char *flag, const char *s, long long lo, long long hi, long long *out);
+
+/* Prints a number for CSV output: the shortest text that reads back exactly. */
+void cli_print_real(FILE *f, double x);
+
+#endif

@@ -1,0 +1,49 @@
+/* cli/main.c - the `eta` command: a table of subcommands, one file each
+ * (cmd_<name>.c). Exit codes: 0 success, 1 a failed run, 2 bad usage. */
+#include <string.h>
+
+#include "cli/cli.h"
+
+static const struct {
+    const char *name;
+    cli_cmd_fn fn;
+    const char *help;
+} commands[] = {
+    {"demo", cmd_demo, "fit the diabetes data by gradient descent at a sweep of learning rates"},
+    {"optimize", cmd_optimize, "run an optimizer on a test function and print the trajectory as CSV"},
+};
+
+#define NCOMMANDS (sizeof commands / sizeof commands[0])
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: eta <command> [options]\n\n"
+               "eta: optimizers, learning-rate schedules and tools for gradient descent.\n\ncommands:\n");
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].help);
+    fprintf(f, "\n'eta <command> --help' describes a command. eta %s\n", ETA_VERSION_STRING);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return EXIT_OK;
+    }
+    if (!strcmp(argv[1], "--version")) {
+        printf("eta %s\n", ETA_VERSION_STRING);
+        return EXIT_OK;
+    }
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        if (!strcmp(argv[1], commands[i].name))
+            return commands[i].fn(argc - 1, argv + 1);
+    fprintf(stderr, "eta: unknown command '%s'; commands:", argv[1]);
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        fprintf(stderr, " %s", commands[i].name);
+    fprintf(stderr, "\n");
+    return EXIT_USAGE;
+}

@@ -1,0 +1,42 @@
+/* core/parallel.h - internal: chunked loops and deterministic reductions.
+ *
+ * Element-wise kernels run over [0, n) in fixed chunks, in parallel with
+ * OpenMP when the array is large enough to pay for it; their results never
+ * depend on the thread count. Sums of squares are taken in double over fixed
+ * blocks of ETA_BLOCK elements, each block summed in a fixed order, and the
+ * block sums combined in block order: the same bits at any thread count.
+ */
+#ifndef ETA_CORE_PARALLEL_H
+#define ETA_CORE_PARALLEL_H
+
+#include <stddef.h>
+
+#define ETA_CHUNK 16384   /* elements per parallel chunk */
+#define ETA_BLOCK 4096    /* elements per reduction block */
+
+typedef void (*eta_chunk_fn)(void *ctx, size_t lo, size_t hi);
+
+/* Calls fn(ctx, lo, hi) over [0, n) in chunks: serially when n is small or
+ * threads == 1, else with `threads` OpenMP threads (0: OpenMP's default). */
+void eta_parallel_for(size_t n, int threads, eta_chunk_fn fn, void *ctx);
+
+/* Number of double slots a reduction over n elements needs as scratch. */
+size_t eta_reduce_slots(size_t n);
+
+/* Sum of squares of x[0..n) (float or double), accumulated in double with
+ * the fixed-block order described above. `scratch` holds eta_reduce_slots(n)
+ * doubles. */
+double eta_sumsq_f32(const float *x, size_t n, double *scratch, int threads);
+double eta_sumsq_f64(const double *x, size_t n, double *scratch, int threads);
+
+/* A fixed-order reduction: block_fn(ctx, lo, hi) returns the partial of one
+ * block [lo, hi) of at most ETA_BLOCK elements (blocks start at multiples of
+ * ETA_BLOCK); the partials are summed in block order. */
+typedef double (*eta_block_fn)(void *ctx, size_t lo, size_t hi);
+double eta_reduce(size_t n, int threads, eta_block_fn block_fn, void *ctx, double *scratch);
+
+/* Index of the first non-finite element of x[0..n), or n if all are finite. */
+size_t eta_first_nonfinite_f32(const float *x, size_t n, int threads);
+size_t eta_first_nonfinite_f64(const double *x, size_t n, int threads);
+
+#endif

@@ -1,0 +1,353 @@
+/* optim/optim.c - the eta_optim object: groups, parameters, state, step.
+ *
+ * The rules themselves live one per file (sgd.c, adam.c, ...); the argument
+ * tables, defaults and spec binding in hparams.c; gradient clipping in
+ * clip.c; checkpoints in save.c. Everything a step needs is allocated when
+ * a parameter is added, so eta_optim_step never allocates.
+ */
+#include "optim/optim_impl.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void *default_alloc(void *ud, size_t size)
+{
+    (void)ud;
+    return malloc(size);
+}
+
+static void default_free(void *ud, void *p)
+{
+    (void)ud;
+    free(p);
+}
+
+void *eta_optim_alloc_(eta_optim *o, size_t size)
+{
+    return o->alloc.alloc(o->alloc.ud, size ? size : 1);
+}
+
+void eta_optim_release_(eta_optim *o, void *p)
+{
+    if (p)
+        o->alloc.free(o->alloc.ud, p);
+}
+
+int eta_optim_fail_(eta_optim *o, int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(o->err, sizeof o->err, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+int eta_optim_new(eta_optim **out, const eta_optim_config *cfg, eta_err *err)
+{
+    eta_err_clear(err);
+    *out = NULL;
+    const optim_rule *rule = eta_optim_rule(cfg->kind);
+    if (!rule)
+        return eta_spec_fail(err, ETA_EINVAL, NULL, "unknown optimizer kind %d", (int)cfg->kind);
+    if (cfg->dtype != ETA_F32 && cfg->dtype != ETA_F64)
+        return eta_spec_fail(err, ETA_EINVAL, NULL, "%s: dtype must be ETA_F32 or ETA_F64", rule->name);
+    if (cfg->threads < 0)
+        return eta_spec_fail(err, ETA_EINVAL, NULL, "%s: threads must be >= 0, got %d", rule->name,
+                             cfg->threads);
+    int rc = eta_optim_check_hparams(cfg->kind, &cfg->hp, err);
+    if (rc)
+        return rc;
+    eta_allocator a = {default_alloc, default_free, NULL};
+    if (cfg->alloc)
+        a = *cfg->alloc;
+    eta_optim *o = a.alloc(a.ud, sizeof *o);
+    if (!o)
+        return eta_spec_fail(err, ETA_ENOMEM, NULL, "%s: out of memory", rule->name);
+    memset(o, 0, sizeof *o);
+    o->cfg = *cfg;
+    o->cfg.alloc = NULL;
+    o->alloc = a;
+    o->rule = rule;
+    rc = eta_optim_add_group(o, NULL);
+    if (rc < 0) {
+        eta_optim_free(o);
+        return eta_spec_fail(err, rc, NULL, "%s: out of memory", rule->name);
+    }
+    *out = o;
+    return ETA_OK;
+}
+
+void eta_optim_free(eta_optim *o)
+{
+    if (!o)
+        return;
+    for (int i = 0; i < o->nparams; i++)
+        eta_optim_release_(o, o->params[i].block);
+    eta_optim_release_(o, o->params);
+    eta_optim_release_(o, o->groups);
+    eta_optim_release_(o, o->scratch);
+    o->alloc.free(o->alloc.ud, o);
+}
+
+/* Grows an array of `elem`-sized items to hold at least `need`. */
+static int grow(eta_optim *o, void **arr, int *cap, int need, size_t elem)
+{
+    if (need <= *cap)
+        return ETA_OK;
+    int ncap = *cap ? *cap * 2 : 4;
+    while (ncap < need)
+        ncap *= 2;
+    void *p = eta_optim_alloc_(o, (size_t)ncap * elem);
+    if (!p)
+        return eta_optim_fail_(o, ETA_ENOMEM, "%s: out of memory", o->rule->name);
+    if (*arr)
+        memcpy(p, *arr, (size_t)*cap * elem);
+    eta_optim_release_(o, *arr);
+    *arr = p;
+    *cap = ncap;
+    return ETA_OK;
+}
+
+int eta_optim_add_group(eta_optim *o, const eta_optim_hparams *hp)
+{
+    const eta_optim_hparams *h = hp ? hp : &o->cfg.hp;
+    eta_err e;
+    int rc = eta_optim_check_hparams(o->cfg.kind, h, &e);
+    if (rc)
+        return eta_optim_fail_(o, rc, "%s", e.msg);
+    void *arr = o->groups;
+    rc = grow(o, &arr, &o->cap_groups, o->ngroups + 1, sizeof(optim_group));
+    o->groups = arr;
+    if (rc)
+        return rc;
+    o->groups[o->ngroups].hp = *h;
+    o->groups[o->ngroups].initial_lr = h->lr;
+    return o->ngroups++;
+}
+
+int eta_optim_add_param(eta_optim *o, int group, void *data, void *grad, int ndim, const int64_t *shape)
+{
+    const char *name = o->rule->name;
+    if (group < 0 || group >= o->ngroups)
+        return eta_optim_fail_(o, ETA_EINVAL, "%s: no parameter group %d (have %d)", name, group, o->ngroups);
+    if (!data || !grad)
+        return eta_optim_fail_(o, ETA_EINVAL, "%s: parameter %d: data and grad must not be NULL", name,
+                               o->nparams);
+    if (ndim < 0 || ndim > ETA_MAX_DIMS || (ndim > 0 && !shape))
+        return eta_optim_fail_(o, ETA_EINVAL, "%s: parameter %d: ndim must be in [0, %d], got %d", name,
+                               o->nparams, ETA_MAX_DIMS, ndim);
+    optim_param p;
+    memset(&p, 0, sizeof p);
+    p.data = data;
+    p.grad = grad;
+    p.ndim = ndim;
+    p.group = group;
+    p.n = 1;
+    for (int d = 0; d < ndim; d++) {
+        if (shape[d] <= 0)
+            return eta_optim_fail_(o, ETA_EINVAL, "%s: parameter %d: shape[%d] must be > 0, got %lld", name,
+                                   o->nparams, d, (long long)shape[d]);
+        if ((uint64_t)shape[d] > (SIZE_MAX / 64) / p.n)
+            return eta_optim_fail_(o, ETA_EINVAL, "%s: parameter %d: too many elements", name, o->nparams);
+        p.shape[d] = shape[d];
+        p.n *= (size_t)shape[d];
+    }
+    /* State: one zeroed block, arrays back to back. */
+    const eta_optim_hparams *hp = &o->groups[group].hp;
+    size_t es = eta_dtype_size(o->cfg.dtype), total = 0;
+    for (int i = 0; i < OPTIM_MAX_STATE && o->rule->state_names[i]; i++) {
+        p.state_n[i] = o->rule->state_len(hp, &p, i);
+        total += p.state_n[i];
+    }
+    void *block = NULL;
+    if (total) {
+        block = eta_optim_alloc_(o, total * es);
+        if (!block)
+            return eta_optim_fail_(o, ETA_ENOMEM, "%s: out of memory for the state of parameter %d", name,
+                                   o->nparams);
+        memset(block, 0, total * es);
+    }
+    size_t off = 0;
+    for (int i = 0; i < OPTIM_MAX_STATE; i++) {
+        p.state[i] = p.state_n[i] ? (char *)block + off * es : NULL;
+        off += p.state_n[i];
+    }
+    p.block = block;
+    size_t slots = eta_reduce_slots(p.n);
+    if (slots > o->scratch_n) {
+        double *s = eta_optim_alloc_(o, slots * sizeof(double));
+        if (!s) {
+            eta_optim_release_(o, block);
+            return eta_optim_fail_(o, ETA_ENOMEM, "%s: out of memory", name);
+        }
+        eta_optim_release_(o, o->scratch);
+        o->scratch = s;
+        o->scratch_n = slots;
+    }
+    void *arr = o->params;
+    int rc = grow(o, &arr, &o->cap_params, o->nparams + 1, sizeof(optim_param));
+    o->params = arr;
+    if (rc) {
+        eta_optim_release_(o, block);
+        return rc;
+    }
+    if (o->rule->init)
+        o->rule->init(hp, &p, o->cfg.dtype);
+    o->params[o->nparams] = p;
+    return o->nparams++;
+}
+
+int eta_optim_step(eta_optim *o)
+{
+    if (o->nparams == 0)
+        return eta_optim_fail_(o, ETA_ESTATE, "%s: step called with no parameters", o->rule->name);
+    if (o->cfg.check_finite) {
+        int rc = eta_optim_check_grads(o);
+        if (rc)
+            return rc;
+    }
+    o->step++;
+    for (int i = 0; i < o->nparams; i++) {
+        optim_param *p = &o->params[i];
+        const optim_group *g = &o->groups[p->group];
+        p->step++;
+        optim_ctx c = {&g->hp, g->initial_lr, p->step, o->cfg.dtype, o->cfg.threads, o->scratch};
+        o->rule->update(&c, p);
+    }
+    return ETA_OK;
+}
+
+double eta_optim_decay_rate(const optim_ctx *c)
+{
+    const eta_optim_hparams *hp = c->hp;
+    if (hp->weight_decay_mode == ETA_ANCHOR_PAPER)
+        return c->initial_lr > 0 ? hp->lr / c->initial_lr * hp->weight_decay : 0.0;
+    return hp->lr * hp->weight_decay;
+}
+
+int64_t eta_optim_step_count(const eta_optim *o)
+{
+    return o->step;
+}
+
+int eta_optim_group_count(const eta_optim *o)
+{
+    return o->ngroups;
+}
+
+int eta_optim_param_count(const eta_optim *o)
+{
+    return o->nparams;
+}
+
+const eta_optim_config *eta_optim_get_config(const eta_optim *o)
+{
+    return &o->cfg;
+}
+
+const char *eta_optim_error(const eta_optim *o)
+{
+    return o ? o->err : "";
+}
+
+static bool group_ok(const eta_optim *o, int group)
+{
+    return group >= 0 && group < o->ngroups;
+}
+
+double eta_optim_lr(const eta_optim *o, int group)
+{
+    return group_ok(o, group) ? o->groups[group].hp.lr : NAN;
+}
+
+double eta_optim_initial_lr(const eta_optim *o, int group)
+{
+    return group_ok(o, group) ? o->groups[group].initial_lr : NAN;
+}
+
+int eta_optim_get_hparams(const eta_optim *o, int group, eta_optim_hparams *hp)
+{
+    if (!group_ok(o, group))
+        return ETA_EINVAL;
+    *hp = o->groups[group].hp;
+    return ETA_OK;
+}
+
+int eta_optim_set_hparams(eta_optim *o, int group, const eta_optim_hparams *hp)
+{
+    if (!group_ok(o, group))
+        return eta_optim_fail_(o, ETA_EINVAL, "%s: no parameter group %d (have %d)", o->rule->name, group,
+                               o->ngroups);
+    /* Options that decide which state arrays exist (amsgrad, centered,
+     * momentum on or off) cannot change once the state is allocated. */
+    for (int i = 0; i < o->nparams; i++)
+        if (o->params[i].group == group)
+            for (int k = 0; k < OPTIM_MAX_STATE && o->rule->state_names[k]; k++)
+                if (o->rule->state_len(hp, &o->params[i], k) != o->params[i].state_n[k])
+                    return eta_optim_fail_(o, ETA_EINVAL,
+                                           "%s: group %d: '%s' state would appear or vanish; amsgrad, "
+                                           "centered and momentum on/off cannot change once parameters are added",
+                                           o->rule->name, group, o->rule->state_names[k]);
+    eta_err e;
+    int rc = eta_optim_check_hparams(o->cfg.kind, hp, &e);
+    if (rc)
+        return eta_optim_fail_(o, rc, "%s", e.msg);
+    o->groups[group].hp = *hp;
+    return ETA_OK;
+}
+
+int eta_optim_set_lr(eta_optim *o, int group, double lr)
+{
+    if (!group_ok(o, group))
+        return eta_optim_fail_(o, ETA_EINVAL, "%s: no parameter group %d (have %d)", o->rule->name, group,
+                               o->ngroups);
+    if (!(lr >= 0) || isinf(lr))
+        return eta_optim_fail_(o, ETA_EINVAL, "%s: group %d: lr must be finite and >= 0, got %g", o->rule->name,
+                               group, lr);
+    o->groups[group].hp.lr = lr;
+    return ETA_OK;
+}
+
+double eta_optim_momentum(const eta_optim *o, int group)
+{
+    size_t f = o->rule->momentum_field;
+    if (!group_ok(o, group) || f == (size_t)-1)
+        return NAN;
+    double v;
+    memcpy(&v, (const char *)&o->groups[group].hp + f, sizeof v);
+    return v;
+}
+
+int eta_optim_set_momentum(eta_optim *o, int group, double m)
+{
+    size_t f = o->rule->momentum_field;
+    if (f == (size_t)-1)
+        return eta_optim_fail_(o, ETA_EINVAL, "%s has no momentum or beta1 to set", o->rule->name);
+    if (!group_ok(o, group))
+        return eta_optim_fail_(o, ETA_EINVAL, "%s: no parameter group %d (have %d)", o->rule->name, group,
+                               o->ngroups);
+    eta_optim_hparams hp = o->groups[group].hp;
+    memcpy((char *)&hp + f, &m, sizeof m);
+    return eta_optim_set_hparams(o, group, &hp);
+}
+
+int eta_optim_state(const eta_optim *o, int param, const char *name, void **data, size_t *n)
+{
+    if (param < 0 || param >= o->nparams || !name)
+        return ETA_EINVAL;
+    const optim_param *p = &o->params[param];
+    for (int i = 0; i < OPTIM_MAX_STATE && o->rule->state_names[i]; i++)
+        if (strcmp(o->rule->state_names[i], name) == 0) {
+            if (!p->state[i])
+                return ETA_EINVAL;
+            if (data)
+                *data = p->state[i];
+            if (n)
+                *n = p->state_n[i];
+            return ETA_OK;
+        }
+    return ETA_EINVAL;
+}

@@ -1,0 +1,36 @@
+/* optim/optim_impl.h - internal: the optimizer object, shared by optim.c
+ * (life cycle and step), clip.c (gradient tools) and save.c (checkpoints). */
+#ifndef ETA_OPTIM_IMPL_H
+#define ETA_OPTIM_IMPL_H
+
+#include "optim/rule.h"
+
+typedef struct optim_group {
+    eta_optim_hparams hp;
+    double initial_lr;
+} optim_group;
+
+struct eta_optim {
+    eta_optim_config cfg;
+    const optim_rule *rule;
+    eta_allocator alloc;
+    optim_group *groups;
+    int ngroups, cap_groups;
+    optim_param *params;
+    int nparams, cap_params;
+    int64_t step;
+    double *scratch;      /* reduction slots for the largest array */
+    size_t scratch_n;
+    char err[256];
+};
+
+void *eta_optim_alloc_(eta_optim *o, size_t size);
+void eta_optim_release_(eta_optim *o, void *p);
+/* Sets the optimizer's message; returns code. */
+int eta_optim_fail_(eta_optim *o, int code, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+
+#endif

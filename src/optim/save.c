@@ -1,0 +1,350 @@
+/* optim/save.c - exact save and restore of an optimizer's state.
+ *
+ * Format, version 1, every number little-endian whatever the host:
+ *   "ETAOPTIM" | u32 version | u32 kind | u32 dtype | u32 ngroups | u32 nparams | i64 steps
+ *   per group: f64 initial_lr | f64 x NREAL hyperparameters | u8 x NFLAG | u32 x NANCHOR
+ *   per param: u32 group | u32 ndim | i64 shape[ndim] | i64 step |
+ *              OPTIM_MAX_STATE x (u64 n | n elements of dtype)
+ *   u32 CRC-32 of everything before it
+ * Loading checks the CRC, then the rule, dtype and every shape against the
+ * optimizer it loads into, then the hyperparameters, and only then writes:
+ * on any error the optimizer is unchanged.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "optim/optim_impl.h"
+
+#define MAGIC "ETAOPTIM"
+#define VERSION 1u
+
+/* The hyperparameters in file order. Appending fields needs a new version. */
+static const size_t real_fields[] = {
+    offsetof(eta_optim_hparams, lr), offsetof(eta_optim_hparams, weight_decay),
+    offsetof(eta_optim_hparams, momentum), offsetof(eta_optim_hparams, dampening),
+    offsetof(eta_optim_hparams, beta1), offsetof(eta_optim_hparams, beta2), offsetof(eta_optim_hparams, eps),
+    offsetof(eta_optim_hparams, eps2), offsetof(eta_optim_hparams, eps_root), offsetof(eta_optim_hparams, alpha),
+    offsetof(eta_optim_hparams, rho), offsetof(eta_optim_hparams, lr_decay),
+    offsetof(eta_optim_hparams, initial_accumulator_value), offsetof(eta_optim_hparams, momentum_decay),
+    offsetof(eta_optim_hparams, lambd), offsetof(eta_optim_hparams, t0), offsetof(eta_optim_hparams, etas[0]),
+    offsetof(eta_optim_hparams, etas[1]), offsetof(eta_optim_hparams, step_sizes[0]),
+    offsetof(eta_optim_hparams, step_sizes[1]), offsetof(eta_optim_hparams, trust_coefficient),
+    offsetof(eta_optim_hparams, beta2_decay), offsetof(eta_optim_hparams, d),
+};
+static const size_t flag_fields[] = {
+    offsetof(eta_optim_hparams, nesterov), offsetof(eta_optim_hparams, maximize),
+    offsetof(eta_optim_hparams, amsgrad), offsetof(eta_optim_hparams, centered),
+    offsetof(eta_optim_hparams, decoupled_weight_decay),
+};
+static const size_t anchor_fields[] = {
+    offsetof(eta_optim_hparams, eps_mode), offsetof(eta_optim_hparams, amsgrad_mode),
+    offsetof(eta_optim_hparams, momentum_mode), offsetof(eta_optim_hparams, weight_decay_mode),
+};
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
+/* A growing or reading cursor over bytes. */
+typedef struct cursor {
+    unsigned char *buf;
+    size_t len, pos;
+    bool bad;
+} cursor;
+
+static void put(cursor *c, uint64_t v, int bytes)
+{
+    for (int i = 0; i < bytes; i++)
+        c->buf[c->pos++] = (unsigned char)(v >> (8 * i));
+}
+
+static uint64_t get(cursor *c, int bytes)
+{
+    if (c->bad || c->len - c->pos < (size_t)bytes) {
+        c->bad = true;
+        return 0;
+    }
+    uint64_t v = 0;
+    for (int i = 0; i < bytes; i++)
+        v |= (uint64_t)c->buf[c->pos++] << (8 * i);
+    return v;
+}
+
+static void put_f64(cursor *c, double x)
+{
+    uint64_t u;
+    memcpy(&u, &x, 8);
+    put(c, u, 8);
+}
+
+static double get_f64(cursor *c)
+{
+    uint64_t u = get(c, 8);
+    double x;
+    memcpy(&x, &u, 8);
+    return x;
+}
+
+static void put_elems(cursor *c, eta_dtype t, const void *x, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (t == ETA_F32) {
+            uint32_t u;
+            memcpy(&u, (const float *)x + i, 4);
+            put(c, u, 4);
+        } else {
+            uint64_t u;
+            memcpy(&u, (const double *)x + i, 8);
+            put(c, u, 8);
+        }
+    }
+}
+
+static void get_elems(cursor *c, eta_dtype t, void *x, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (t == ETA_F32) {
+            uint32_t u = (uint32_t)get(c, 4);
+            memcpy((float *)x + i, &u, 4);
+        } else {
+            uint64_t u = get(c, 8);
+            memcpy((double *)x + i, &u, 8);
+        }
+    }
+}
+
+static size_t group_bytes(void)
+{
+    return 8 + 8 * COUNT(real_fields) + COUNT(flag_fields) + 4 * COUNT(anchor_fields);
+}
+
+static void put_group(cursor *c, const optim_group *g)
+{
+    put_f64(c, g->initial_lr);
+    for (size_t i = 0; i < COUNT(real_fields); i++) {
+        double v;
+        memcpy(&v, (const char *)&g->hp + real_fields[i], 8);
+        put_f64(c, v);
+    }
+    for (size_t i = 0; i < COUNT(flag_fields); i++) {
+        bool b;
+        memcpy(&b, (const char *)&g->hp + flag_fields[i], sizeof b);
+        put(c, b, 1);
+    }
+    for (size_t i = 0; i < COUNT(anchor_fields); i++) {
+        eta_anchor a;
+        memcpy(&a, (const char *)&g->hp + anchor_fields[i], sizeof a);
+        put(c, (uint32_t)a, 4);
+    }
+}
+
+static void get_group(cursor *c, optim_group *g)
+{
+    memset(g, 0, sizeof *g);
+    g->initial_lr = get_f64(c);
+    for (size_t i = 0; i < COUNT(real_fields); i++) {
+        double v = get_f64(c);
+        memcpy((char *)&g->hp + real_fields[i], &v, 8);
+    }
+    for (size_t i = 0; i < COUNT(flag_fields); i++) {
+        bool b = get(c, 1) != 0;
+        memcpy((char *)&g->hp + flag_fields[i], &b, sizeof b);
+    }
+    for (size_t i = 0; i < COUNT(anchor_fields); i++) {
+        uint64_t v = get(c, 4);
+        eta_anchor a = v < ETA_ANCHOR_COUNT ? (eta_anchor)v : ETA_ANCHOR_COUNT;
+        memcpy((char *)&g->hp + anchor_fields[i], &a, sizeof a);
+    }
+}
+
+int eta_optim_save(eta_optim *o, void **out, size_t *out_len)
+{
+    size_t es = eta_dtype_size(o->cfg.dtype);
+    size_t len = 8 + 4 * 5 + 8 + (size_t)o->ngroups * group_bytes() + 4;
+    for (int i = 0; i < o->nparams; i++) {
+        const optim_param *p = &o->params[i];
+        len += 8 + 8 * (size_t)p->ndim + 8;
+        for (int k = 0; k < OPTIM_MAX_STATE; k++)
+            len += 8 + p->state_n[k] * es;
+    }
+    cursor c = {eta_optim_alloc_(o, len), len, 0, false};
+    if (!c.buf)
+        return eta_optim_fail_(o, ETA_ENOMEM, "%s: out of memory saving the state", o->rule->name);
+    memcpy(c.buf, MAGIC, 8);
+    c.pos = 8;
+    put(&c, VERSION, 4);
+    put(&c, (uint32_t)o->cfg.kind, 4);
+    put(&c, (uint32_t)o->cfg.dtype, 4);
+    put(&c, (uint32_t)o->ngroups, 4);
+    put(&c, (uint32_t)o->nparams, 4);
+    put(&c, (uint64_t)o->step, 8);
+    for (int g = 0; g < o->ngroups; g++)
+        put_group(&c, &o->groups[g]);
+    for (int i = 0; i < o->nparams; i++) {
+        const optim_param *p = &o->params[i];
+        put(&c, (uint32_t)p->group, 4);
+        put(&c, (uint32_t)p->ndim, 4);
+        for (int d = 0; d < p->ndim; d++)
+            put(&c, (uint64_t)p->shape[d], 8);
+        put(&c, (uint64_t)p->step, 8);
+        for (int k = 0; k < OPTIM_MAX_STATE; k++) {
+            put(&c, p->state_n[k], 8);
+            put_elems(&c, o->cfg.dtype, p->state[k], p->state_n[k]);
+        }
+    }
+    put(&c, eta_crc32(0, c.buf, c.pos), 4);
+    *out = c.buf;
+    *out_len = c.pos;
+    return ETA_OK;
+}
+
+void eta_optim_free_buf(eta_optim *o, void *buf)
+{
+    eta_optim_release_(o, buf);
+}
+
+/* Walks the file; with `apply` false only checks it against o. */
+static int walk(eta_optim *o, const unsigned char *buf, size_t len, bool apply)
+{
+    const char *name = o->rule->name;
+    cursor c = {(unsigned char *)(uintptr_t)buf, len - 4, 8, false};
+    uint32_t version = (uint32_t)get(&c, 4);
+    if (version != VERSION)
+        return eta_optim_fail_(o, ETA_EFORMAT, "%s: state version %u, this eta reads version %u", name, version,
+                               VERSION);
+    uint32_t kind = (uint32_t)get(&c, 4), dtype = (uint32_t)get(&c, 4);
+    uint32_t ngroups = (uint32_t)get(&c, 4), nparams = (uint32_t)get(&c, 4);
+    int64_t steps = (int64_t)get(&c, 8);
+    if (kind != (uint32_t)o->cfg.kind)
+        return eta_optim_fail_(o, ETA_EFORMAT, "%s: the state was saved by %s", name,
+                               eta_optim_name((eta_optim_kind)kind) ? eta_optim_name((eta_optim_kind)kind) : "?");
+    if (dtype != (uint32_t)o->cfg.dtype)
+        return eta_optim_fail_(o, ETA_EFORMAT, "%s: the state is %s, the optimizer %s", name,
+                               dtype == ETA_F32 ? "float32" : "float64",
+                               o->cfg.dtype == ETA_F32 ? "float32" : "float64");
+    if (ngroups != (uint32_t)o->ngroups || nparams != (uint32_t)o->nparams)
+        return eta_optim_fail_(o, ETA_EFORMAT, "%s: the state has %u groups and %u parameters, the optimizer %d and %d",
+                               name, ngroups, nparams, o->ngroups, o->nparams);
+    for (int g = 0; g < o->ngroups; g++) {
+        optim_group grp;
+        get_group(&c, &grp);
+        eta_err e;
+        if (!c.bad && eta_optim_check_hparams(o->cfg.kind, &grp.hp, &e))
+            return eta_optim_fail_(o, ETA_EFORMAT, "group %d of the saved state: %s", g, e.msg);
+        if (apply)
+            o->groups[g] = grp;
+    }
+    size_t es = eta_dtype_size(o->cfg.dtype);
+    for (int i = 0; i < o->nparams && !c.bad; i++) {
+        optim_param *p = &o->params[i];
+        uint32_t group = (uint32_t)get(&c, 4), ndim = (uint32_t)get(&c, 4);
+        bool same = group == (uint32_t)p->group && ndim == (uint32_t)p->ndim;
+        for (uint32_t d = 0; d < ndim && d < ETA_MAX_DIMS && same; d++)
+            same = (int64_t)get(&c, 8) == p->shape[d];
+        if (!c.bad && !same)
+            return eta_optim_fail_(o, ETA_EFORMAT, "%s: parameter %d of the saved state has another group or shape",
+                                   name, i);
+        int64_t pstep = (int64_t)get(&c, 8);
+        if (apply)
+            p->step = pstep;
+        for (int k = 0; k < OPTIM_MAX_STATE && !c.bad; k++) {
+            uint64_t n = get(&c, 8);
+            if (!c.bad && n != p->state_n[k])
+                return eta_optim_fail_(o, ETA_EFORMAT,
+                                       "%s: parameter %d state '%s' has %llu elements saved, %zu expected", name, i,
+                                       o->rule->state_names[k] ? o->rule->state_names[k] : "?",
+                                       (unsigned long long)n, p->state_n[k]);
+            if (apply)
+                get_elems(&c, o->cfg.dtype, p->state[k], p->state_n[k]);
+            else if (c.len - c.pos >= n * es)
+                c.pos += n * es;
+            else
+                c.bad = true;
+        }
+    }
+    if (c.bad || c.pos != c.len)
+        return eta_optim_fail_(o, ETA_EFORMAT, "%s: saved state is truncated or has %s bytes at offset %zu", name,
+                               c.bad ? "missing" : "extra", c.pos);
+    if (apply)
+        o->step = steps;
+    return ETA_OK;
+}
+
+int eta_optim_load(eta_optim *o, const void *buf, size_t len)
+{
+    const unsigned char *b = buf;
+    if (len < 8 + 4 || memcmp(b, MAGIC, 8) != 0)
+        return eta_optim_fail_(o, ETA_EFORMAT, "%s: not an eta optimizer state (bad magic)", o->rule->name);
+    uint32_t want = 0;
+    for (int i = 0; i < 4; i++)
+        want |= (uint32_t)b[len - 4 + (size_t)i] << (8 * i);
+    if (eta_crc32(0, b, len - 4) != want)
+        return eta_optim_fail_(o, ETA_EFORMAT, "%s: optimizer state is corrupt (checksum mismatch)", o->rule->name);
+    int rc = walk(o, b, len, false);
+    return rc ? rc : walk(o, b, len, true);
+}
+
+int eta_optim_save_file(eta_optim *o, const char *path)
+{
+    void *buf;
+    size_t len;
+    int rc = eta_optim_save(o, &buf, &len);
+    if (rc)
+        return rc;
+    size_t plen = strlen(path);
+    char *tmp = eta_optim_alloc_(o, plen + 16);
+    if (!tmp) {
+        eta_optim_free_buf(o, buf);
+        return eta_optim_fail_(o, ETA_ENOMEM, "%s: out of memory", o->rule->name);
+    }
+    snprintf(tmp, plen + 16, "%s.tmp.XXXXXX", path);
+    int fd = mkstemp(tmp);
+    FILE *f = fd >= 0 ? fdopen(fd, "wb") : NULL;
+    bool ok = f && fwrite(buf, 1, len, f) == len && fflush(f) == 0 && fsync(fileno(f)) == 0;
+    int saved = errno;
+    if (f)
+        ok = fclose(f) == 0 && ok;
+    else if (fd >= 0)
+        close(fd);
+    if (ok && rename(tmp, path) != 0) {
+        ok = false;
+        saved = errno;
+    }
+    if (!ok) {
+        if (fd >= 0)
+            unlink(tmp);
+        rc = eta_optim_fail_(o, ETA_EIO, "%s: %s", path, strerror(saved));
+    }
+    eta_optim_release_(o, tmp);
+    eta_optim_free_buf(o, buf);
+    return rc;
+}
+
+int eta_optim_load_file(eta_optim *o, const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return eta_optim_fail_(o, ETA_EIO, "%s: %s", path, strerror(errno));
+    int rc = ETA_OK;
+    unsigned char *buf = NULL;
+    long len = -1;
+    if (fseek(f, 0, SEEK_END) == 0)
+        len = ftell(f);
+    if (len < 0 || fseek(f, 0, SEEK_SET) != 0) {
+        rc = eta_optim_fail_(o, ETA_EIO, "%s: cannot read: %s", path, strerror(errno));
+    } else if (!(buf = eta_optim_alloc_(o, (size_t)len))) {
+        rc = eta_optim_fail_(o, ETA_ENOMEM, "%s: out of memory", path);
+    } else if (fread(buf, 1, (size_t)len, f) != (size_t)len) {
+        rc = eta_optim_fail_(o, ETA_EIO, "%s: short read", path);
+    } else {
+        rc = eta_optim_load(o, buf, (size_t)len);
+        if (rc) {
+            char msg[sizeof o->err];
+            snprintf(msg, sizeof msg, "%s", o->err);
+            eta_optim_fail_(o, rc, "%s: %s", path, msg);
+        }
+    }
+    eta_optim_release_(o, buf);
+    fclose(f);
+    return rc;
+}
