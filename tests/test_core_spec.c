@@ -152,6 +152,9 @@ static void test_constants_strings_names(void **state)
     assert_string_equal(s->str, "abcd");
     assert_int_equal(s->len, 9);
     eta_spec_free(s);
+    s = parse_ok("u'x' R'\\'' U\"y\"");
+    assert_string_equal(s->str, "x\\'y");
+    eta_spec_free(s);
     s = parse_ok("r'\\d+'");
     assert_string_equal(s->str, "\\d+");
     eta_spec_free(s);

@@ -41,6 +41,22 @@ Sources:
            in the case's dtype, following the operation order of the
            upstream source named in the note (PyTorch 2.x torch/optim/*.py,
            Optax optax/_src/{alias,transform}.py, Keras 3 formulas).
+
+Case names carry the dtype (adam_weight_decay_f32 / _f64).  Case name, spec
+and note are one line each.  Cases whose note says "base lr * (1 +
+0.5*sin(t))" change every group's lr before each step; the lr lines hold the
+value used.  Cases with maximize=True still list the user's gradient.
+
+Comparing against these values: PyTorch's CPU kernels contract a + alpha*b
+(add/addcmul/addcdiv with a scalar) into one fused multiply-add on this
+build, and 2.x uses lerp where 1.13 used mul+add, so a C implementation
+matches to a few ulps per step, not bit for bit; near-cancelling values (for
+example x1 after step 1 of the quadratic CSV, -5.55e-17 in torch, 0 without
+FMA) need an absolute tolerance scaled to the operands.
+
+--selftest runs the formula code with every anchor option at its torch value
+against torch.optim 1.13 (rounding-level agreement expected), and every
+formula case in float64 against a separate plain-numpy transcription.
 """
 
 import argparse
@@ -212,7 +228,6 @@ def _adam_cases(cls, prefix):
                                                   "torch.optim.AdamW with the same arguments (2.x: AdamW == "
                                                   "Adam(decoupled_weight_decay=True))" if cls == "Adam" else "")),
     ]
-    paper_dwd = dwd_t
     out += [
         Case(prefix + "_eps_keras", cls,
              H(lr=0.01, betas=(0.8, 0.95), eps=1e-3, weight_decay=0.05, amsgrad=False, maximize=False,
@@ -228,9 +243,9 @@ def _adam_cases(cls, prefix):
              source="formula", note=amsopt),
         Case(prefix + "_wd_paper", cls,
              H(lr=0.02, betas=(0.9, 0.99), eps=1e-6, weight_decay=0.01, amsgrad=False, maximize=False,
-               **paper_dwd, weight_decay_mode="paper"),
+               **dwd_t, weight_decay_mode="paper"),
              H(lr=0.01, betas=(0.9, 0.99), eps=1e-6, weight_decay=0.02, amsgrad=False, maximize=False,
-               **paper_dwd, weight_decay_mode="paper"),
+               **dwd_t, weight_decay_mode="paper"),
              source="formula", schedule=True, note=paper),
     ]
     return out

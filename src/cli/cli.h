@@ -30,6 +30,20 @@ int cli_spec_error(const char *cmd, const char *flag, const char *spec, const et
 bool cli_parse_double(const char *cmd, const char *flag, const char *s, double *out);
 bool cli_parse_int(const char *cmd, const char *flag, const char *s, long long lo, long long hi, long long *out);
 
+/* Command-line options: "--name value", "--name=value", or a bare "--name"
+ * for switches (has_arg false). Unknown options and missing values are
+ * usage errors naming the valid options. Positional arguments are stored in
+ * order into pos[0..*npos) (at most maxpos). */
+typedef struct cli_opt {
+    const char *name;   /* without the dashes */
+    bool has_arg;
+    const char **value; /* has_arg: where the value goes */
+    bool *set;          /* switches: set to true; may be NULL for has_arg */
+} cli_opt;
+
+bool cli_parse_opts(const char *cmd, int argc, char **argv, const cli_opt *opts, int nopts, const char **pos,
+                    int maxpos, int *npos);
+
 /* Prints a number for CSV output: the shortest text that reads back exactly. */
 void cli_print_real(FILE *f, double x);
 

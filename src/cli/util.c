@@ -63,3 +63,60 @@ void cli_print_real(FILE *f, double x)
     }
     fputs(buf, f);
 }
+
+static void list_opts(const cli_opt *opts, int nopts)
+{
+    fprintf(stderr, "options:");
+    for (int i = 0; i < nopts; i++)
+        fprintf(stderr, " --%s", opts[i].name);
+    fprintf(stderr, "\n");
+}
+
+bool cli_parse_opts(const char *cmd, int argc, char **argv, const cli_opt *opts, int nopts, const char **pos,
+                    int maxpos, int *npos)
+{
+    int np = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (a[0] != '-' || a[1] != '-' || !a[2]) {
+            if (np >= maxpos) {
+                cli_usage_error(cmd, "unexpected argument '%s' (see 'eta %s --help')", a, cmd);
+                return false;
+            }
+            pos[np++] = a;
+            continue;
+        }
+        const char *name = a + 2, *eq = strchr(name, '=');
+        size_t len = eq ? (size_t)(eq - name) : strlen(name);
+        const cli_opt *o = NULL;
+        for (int k = 0; k < nopts; k++)
+            if (strlen(opts[k].name) == len && !strncmp(opts[k].name, name, len))
+                o = &opts[k];
+        if (!o) {
+            cli_usage_error(cmd, "unknown option '--%.*s'", (int)len, name);
+            list_opts(opts, nopts);
+            return false;
+        }
+        if (!o->has_arg) {
+            if (eq) {
+                cli_usage_error(cmd, "--%s takes no value", o->name);
+                return false;
+            }
+            *o->set = true;
+            continue;
+        }
+        if (eq) {
+            *o->value = eq + 1;
+        } else if (i + 1 < argc) {
+            *o->value = argv[++i];
+        } else {
+            cli_usage_error(cmd, "--%s needs a value", o->name);
+            return false;
+        }
+        if (o->set)
+            *o->set = true;
+    }
+    if (npos)
+        *npos = np;
+    return true;
+}

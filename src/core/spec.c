@@ -4,7 +4,7 @@
  *
  * Follows Python's lexical rules (docs.python.org/3/reference/lexical_analysis.html)
  * for the subset core.h describes: int and float literals (1_000, .5, 5., 1e-3,
- * 0x1F, 0o17, 0b101), strings with the usual escapes, r'' raw strings, '''triple'''
+ * 0x1F, 0o17, 0b101), strings with the usual escapes, r'' raw and u'' strings, '''triple'''
  * quotes and adjacent-literal concatenation, True/False/None, tuples, lists,
  * dicts, calls with keywords, comments (#) and white space anywhere between
  * tokens. Extensions of the "a name denotes a float" kind: inf, nan (also
@@ -455,9 +455,10 @@ static void skip_ws(parser *p)
     }
 }
 
+/* A string literal, with an optional r (raw) or u (no effect) prefix. */
 static bool at_string(const char *s)
 {
-    if (s[0] == 'r' || s[0] == 'R')
+    if (s[0] == 'r' || s[0] == 'R' || s[0] == 'u' || s[0] == 'U')
         s++;
     return s[0] == '\'' || s[0] == '"';
 }
@@ -560,8 +561,9 @@ static int parse_string(parser *p, eta_spec **out)
     int start = p->pos, end;
     sbuf b = {NULL, 0, 0, false};
     for (;;) {
-        bool raw = p->s[p->pos] == 'r' || p->s[p->pos] == 'R';
-        p->pos += raw;
+        char c = p->s[p->pos];
+        bool raw = c == 'r' || c == 'R';
+        p->pos += raw || c == 'u' || c == 'U';
         int rc = read_string(p, &b, raw);
         if (rc) {
             free(b.d);

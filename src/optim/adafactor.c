@@ -62,7 +62,8 @@ static const optim_arg adafactor_args[] = {
      false, 0},
     {"eps", ARG_EPS_PAIR, offsetof(eta_optim_hparams, eps), offsetof(eta_optim_hparams, eps2), false, false, 0,
      INFINITY, false, true, 0},
-    ARG_NONNEG("d", d), ARG_NONNEG("weight_decay", weight_decay), ARG_SWITCH("foreach", true),
+    {"d", ARG_REAL, offsetof(eta_optim_hparams, d), 0, false, false, 1, INFINITY, false, true, 0},
+    ARG_NONNEG("weight_decay", weight_decay), ARG_SWITCH("foreach", true),
     ARG_FLAG_KW("maximize", maximize),
 };
 
