@@ -11,7 +11,7 @@
  *   - the bound: an in-place triad over arrays of the same total size that
  *     moves the same bytes per element (20 B: a += s*b, b += s*c; 28 B:
  *     a += s*b, b += s*c, c += s*d), on the same number of threads, timed
- *     the same way just before the optimizer; and the fraction of it eta
+ *     in runs alternating with the optimizer's; and the fraction of it eta
  *     reaches (bound ns / eta ns);
  *   - the fixed cost of one eta_optim_step call on a tiny optimizer (3
  *     parameters of 10 elements), where the per-call overhead dominates;
@@ -70,32 +70,49 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* The median time of one call of fn(ctx), in ns: warm up, pick a number of
- * calls per run that lasts at least RUN_NS, time g_runs runs. */
+/* Median times of one call of fa(ca) and of fb(cb), in ns: both are warmed
+ * up, a number of calls per run lasting at least RUN_NS is picked for each,
+ * then g_runs runs of a and of b are timed alternately, so a drift of the
+ * machine (another process, frequency) touches both alike. fb may be NULL. */
 typedef int (*bench_fn)(void *ctx);
 
-static double time_median(bench_fn fn, void *ctx)
+static long calls_per_run(bench_fn fn, void *ctx)
 {
     double t0 = now_ns();
     int calls = 0;
     while (calls < 3 || now_ns() - t0 < WARM_NS) {
         if (fn(ctx))
-            return NAN;
+            exit(1);
         calls++;
     }
     double per = (now_ns() - t0) / calls;
     long k = (long)ceil(RUN_NS / (per > 1 ? per : 1));
-    if (k < 1)
-        k = 1;
-    double t[MAX_RUNS];
+    return k < 1 ? 1 : k;
+}
+
+static double time_run(bench_fn fn, void *ctx, long k)
+{
+    double a = now_ns();
+    for (long i = 0; i < k; i++)
+        fn(ctx);
+    return (now_ns() - a) / (double)k;
+}
+
+static void time_pair(bench_fn fa, void *ca, bench_fn fb, void *cb, double *ta, double *tb)
+{
+    long ka = calls_per_run(fa, ca), kb = fb ? calls_per_run(fb, cb) : 0;
+    double a[MAX_RUNS], b[MAX_RUNS];
     for (int r = 0; r < g_runs; r++) {
-        double a = now_ns();
-        for (long i = 0; i < k; i++)
-            fn(ctx);
-        t[r] = (now_ns() - a) / (double)k;
+        a[r] = time_run(fa, ca, ka);
+        if (fb)
+            b[r] = time_run(fb, cb, kb);
     }
-    qsort(t, (size_t)g_runs, sizeof t[0], cmp_double);
-    return t[g_runs / 2];
+    qsort(a, (size_t)g_runs, sizeof a[0], cmp_double);
+    *ta = a[g_runs / 2];
+    if (fb) {
+        qsort(b, (size_t)g_runs, sizeof b[0], cmp_double);
+        *tb = b[g_runs / 2];
+    }
 }
 
 /* ---- the bound: in-place triads ---------------------------------------- */
@@ -177,15 +194,20 @@ static float *alloc_floats(size_t n, float v)
     return x;
 }
 
-static double bound_ns(size_t n, int written, int threads)
+static void triad_init(triad *t, size_t n, int written, int threads)
 {
-    triad t = {{NULL, NULL, NULL, NULL}, n, written, threads};
+    memset(t, 0, sizeof *t);
+    t->n = n;
+    t->written = written;
+    t->threads = threads;
     for (int i = 0; i <= written; i++)
-        t.x[i] = alloc_floats(n, 1.0f + (float)i);
-    double ns = time_median(triad_run, &t);
-    for (int i = 0; i <= written; i++)
-        free(t.x[i]);
-    return ns / (double)n;
+        t->x[i] = alloc_floats(n, 1.0f + (float)i);
+}
+
+static void triad_free(triad *t)
+{
+    for (int i = 0; i <= t->written; i++)
+        free(t->x[i]);
 }
 
 /* ---- the optimizer --------------------------------------------------- */
@@ -247,16 +269,52 @@ static eta_optim *make_opt(const bench_opt *b, int threads, bool check_finite, f
     return opt;
 }
 
-static double step_ns(const bench_opt *b, size_t n, int threads, bool check_finite)
+/* An optimizer over one parameter array of n elements, with its arrays. */
+typedef struct bench_case {
+    eta_optim *opt;
+    float *p, *g;
+} bench_case;
+
+static void case_init(bench_case *c, const bench_opt *b, size_t n, int threads, bool check_finite)
 {
-    float *p = alloc_floats(n, 0), *g = alloc_floats(n, 0);
-    fill(p, g, n);
-    eta_optim *opt = make_opt(b, threads, check_finite, &p, &g, 1, n);
-    double ns = time_median(step_run, opt);
-    eta_optim_free(opt);
-    free(p);
-    free(g);
-    return ns / (double)n;
+    c->p = alloc_floats(n, 0);
+    c->g = alloc_floats(n, 0);
+    fill(c->p, c->g, n);
+    c->opt = make_opt(b, threads, check_finite, &c->p, &c->g, 1, n);
+}
+
+static void case_free(bench_case *c)
+{
+    eta_optim_free(c->opt);
+    free(c->p);
+    free(c->g);
+}
+
+/* ns per parameter: the optimizer and the bound (its triad), timed alternately. */
+static void step_and_bound(const bench_opt *b, size_t n, int threads, double *eta, double *bound)
+{
+    triad t;
+    triad_init(&t, n, b->written, threads);
+    bench_case c;
+    case_init(&c, b, n, threads, false);
+    time_pair(step_run, c.opt, triad_run, &t, eta, bound);
+    *eta /= (double)n;
+    *bound /= (double)n;
+    case_free(&c);
+    triad_free(&t);
+}
+
+/* ns per parameter with check_finite off and on, timed alternately. */
+static void finite_cost(const bench_opt *b, size_t n, int threads, double *off, double *on)
+{
+    bench_case c0, c1;
+    case_init(&c0, b, n, threads, false);
+    case_init(&c1, b, n, threads, true);
+    time_pair(step_run, c0.opt, step_run, c1.opt, off, on);
+    *off /= (double)n;
+    *on /= (double)n;
+    case_free(&c0);
+    case_free(&c1);
 }
 
 /* ns per eta_optim_step call on 3 parameters of 10 elements. */
@@ -269,7 +327,8 @@ static double fixed_ns(const bench_opt *b)
         fill(p[i], g[i], 10);
     }
     eta_optim *opt = make_opt(b, 0, false, p, g, 3, 10);
-    double ns = time_median(step_run, opt);
+    double ns;
+    time_pair(step_run, opt, NULL, NULL, &ns, NULL);
     eta_optim_free(opt);
     for (int i = 0; i < 3; i++) {
         free(p[i]);
@@ -349,8 +408,8 @@ int main(int argc, char **argv)
                 const bench_opt *b = &OPTS[o];
                 size_t n = (size_t)sizes[s];
                 int th = (int)threads[t];
-                double bound = bound_ns(n, b->written, th);
-                double eta = step_ns(b, n, th, false);
+                double eta, bound;
+                step_and_bound(b, n, th, &eta, &bound);
                 if (csv)
                     printf("step,%s,%zu,%d,%.5f,%d,%.5f,%.4f\n", b->name, n, th, eta, b->bytes, bound,
                            bound / eta);
@@ -378,7 +437,8 @@ int main(int argc, char **argv)
                aw->name, human(nf, hb, sizeof hb), "thr", "off", "on", "cost", "cost %");
     for (int t = 0; t < nthreads; t++) {
         int th = (int)threads[t];
-        double off = step_ns(aw, nf, th, false), on = step_ns(aw, nf, th, true);
+        double off, on;
+        finite_cost(aw, nf, th, &off, &on);
         if (csv)
             printf("finite,%s,%zu,%d,%.5f,%.5f\n", aw->name, nf, th, off, on);
         else

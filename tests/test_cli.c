@@ -128,12 +128,60 @@ static void test_help_and_divergence(void **state)
     free(err);
 }
 
+/* eta demo against the same sweep written out in numpy (tools/gen_ref_demo.py):
+ * the same steps to 1.01 L* and divergence steps exactly, final losses to 1e-10. */
+static void test_demo_matches_numpy(void **state)
+{
+    (void)state;
+    char *out, *err;
+    assert_int_equal(run_eta("demo", &out, &err), 0);
+    char *want = read_file(ref_path("demo_diabetes.csv"), NULL);
+    assert_non_null(want);
+    char *save1 = NULL, *save2 = NULL;
+    char *g = strtok_r(out, "\n", &save1), *w = strtok_r(want, "\n", &save2);
+    while (w && w[0] == '#')
+        w = strtok_r(NULL, "\n", &save2);
+    int rows = 0;
+    for (; g && w; g = strtok_r(NULL, "\n", &save1), w = strtok_r(NULL, "\n", &save2), rows++) {
+        if (rows == 0) {
+            assert_string_equal(g, w);
+            continue;
+        }
+        double glr, gl, wlr, wl;
+        char grest[64] = "", wrest[64] = "";
+        char gls[64], wls[64];
+        assert_int_equal(sscanf(g, "%lf,%63[^,],%63s", &glr, gls, grest), 3);
+        assert_int_equal(sscanf(w, "%lf,%63[^,],%63s", &wlr, wls, wrest), 3);
+        assert_true(glr == wlr);
+        gl = strtod(gls, NULL);
+        wl = strtod(wls, NULL);
+        if (!(gl == wl || fabs(gl - wl) <= 1e-10 * fabs(wl)))
+            fail_msg("lr %g: final loss %.17g, numpy %.17g", glr, gl, wl);
+        assert_string_equal(grest, wrest); /* steps_to_target,diverged_at */
+    }
+    assert_null(g);
+    assert_null(w);
+    assert_int_equal(rows, 10);
+    assert_non_null(strstr(err, "winner: lr = 0.2 reaches 1.01 L* in 7 steps"));
+    assert_non_null(strstr(err, "2/lambda_max(H) = 0.2485"));
+    free(out);
+    free(err);
+    free(want);
+    assert_int_equal(run_eta("demo --data /nonexistent", &out, &err), 1);
+    assert_non_null(strstr(err, "tools/fetch-data.sh"));
+    free(out);
+    free(err);
+    expect_usage("demo --lr 0.1,-2", "--lr");
+    expect_usage("demo --steps 0", "--steps");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_optimize_matches_torch),
         cmocka_unit_test(test_bad_usage),
         cmocka_unit_test(test_help_and_divergence),
+        cmocka_unit_test(test_demo_matches_numpy),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -4,5 +4,6 @@
 
 #include "core.h"
 #include "optim.h"
+#include "data.h"
 
 #endif

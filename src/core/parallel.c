@@ -107,10 +107,15 @@ double eta_sumsq_f64(const double *x, size_t n, double *scratch, int threads)
 }
 
 /* Non-finite test on the exponent bits, so the loop vectorises and no
- * floating-point flag is raised. */
+ * floating-point flag is raised. The OR reduction is exact in any order, so
+ * `omp simd` and the per-ISA clones (ETA_SIMD_CLONES, parallel.h) are safe:
+ * without them gcc -O2 left the loop scalar, and check_finite cost about 60%
+ * of an AdamW step instead of the 4 B per element it reads. */
+ETA_SIMD_CLONES
 static int any_nonfinite_f32(const float *x, size_t n)
 {
     uint32_t bad = 0;
+#pragma omp simd reduction(|:bad)
     for (size_t i = 0; i < n; i++) {
         uint32_t u;
         memcpy(&u, &x[i], sizeof u);
@@ -119,9 +124,11 @@ static int any_nonfinite_f32(const float *x, size_t n)
     return bad != 0;
 }
 
+ETA_SIMD_CLONES
 static int any_nonfinite_f64(const double *x, size_t n)
 {
     uint64_t bad = 0;
+#pragma omp simd reduction(|:bad)
     for (size_t i = 0; i < n; i++) {
         uint64_t u;
         memcpy(&u, &x[i], sizeof u);

@@ -10,6 +10,22 @@
 #define ETA_CORE_PARALLEL_H
 
 #include <stddef.h>
+#include <stdint.h> /* defines __GLIBC__ where it applies */
+
+/* ETA_SIMD_CLONES, on the element loop of a kernel that vectorises: GCC
+ * compiles the function for AVX-512, AVX2 and the baseline x86-64 (SSE2) and
+ * picks the widest the CPU has when the library is loaded (function
+ * multiversioning through an ifunc, so glibc only). The loop carries
+ * `#pragma omp simd` (built with -fopenmp-simd when OpenMP is off), because
+ * gcc -O2's "very cheap" cost model refuses any loop that needs a scalar
+ * epilogue. Vector add, multiply, divide and sqrt round exactly as the
+ * scalar instructions and -ffp-contract=off rules out FMA, so every element
+ * gets the same bits on every clone and at every thread count. */
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 8 && defined(__x86_64__) && defined(__GLIBC__)
+#define ETA_SIMD_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define ETA_SIMD_CLONES
+#endif
 
 #define ETA_CHUNK 16384   /* elements per parallel chunk */
 #define ETA_BLOCK 4096    /* elements per reduction block */

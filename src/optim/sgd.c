@@ -35,7 +35,12 @@ static void sgd_update(const optim_ctx *c, optim_param *p)
     const eta_optim_hparams *hp = c->hp;
     sgd_k k = {p->data, p->grad, p->state[0], hp->lr, hp->weight_decay, hp->momentum, hp->dampening,
                hp->nesterov, hp->maximize, c->step == 1, hp->momentum_mode == ETA_ANCHOR_KERAS};
-    eta_parallel_for(p->n, c->threads, c->dtype == ETA_F32 ? sgd_chunk_float : sgd_chunk_double, &k);
+    /* Plain momentum after the first step (no decay, maximize, Nesterov or
+     * Keras form): a branch-free loop that vectorises, see sgd_fast. */
+    bool fast = k.mom != 0 && !k.first && k.wd == 0 && !k.nesterov && !k.maximize && !k.keras;
+    eta_chunk_fn fn = c->dtype == ETA_F32 ? (fast ? sgd_fast_float : sgd_chunk_float)
+                                          : (fast ? sgd_fast_double : sgd_chunk_double);
+    eta_parallel_for(p->n, c->threads, fn, &k);
 }
 
 static size_t sgd_state_len(const eta_optim_hparams *hp, const optim_param *p, int i)
@@ -102,6 +107,29 @@ static void TF(sgd_chunk)(void *vk, size_t lo, size_t hi)
         }
         p[i] = p[i] + neg_lr * d;
     }
+}
+
+/* The common case, SGD(momentum=mu) after the first step: the arithmetic of
+ * sgd_chunk's torch branch with wd == 0, element by element, in a loop over
+ * restrict parameters that `omp simd` vectorises and ETA_SIMD_CLONES compiles
+ * per ISA (core/parallel.h). sgd_chunk's per-element option tests keep gcc
+ * -O2 from vectorising it: about 2.5 ns per float32 element before this. */
+ETA_SIMD_CLONES
+static void TF(sgd_fast_loop)(const sgd_k *k, T *restrict p, const T *restrict g, T *restrict b, size_t n)
+{
+    const T mom = (T)k->mom, keep = (T)(1 - k->damp), neg_lr = (T)(-k->lr);
+#pragma omp simd
+    for (size_t i = 0; i < n; i++) {
+        T bi = b[i] * mom + keep * g[i];
+        b[i] = bi;
+        p[i] = p[i] + neg_lr * bi;
+    }
+}
+
+static void TF(sgd_fast)(void *vk, size_t lo, size_t hi)
+{
+    const sgd_k *k = vk;
+    TF(sgd_fast_loop)(k, (T *)k->p + lo, (const T *)k->g + lo, (T *)k->b + lo, hi - lo);
 }
 
 #endif

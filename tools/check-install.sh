@@ -1,0 +1,23 @@
+#!/bin/sh
+# tools/check-install.sh BUILD_DIR - installs eta from BUILD_DIR into a
+# temporary prefix and builds examples/quickstart.c against it twice, through
+# pkg-config and through CMake's find_package, then runs both programs.
+set -eu
+build=${1:-build/release}
+root=$(cd "$(dirname "$0")/.." && pwd)
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+cmake --install "$build" --prefix "$tmp/prefix" >/dev/null
+libdir=$(ls -d "$tmp/prefix"/lib* | head -n 1)
+PKG_CONFIG_PATH="$libdir/pkgconfig" pkg-config --exists eta
+cc -std=c11 "$root/examples/quickstart.c" $(PKG_CONFIG_PATH="$libdir/pkgconfig" pkg-config --cflags --libs eta) \
+    -o "$tmp/quickstart_pc"
+out=$(LD_LIBRARY_PATH="$libdir" "$tmp/quickstart_pc")
+echo "pkg-config build: $out"
+echo "$out" | grep -q "w = 0.000 1.000 2.000 3.000"
+cmake -S "$root/examples" -B "$tmp/ex" -DCMAKE_PREFIX_PATH="$tmp/prefix" >/dev/null
+cmake --build "$tmp/ex" >/dev/null
+out=$("$tmp/ex/quickstart")
+echo "CMake package build: $out"
+echo "$out" | grep -q "w = 0.000 1.000 2.000 3.000"
+echo "install check passed"
