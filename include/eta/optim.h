@@ -49,7 +49,7 @@ typedef enum eta_optim_kind {
 } eta_optim_kind;
 
 /* The anchor whose behaviour an option reproduces where frameworks differ.
- * What each value means depends on the option and optimizer (optim.md). */
+ * What each value means depends on the option and optimizer (docs/optim.md). */
 typedef enum eta_anchor {
     ETA_ANCHOR_TORCH = 0,
     ETA_ANCHOR_KERAS,
@@ -224,7 +224,7 @@ int eta_optim_check_grads(eta_optim *opt);
 /* Exact save and restore of everything that determines future steps:
  * rule, dtype, group hyperparameters, step count, parameter shapes and all
  * state arrays. Format: versioned, little-endian, CRC-32 checked
- * (optim.md). save allocates *buf with the optimizer's allocator (free it
+ * (docs/optim.md). save allocates *buf with the optimizer's allocator (free it
  * with eta_optim_free_buf). load requires an optimizer built with the same
  * rule, dtype and parameter shapes; on any error it changes nothing. The
  * parameters themselves are the caller's to save. */
