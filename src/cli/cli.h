@@ -31,9 +31,11 @@ bool cli_parse_double(const char *cmd, const char *flag, const char *s, double *
 bool cli_parse_int(const char *cmd, const char *flag, const char *s, long long lo, long long hi, long long *out);
 
 /* Command-line options: "--name value", "--name=value", or a bare "--name"
- * for switches (has_arg false). Unknown options and missing values are
- * usage errors naming the valid options. Positional arguments are stored in
- * order into pos[0..*npos) (at most maxpos). */
+ * for switches (has_arg false). "--help" prints help() and ends the command.
+ * Unknown options and missing values are usage errors naming the valid
+ * options. Positional arguments are stored in order into pos[0..*npos) (at
+ * most maxpos). Returns CLI_CONTINUE, or the exit code to return now. */
+#define CLI_CONTINUE (-1)
 typedef struct cli_opt {
     const char *name;   /* without the dashes */
     bool has_arg;
@@ -41,8 +43,8 @@ typedef struct cli_opt {
     bool *set;          /* switches: set to true; may be NULL for has_arg */
 } cli_opt;
 
-bool cli_parse_opts(const char *cmd, int argc, char **argv, const cli_opt *opts, int nopts, const char **pos,
-                    int maxpos, int *npos);
+int cli_parse_opts(const char *cmd, int argc, char **argv, const cli_opt *opts, int nopts, void (*help)(void),
+                   const char **pos, int maxpos, int *npos);
 
 /* Prints a number for CSV output: the shortest text that reads back exactly. */
 void cli_print_real(FILE *f, double x);

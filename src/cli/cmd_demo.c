@@ -175,17 +175,12 @@ int cmd_demo(int argc, char **argv)
 {
     const char *dir = getenv("ETA_DATA_DIR"), *steps_s = "5000";
     const char *lr_s = "1e-4,1e-3,0.01,0.03,0.1,0.2,0.24,0.3,1";
-    bool want_help = false;
     const cli_opt opts[] = {
         {"data", true, &dir, NULL}, {"steps", true, &steps_s, NULL}, {"lr", true, &lr_s, NULL},
-        {"help", false, NULL, &want_help},
     };
-    if (!cli_parse_opts(CMD, argc, argv, opts, sizeof opts / sizeof opts[0], NULL, 0, NULL))
-        return EXIT_USAGE;
-    if (want_help) {
-        help();
-        return EXIT_OK;
-    }
+    int done = cli_parse_opts(CMD, argc, argv, opts, sizeof opts / sizeof opts[0], help, NULL, 0, NULL);
+    if (done != CLI_CONTINUE)
+        return done;
     long long steps;
     if (!cli_parse_int(CMD, "--steps", steps_s, 1, 10000000, &steps))
         return EXIT_USAGE;

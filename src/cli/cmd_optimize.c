@@ -82,18 +82,13 @@ int cmd_optimize(int argc, char **argv)
 {
     const char *optim = "SGD(lr=0.01)", *prob = "quadratic(a=[1, 10])", *x0s = NULL, *steps_s = "100";
     const char *dtype_s = "f64", *clip_s = NULL;
-    bool want_help = false;
     const cli_opt opts[] = {
         {"optim", true, &optim, NULL},   {"problem", true, &prob, NULL},    {"x0", true, &x0s, NULL},
         {"steps", true, &steps_s, NULL}, {"dtype", true, &dtype_s, NULL},   {"clip-norm", true, &clip_s, NULL},
-        {"help", false, NULL, &want_help},
     };
-    if (!cli_parse_opts(CMD, argc, argv, opts, sizeof opts / sizeof opts[0], NULL, 0, NULL))
-        return EXIT_USAGE;
-    if (want_help) {
-        help();
-        return EXIT_OK;
-    }
+    int done = cli_parse_opts(CMD, argc, argv, opts, sizeof opts / sizeof opts[0], help, NULL, 0, NULL);
+    if (done != CLI_CONTINUE)
+        return done;
     long long steps;
     double clip = 0;
     if (!cli_parse_int(CMD, "--steps", steps_s, 0, 100000000, &steps))

@@ -69,19 +69,22 @@ static void list_opts(const cli_opt *opts, int nopts)
     fprintf(stderr, "options:");
     for (int i = 0; i < nopts; i++)
         fprintf(stderr, " --%s", opts[i].name);
-    fprintf(stderr, "\n");
+    fprintf(stderr, " --help\n");
 }
 
-bool cli_parse_opts(const char *cmd, int argc, char **argv, const cli_opt *opts, int nopts, const char **pos,
-                    int maxpos, int *npos)
+int cli_parse_opts(const char *cmd, int argc, char **argv, const cli_opt *opts, int nopts, void (*help)(void),
+                   const char **pos, int maxpos, int *npos)
 {
     int np = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            help();
+            return EXIT_OK;
+        }
         if (a[0] != '-' || a[1] != '-' || !a[2]) {
             if (np >= maxpos) {
-                cli_usage_error(cmd, "unexpected argument '%s' (see 'eta %s --help')", a, cmd);
-                return false;
+                return cli_usage_error(cmd, "unexpected argument '%s' (see 'eta %s --help')", a, cmd);
             }
             pos[np++] = a;
             continue;
@@ -95,13 +98,11 @@ bool cli_parse_opts(const char *cmd, int argc, char **argv, const cli_opt *opts,
         if (!o) {
             cli_usage_error(cmd, "unknown option '--%.*s'", (int)len, name);
             list_opts(opts, nopts);
-            return false;
+            return EXIT_USAGE;
         }
         if (!o->has_arg) {
-            if (eq) {
-                cli_usage_error(cmd, "--%s takes no value", o->name);
-                return false;
-            }
+            if (eq)
+                return cli_usage_error(cmd, "--%s takes no value", o->name);
             *o->set = true;
             continue;
         }
@@ -110,13 +111,12 @@ bool cli_parse_opts(const char *cmd, int argc, char **argv, const cli_opt *opts,
         } else if (i + 1 < argc) {
             *o->value = argv[++i];
         } else {
-            cli_usage_error(cmd, "--%s needs a value", o->name);
-            return false;
+            return cli_usage_error(cmd, "--%s needs a value", o->name);
         }
         if (o->set)
             *o->set = true;
     }
     if (npos)
         *npos = np;
-    return true;
+    return CLI_CONTINUE;
 }

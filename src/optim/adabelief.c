@@ -15,14 +15,8 @@ typedef struct adabelief_k {
     double b1, b2, eps, eps_root, bc1, bc2, lr;
 } adabelief_k;
 
-#define ETA_TYPED_PASS
-#define T float
-#include __FILE__
-#undef T
-#define T double
-#include __FILE__
-#undef T
-#undef ETA_TYPED_PASS
+#define ETA_SELF "adabelief.c"
+#include "optim/instantiate.h"
 
 static void adabelief_update(const optim_ctx *c, optim_param *p)
 {
@@ -31,13 +25,6 @@ static void adabelief_update(const optim_ctx *c, optim_param *p)
     adabelief_k k = {p->data, p->grad, p->state[0], p->state[1], hp->beta1, hp->beta2, hp->eps, hp->eps_root,
                      1 - pow(hp->beta1, t), 1 - pow(hp->beta2, t), hp->lr};
     eta_parallel_for(p->n, c->threads, c->dtype == ETA_F32 ? adabelief_chunk_float : adabelief_chunk_double, &k);
-}
-
-static size_t adabelief_state_len(const eta_optim_hparams *hp, const optim_param *p, int i)
-{
-    (void)hp;
-    (void)i;
-    return p->n;
 }
 
 static const optim_arg adabelief_args[] = {
@@ -55,7 +42,7 @@ const optim_rule eta_rule_adabelief = {
     .nargs = sizeof adabelief_args / sizeof adabelief_args[0],
     .defaults = {.lr = 1e-3, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-16, .eps_root = 1e-16},
     .state_names = {"exp_avg", "exp_avg_var", NULL},
-    .state_len = adabelief_state_len,
+    .state_len = eta_optim_state_full,
     .update = adabelief_update,
     .momentum_field = offsetof(eta_optim_hparams, beta1),
 };

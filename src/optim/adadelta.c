@@ -18,14 +18,8 @@ typedef struct adadelta_k {
     bool maximize;
 } adadelta_k;
 
-#define ETA_TYPED_PASS
-#define T float
-#include __FILE__
-#undef T
-#define T double
-#include __FILE__
-#undef T
-#undef ETA_TYPED_PASS
+#define ETA_SELF "adadelta.c"
+#include "optim/instantiate.h"
 
 static void adadelta_update(const optim_ctx *c, optim_param *p)
 {
@@ -33,13 +27,6 @@ static void adadelta_update(const optim_ctx *c, optim_param *p)
     adadelta_k k = {p->data, p->grad, p->state[0], p->state[1], hp->rho, hp->eps, hp->weight_decay, hp->lr,
                     hp->maximize};
     eta_parallel_for(p->n, c->threads, c->dtype == ETA_F32 ? adadelta_chunk_float : adadelta_chunk_double, &k);
-}
-
-static size_t adadelta_state_len(const eta_optim_hparams *hp, const optim_param *p, int i)
-{
-    (void)hp;
-    (void)i;
-    return p->n;
 }
 
 static const optim_arg adadelta_args[] = {
@@ -56,7 +43,7 @@ const optim_rule eta_rule_adadelta = {
     .nargs = sizeof adadelta_args / sizeof adadelta_args[0],
     .defaults = {.lr = 1.0, .rho = 0.9, .eps = 1e-6},
     .state_names = {"square_avg", "acc_delta", NULL},
-    .state_len = adadelta_state_len,
+    .state_len = eta_optim_state_full,
     .update = adadelta_update,
     .momentum_field = (size_t)-1,
 };

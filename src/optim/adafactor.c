@@ -23,14 +23,8 @@ typedef struct adafactor_k {
     bool maximize;
 } adafactor_k;
 
-#define ETA_TYPED_PASS
-#define T float
-#include __FILE__
-#undef T
-#define T double
-#include __FILE__
-#undef T
-#undef ETA_TYPED_PASS
+#define ETA_SELF "adafactor.c"
+#include "optim/instantiate.h"
 
 static void adafactor_update(const optim_ctx *c, optim_param *p)
 {

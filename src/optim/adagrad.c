@@ -18,14 +18,8 @@ typedef struct adagrad_k {
     bool maximize, inside;
 } adagrad_k;
 
-#define ETA_TYPED_PASS
-#define T float
-#include __FILE__
-#undef T
-#define T double
-#include __FILE__
-#undef T
-#undef ETA_TYPED_PASS
+#define ETA_SELF "adagrad.c"
+#include "optim/instantiate.h"
 
 static void adagrad_update(const optim_ctx *c, optim_param *p)
 {
@@ -34,13 +28,6 @@ static void adagrad_update(const optim_ctx *c, optim_param *p)
                    hp->lr / (1 + (double)(c->step - 1) * hp->lr_decay), hp->maximize,
                    hp->eps_mode != ETA_ANCHOR_TORCH};
     eta_parallel_for(p->n, c->threads, c->dtype == ETA_F32 ? adagrad_chunk_float : adagrad_chunk_double, &k);
-}
-
-static size_t adagrad_state_len(const eta_optim_hparams *hp, const optim_param *p, int i)
-{
-    (void)hp;
-    (void)i;
-    return p->n;
 }
 
 static void adagrad_init(const eta_optim_hparams *hp, optim_param *p, eta_dtype dtype)
@@ -67,7 +54,7 @@ const optim_rule eta_rule_adagrad = {
     .nargs = sizeof adagrad_args / sizeof adagrad_args[0],
     .defaults = {.lr = 1e-2, .eps = 1e-10},
     .state_names = {"sum", NULL},
-    .state_len = adagrad_state_len,
+    .state_len = eta_optim_state_full,
     .init = adagrad_init,
     .update = adagrad_update,
     .momentum_field = (size_t)-1,

@@ -17,14 +17,8 @@ typedef struct adamax_k {
     bool maximize;
 } adamax_k;
 
-#define ETA_TYPED_PASS
-#define T float
-#include __FILE__
-#undef T
-#define T double
-#include __FILE__
-#undef T
-#undef ETA_TYPED_PASS
+#define ETA_SELF "adamax.c"
+#include "optim/instantiate.h"
 
 static void adamax_update(const optim_ctx *c, optim_param *p)
 {
@@ -32,13 +26,6 @@ static void adamax_update(const optim_ctx *c, optim_param *p)
     adamax_k k = {p->data, p->grad, p->state[0], p->state[1], hp->beta1, hp->beta2, hp->eps, hp->weight_decay,
                   hp->lr / (1 - pow(hp->beta1, (double)c->step)), hp->maximize};
     eta_parallel_for(p->n, c->threads, c->dtype == ETA_F32 ? adamax_chunk_float : adamax_chunk_double, &k);
-}
-
-static size_t adamax_state_len(const eta_optim_hparams *hp, const optim_param *p, int i)
-{
-    (void)hp;
-    (void)i;
-    return p->n;
 }
 
 static const optim_arg adamax_args[] = {
@@ -54,7 +41,7 @@ const optim_rule eta_rule_adamax = {
     .nargs = sizeof adamax_args / sizeof adamax_args[0],
     .defaults = {.lr = 2e-3, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8},
     .state_names = {"exp_avg", "exp_inf", NULL},
-    .state_len = adamax_state_len,
+    .state_len = eta_optim_state_full,
     .update = adamax_update,
     .momentum_field = offsetof(eta_optim_hparams, beta1),
 };

@@ -20,14 +20,8 @@ typedef struct asgd_k {
     bool maximize;
 } asgd_k;
 
-#define ETA_TYPED_PASS
-#define T float
-#include __FILE__
-#undef T
-#define T double
-#include __FILE__
-#undef T
-#undef ETA_TYPED_PASS
+#define ETA_SELF "asgd.c"
+#include "optim/instantiate.h"
 
 /* Scalars kept in the parameter's dtype. */
 static double get_scalar(const void *s, eta_dtype t)

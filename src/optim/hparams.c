@@ -83,8 +83,6 @@ static double real_of(const eta_optim_hparams *hp, size_t off)
 static int check_real(const optim_rule *r, const optim_arg *a, const char *name, double x, const eta_spec *node,
                       eta_err *err)
 {
-    if (a->type == ARG_EPS_PAIR && isnan(x) && strcmp(name, "eps[0]") == 0)
-        return ETA_OK; /* None: the dtype's machine epsilon */
     eta_err e;
     int rc = eta_spec_check_range(node, name, x, a->lo, a->lo_open, a->hi, a->hi_open, &e);
     if (rc == ETA_OK && isinf(x))
@@ -111,7 +109,9 @@ static int check_args(const optim_rule *r, const eta_optim_hparams *hp, eta_err 
         case ARG_PAIR:
         case ARG_EPS_PAIR:
             snprintf(name, sizeof name, "%s[0]", a->name);
-            rc = check_real(r, a, name, real_of(hp, a->off), NULL, err);
+            /* Adafactor's eps[0] may be None (NaN): the dtype's epsilon. */
+            if (!(a->type == ARG_EPS_PAIR && isnan(real_of(hp, a->off))))
+                rc = check_real(r, a, name, real_of(hp, a->off), NULL, err);
             if (!rc) {
                 snprintf(name, sizeof name, "%s[1]", a->name);
                 rc = check_real(r, a, name, real_of(hp, a->off2), NULL, err);
@@ -277,6 +277,20 @@ int eta_optim_config_from_spec(eta_optim_config *cfg, const char *spec, eta_err 
     return rc;
 }
 
+/* How PyTorch and Optax show the defaults of the switches eta ignores. */
+static const char *switch_default(const char *name)
+{
+    static const char *const false_by_default[] = {"capturable", "differentiable"};
+    static const char *const true_by_default[] = {"weight_decay_mask", "trust_ratio_mask"};
+    for (size_t i = 0; i < 2; i++) {
+        if (!strcmp(name, false_by_default[i]))
+            return "False";
+        if (!strcmp(name, true_by_default[i]))
+            return "True";
+    }
+    return "None";
+}
+
 int eta_optim_describe(eta_optim_kind kind, char *buf, size_t n)
 {
     const optim_rule *r = eta_optim_rule(kind);
@@ -330,7 +344,7 @@ int eta_optim_describe(eta_optim_kind kind, char *buf, size_t n)
             break;
         }
         case ARG_IGNORED:
-            len += (size_t)snprintf(o, room, "%s%s=None", sep, a->name);
+            len += (size_t)snprintf(o, room, "%s%s=%s", sep, a->name, switch_default(a->name));
             break;
         }
     }

@@ -20,14 +20,8 @@ typedef struct lamb_k {
     double ratio, lr; /* the trust ratio, set after the norm pass */
 } lamb_k;
 
-#define ETA_TYPED_PASS
-#define T float
-#include __FILE__
-#undef T
-#define T double
-#include __FILE__
-#undef T
-#undef ETA_TYPED_PASS
+#define ETA_SELF "lamb.c"
+#include "optim/instantiate.h"
 
 static void lamb_update(const optim_ctx *c, optim_param *p)
 {
@@ -42,13 +36,6 @@ static void lamb_update(const optim_ctx *c, optim_param *p)
     double un = sqrt(eta_reduce(p->n, c->threads, f32 ? lamb_usq_float : lamb_usq_double, &k, c->scratch));
     k.ratio = (pn == 0 || un == 0) ? 1.0 : pn / un;
     eta_parallel_for(p->n, c->threads, f32 ? lamb_apply_float : lamb_apply_double, &k);
-}
-
-static size_t lamb_state_len(const eta_optim_hparams *hp, const optim_param *p, int i)
-{
-    (void)hp;
-    (void)i;
-    return p->n;
 }
 
 static const optim_arg lamb_args[] = {
@@ -67,7 +54,7 @@ const optim_rule eta_rule_lamb = {
     .nargs = sizeof lamb_args / sizeof lamb_args[0],
     .defaults = {.lr = 1e-3, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-6},
     .state_names = {"exp_avg", "exp_avg_sq", NULL},
-    .state_len = lamb_state_len,
+    .state_len = eta_optim_state_full,
     .update = lamb_update,
     .momentum_field = offsetof(eta_optim_hparams, beta1),
 };

@@ -21,14 +21,8 @@ typedef struct lars_k {
     bool nesterov;
 } lars_k;
 
-#define ETA_TYPED_PASS
-#define T float
-#include __FILE__
-#undef T
-#define T double
-#include __FILE__
-#undef T
-#undef ETA_TYPED_PASS
+#define ETA_SELF "lars.c"
+#include "optim/instantiate.h"
 
 static void lars_update(const optim_ctx *c, optim_param *p)
 {
@@ -40,13 +34,6 @@ static void lars_update(const optim_ctx *c, optim_param *p)
     double un = sqrt(eta_reduce(p->n, c->threads, f32 ? lars_usq_float : lars_usq_double, &k, c->scratch));
     k.ratio = (pn == 0 || un == 0) ? 1.0 : hp->trust_coefficient * pn / (un + hp->eps);
     eta_parallel_for(p->n, c->threads, f32 ? lars_apply_float : lars_apply_double, &k);
-}
-
-static size_t lars_state_len(const eta_optim_hparams *hp, const optim_param *p, int i)
-{
-    (void)hp;
-    (void)i;
-    return p->n;
 }
 
 static const optim_arg lars_args[] = {
@@ -64,7 +51,7 @@ const optim_rule eta_rule_lars = {
     .nargs = sizeof lars_args / sizeof lars_args[0],
     .defaults = {.lr = 1e-3, .trust_coefficient = 1e-3, .momentum = 0.9},
     .state_names = {"momentum_buffer", NULL},
-    .state_len = lars_state_len,
+    .state_len = eta_optim_state_full,
     .update = lars_update,
     .momentum_field = offsetof(eta_optim_hparams, momentum),
 };

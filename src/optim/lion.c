@@ -17,14 +17,8 @@ typedef struct lion_k {
     double b1, b2, wd, lr;
 } lion_k;
 
-#define ETA_TYPED_PASS
-#define T float
-#include __FILE__
-#undef T
-#define T double
-#include __FILE__
-#undef T
-#undef ETA_TYPED_PASS
+#define ETA_SELF "lion.c"
+#include "optim/instantiate.h"
 
 static void lion_update(const optim_ctx *c, optim_param *p)
 {
@@ -33,20 +27,13 @@ static void lion_update(const optim_ctx *c, optim_param *p)
     eta_parallel_for(p->n, c->threads, c->dtype == ETA_F32 ? lion_chunk_float : lion_chunk_double, &k);
 }
 
-static size_t lion_state_len(const eta_optim_hparams *hp, const optim_param *p, int i)
-{
-    (void)hp;
-    (void)i;
-    return p->n;
-}
-
 #define ARG_UNIT(nm, field) \
     {nm, ARG_REAL, offsetof(eta_optim_hparams, field), 0, false, false, 0, 1, false, false, 0}
 
 static const optim_arg lion_args[] = {
     {"learning_rate", ARG_REAL, offsetof(eta_optim_hparams, lr), 0, false, true, 0, INFINITY, false, true, 0},
     ARG_UNIT("b1", beta1), ARG_UNIT("b2", beta2), ARG_SWITCH("mu_dtype", false),
-    ARG_NONNEG("weight_decay", weight_decay),
+    ARG_NONNEG("weight_decay", weight_decay), ARG_SWITCH("mask", false),
 };
 
 const optim_rule eta_rule_lion = {
@@ -57,7 +44,7 @@ const optim_rule eta_rule_lion = {
     .nargs = sizeof lion_args / sizeof lion_args[0],
     .defaults = {.lr = 1e-4, .beta1 = 0.9, .beta2 = 0.99, .weight_decay = 1e-3},
     .state_names = {"exp_avg", NULL},
-    .state_len = lion_state_len,
+    .state_len = eta_optim_state_full,
     .update = lion_update,
     .momentum_field = offsetof(eta_optim_hparams, beta1),
 };

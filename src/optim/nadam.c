@@ -23,14 +23,8 @@ typedef struct nadam_k {
     bool maximize, l2;
 } nadam_k;
 
-#define ETA_TYPED_PASS
-#define T float
-#include __FILE__
-#undef T
-#define T double
-#include __FILE__
-#undef T
-#undef ETA_TYPED_PASS
+#define ETA_SELF "nadam.c"
+#include "optim/instantiate.h"
 
 static void nadam_update(const optim_ctx *c, optim_param *p)
 {

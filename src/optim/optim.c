@@ -220,6 +220,13 @@ int eta_optim_step(eta_optim *o)
     return ETA_OK;
 }
 
+size_t eta_optim_state_full(const eta_optim_hparams *hp, const optim_param *p, int i)
+{
+    (void)hp;
+    (void)i;
+    return p->n;
+}
+
 double eta_optim_decay_rate(const optim_ctx *c)
 {
     const eta_optim_hparams *hp = c->hp;

@@ -22,14 +22,8 @@ typedef struct radam_k {
     bool maximize, l2, rectified, optax;
 } radam_k;
 
-#define ETA_TYPED_PASS
-#define T float
-#include __FILE__
-#undef T
-#define T double
-#include __FILE__
-#undef T
-#undef ETA_TYPED_PASS
+#define ETA_SELF "radam.c"
+#include "optim/instantiate.h"
 
 static void radam_update(const optim_ctx *c, optim_param *p)
 {
@@ -48,13 +42,6 @@ static void radam_update(const optim_ctx *c, optim_param *p)
     eta_parallel_for(p->n, c->threads, c->dtype == ETA_F32 ? radam_chunk_float : radam_chunk_double, &k);
 }
 
-static size_t radam_state_len(const eta_optim_hparams *hp, const optim_param *p, int i)
-{
-    (void)hp;
-    (void)i;
-    return p->n;
-}
-
 static const optim_arg radam_args[] = {
     ARG_LR(false), ARG_BETAS, ARG_NONNEG("eps", eps), ARG_NONNEG("weight_decay", weight_decay),
     ARG_FLAG("decoupled_weight_decay", decoupled_weight_decay), ARG_SWITCH("foreach", true),
@@ -69,7 +56,7 @@ const optim_rule eta_rule_radam = {
     .nargs = sizeof radam_args / sizeof radam_args[0],
     .defaults = {.lr = 1e-3, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8},
     .state_names = {"exp_avg", "exp_avg_sq", NULL},
-    .state_len = radam_state_len,
+    .state_len = eta_optim_state_full,
     .update = radam_update,
     .momentum_field = offsetof(eta_optim_hparams, beta1),
 };

@@ -22,14 +22,8 @@ typedef struct rmsprop_k {
     bool maximize, inside, keras;
 } rmsprop_k;
 
-#define ETA_TYPED_PASS
-#define T float
-#include __FILE__
-#undef T
-#define T double
-#include __FILE__
-#undef T
-#undef ETA_TYPED_PASS
+#define ETA_SELF "rmsprop.c"
+#include "optim/instantiate.h"
 
 static void rmsprop_update(const optim_ctx *c, optim_param *p)
 {

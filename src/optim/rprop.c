@@ -19,14 +19,8 @@ typedef struct rprop_k {
     bool maximize;
 } rprop_k;
 
-#define ETA_TYPED_PASS
-#define T float
-#include __FILE__
-#undef T
-#define T double
-#include __FILE__
-#undef T
-#undef ETA_TYPED_PASS
+#define ETA_SELF "rprop.c"
+#include "optim/instantiate.h"
 
 static void rprop_update(const optim_ctx *c, optim_param *p)
 {
@@ -42,13 +36,6 @@ static void rprop_update(const optim_ctx *c, optim_param *p)
         }
     }
     eta_parallel_for(p->n, c->threads, c->dtype == ETA_F32 ? rprop_chunk_float : rprop_chunk_double, &k);
-}
-
-static size_t rprop_state_len(const eta_optim_hparams *hp, const optim_param *p, int i)
-{
-    (void)hp;
-    (void)i;
-    return p->n;
 }
 
 static int rprop_check(const eta_optim_hparams *hp, eta_err *err)
@@ -80,7 +67,7 @@ const optim_rule eta_rule_rprop = {
     .defaults = {.lr = 1e-2, .etas = {0.5, 1.2}, .step_sizes = {1e-6, 50}},
     .check = rprop_check,
     .state_names = {"prev", "step_size", NULL},
-    .state_len = rprop_state_len,
+    .state_len = eta_optim_state_full,
     .update = rprop_update,
     .momentum_field = (size_t)-1,
 };

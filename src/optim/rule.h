@@ -7,8 +7,9 @@
  * memory and the step counter and calls the rule once per parameter.
  *
  * Float32 and float64 kernels come from one source: a rule file includes
- * itself twice with T defined as float, then double (ETA_TYPED_PASS set),
- * and TF(name) names the typed copy (name_float, name_double). <tgmath.h>
+ * itself twice with T defined as float, then double (ETA_TYPED_PASS set;
+ * optim/instantiate.h does it), and TF(name) names the typed copy
+ * (name_float, name_double). <tgmath.h>
  * makes sqrt, fabs, fmax, ... pick the float or double function from T.
  */
 #ifndef ETA_OPTIM_RULE_H
@@ -94,6 +95,9 @@ typedef struct optim_rule {
      * a double in eta_optim_hparams, or (size_t)-1 if none. */
     size_t momentum_field;
 } optim_rule;
+
+/* state_len for rules whose every state array is the parameter's size. */
+size_t eta_optim_state_full(const eta_optim_hparams *hp, const optim_param *p, int i);
 
 /* The rule of a kind; NULL if out of range. */
 const optim_rule *eta_optim_rule(eta_optim_kind kind);
