@@ -47,6 +47,22 @@ static inline char *read_file(const char *path, size_t *len)
     return buf;
 }
 
+/* Reads whitespace-separated numbers from s into out (at most cap). */
+static inline size_t read_doubles(char *s, double *out, size_t cap)
+{
+    size_t n = 0;
+    char *end;
+    for (;;) {
+        double v = strtod(s, &end);
+        if (end == s)
+            break;
+        assert_true(n < cap);
+        out[n++] = v;
+        s = end;
+    }
+    return n;
+}
+
 /* Elementwise relative error |a-b|/max(|a|,|b|) (0 when both are equal,
  * including both zero; 1 when exactly one is NaN). */
 static inline double rel_err(double a, double b)

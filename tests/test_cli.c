@@ -5,6 +5,8 @@
  */
 #include "harness.h"
 
+#include <cairo.h>
+
 /* Parses CSV rows of numbers after the header; returns the row count. */
 static int parse_csv(char *text, double rows[][8], int maxrows, int *ncols, char *header, size_t hlen)
 {
@@ -175,6 +177,137 @@ static void test_demo_matches_numpy(void **state)
     expect_usage("demo --steps 0", "--steps");
 }
 
+/* `eta schedule` prints what PyTorch's optimizer used (the done-when of the
+ * schedules: OneCycleLR's lr and momentum to 1e-12). */
+static void test_schedule_matches_torch(void **state)
+{
+    (void)state;
+    char *out, *err;
+    assert_int_equal(run_eta("schedule 'OneCycleLR(max_lr=1.0, total_steps=10)' --steps 10", &out, &err), 0);
+    char *want = read_file(ref_path("schedule_onecycle_cli.csv"), NULL);
+    assert_non_null(want);
+    static double got[64][8], w[64][8];
+    char gh[256] = "", wh[256] = "";
+    int gc = 0, wc = 0;
+    int ng = parse_csv(out, got, 64, &gc, gh, sizeof gh), nw = parse_csv(want, w, 64, &wc, wh, sizeof wh);
+    assert_string_equal(gh, "step,lr,momentum");
+    assert_string_equal(gh, wh);
+    assert_int_equal(ng, 10);
+    assert_int_equal(nw, 10);
+    for (int r = 0; r < 10; r++)
+        for (int c = 0; c < 3; c++)
+            if (rel_err(got[r][c], w[r][c]) > 1e-12)
+                fail_msg("row %d column %d: got %.17g want %.17g", r, c, got[r][c], w[r][c]);
+    free(out);
+    free(err);
+    free(want);
+    /* The default --steps of a bounded schedule is its length. */
+    assert_int_equal(run_eta("schedule 'OneCycleLR(max_lr=1.0, total_steps=7)'", &out, &err), 0);
+    int lines = 0;
+    for (char *c = out; *c; c++)
+        lines += *c == '\n';
+    assert_int_equal(lines, 8);
+    free(out);
+    free(err);
+    assert_int_equal(run_eta("schedule --list", &out, &err), 0);
+    const char *names[] = {"StepLR(step_size, gamma=0.1", "OneCycleLR(max_lr", "ReduceLROnPlateau(mode='min'",
+                           "SequentialLR(schedulers, milestones", "SWALR(swa_lr", "CyclicLR(base_lr, max_lr"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (!strstr(out, names[i]))
+            fail_msg("eta schedule --list lacks %s", names[i]);
+    free(out);
+    free(err);
+}
+
+/* Counts pixels of a saturated colour (the curves) in a PNG. */
+static long curve_pixels(const char *path, int *w, int *h)
+{
+    cairo_surface_t *s = cairo_image_surface_create_from_png(path);
+    if (cairo_surface_status(s) != CAIRO_STATUS_SUCCESS)
+        return -1;
+    *w = cairo_image_surface_get_width(s);
+    *h = cairo_image_surface_get_height(s);
+    int stride = cairo_image_surface_get_stride(s);
+    const unsigned char *d = cairo_image_surface_get_data(s);
+    long n = 0;
+    for (int y = 0; y < *h; y++)
+        for (int x = 0; x < *w; x++) {
+            const unsigned char *p = d + y * stride + 4 * x; /* B, G, R, A */
+            int mx = p[0] > p[1] ? (p[0] > p[2] ? p[0] : p[2]) : (p[1] > p[2] ? p[1] : p[2]);
+            int mn = p[0] < p[1] ? (p[0] < p[2] ? p[0] : p[2]) : (p[1] < p[2] ? p[1] : p[2]);
+            n += mx - mn > 80; /* coloured, not grey, black or white */
+        }
+    cairo_surface_destroy(s);
+    return n;
+}
+
+static void test_schedule_plot(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/eta_plot_XXXXXX", cmd[512];
+    assert_non_null(mkdtemp(dir));
+    char *out, *err;
+    snprintf(cmd, sizeof cmd, "schedule 'OneCycleLR(max_lr=0.1, total_steps=1000)' --plot %s/a.png", dir);
+    assert_int_equal(run_eta(cmd, &out, &err), 0);
+    free(out);
+    free(err);
+    char path[256];
+    snprintf(path, sizeof path, "%s/a.png", dir);
+    int w = 0, h = 0;
+    long n = curve_pixels(path, &w, &h);
+    print_message("a.png: %dx%d, %ld curve pixels\n", w, h, n);
+    assert_int_equal(w, 800);
+    assert_int_equal(h, 500);
+    assert_true(n > 1500); /* two curves across the plot */
+    snprintf(cmd, sizeof cmd, "schedule 'ExponentialLR(gamma=0.97)' --steps 200 --log-y --plot %s/b.svg", dir);
+    assert_int_equal(run_eta(cmd, &out, &err), 0);
+    free(out);
+    free(err);
+    snprintf(path, sizeof path, "%s/b.svg", dir);
+    char *svg = read_file(path, NULL);
+    assert_non_null(svg);
+    assert_non_null(strstr(svg, "<svg"));
+    free(svg);
+    snprintf(cmd, sizeof cmd, "optimize --optim 'SGD(lr=0.05, momentum=0.9)' --sched 'StepLR(step_size=20)' "
+                              "--steps 60 --plot %s/c.png", dir);
+    assert_int_equal(run_eta(cmd, &out, &err), 0);
+    assert_non_null(strstr(out, "\n19,0.05,"));
+    assert_non_null(strstr(out, "\n20,0.00500000"));
+    assert_non_null(strstr(out, "\n40,0.000500000")); /* row t: the lr of the update leaving it */
+    free(out);
+    free(err);
+    snprintf(path, sizeof path, "%s/c.png", dir);
+    assert_true(curve_pixels(path, &w, &h) > 500);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+    expect_usage("schedule 'StepLR(step_size=3)' --plot /tmp/x.jpg", ".jpg");
+}
+
+static void test_schedule_bad_usage(void **state)
+{
+    (void)state;
+    expect_usage("schedule", "expected one schedule spec");
+    expect_usage("schedule 'CosineAnnealingLR(T_max=0)'", "T_max must be > 0, got 0");
+    expect_usage("schedule 'CosineAnnealingLR(T_max=0)'", "^");
+    expect_usage("schedule 'MultiStepLR(milestones=[30, 10])'", "increasing order");
+    expect_usage("schedule 'OneCycleLR(max_lr=0.1)'", "total_steps");
+    expect_usage("schedule 'OneCycleLR(max_lr=0.1, total_steps=10)' --steps 12", "Tried to step 11 times");
+    expect_usage("schedule 'ReduceLROnPlateau()' --steps 5", "give --metrics with at least 4 values");
+    expect_usage("schedule 'ReduceLROnPlateau()' --steps 5 --metrics 1,2,x", "--metrics");
+    expect_usage("schedule 'StepLR(step_size=3)' --metrics 1,2", "does not observe a metric");
+    expect_usage("schedule 'StepLR(step_size=3)' --lr -1", "--lr must be >= 0");
+    expect_usage("schedule 'StepLR(step_size=3)' --lr nan", "--lr");
+    expect_usage("optimize --sched 'StepLR(step_size=0)'", "step_size must be >= 1");
+    expect_usage("optimize --sched 'OneCycleLR(max_lr=0.1, total_steps=10)' --steps 50", "Tried to step");
+    /* A plateau rule from the shell: metrics 1..1 plateau, the lr drops. */
+    char *out, *err;
+    assert_int_equal(run_eta("schedule 'ReduceLROnPlateau(patience=1, factor=0.5)' --steps 6 --metrics 1,1,1,1,1",
+                             &out, &err), 0);
+    assert_string_equal(out, "step,lr\n0,0.1\n1,0.1\n2,0.1\n3,0.05\n4,0.05\n5,0.025\n");
+    free(out);
+    free(err);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -182,6 +315,9 @@ int main(void)
         cmocka_unit_test(test_bad_usage),
         cmocka_unit_test(test_help_and_divergence),
         cmocka_unit_test(test_demo_matches_numpy),
+        cmocka_unit_test(test_schedule_matches_torch),
+        cmocka_unit_test(test_schedule_plot),
+        cmocka_unit_test(test_schedule_bad_usage),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -43,21 +43,6 @@ typedef struct fx_case {
     int ncompared;
 } fx_case;
 
-static size_t read_values(char *s, double *out, size_t cap)
-{
-    size_t n = 0;
-    char *end;
-    for (;;) {
-        double v = strtod(s, &end);
-        if (end == s)
-            break;
-        assert_true(n < cap);
-        out[n++] = v;
-        s = end;
-    }
-    return n;
-}
-
 static void to_typed(eta_dtype t, void *dst, const double *src, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
@@ -181,7 +166,7 @@ static void replay_file(const char *file)
             assert_true(pi >= 0 && pi < MAXP);
             c.pgroup[pi] = atoi(strstr(line, " group ") + 7);
             double dims[ETA_MAX_DIMS];
-            int nd = (int)read_values(strstr(line, " shape ") + 7, dims, ETA_MAX_DIMS);
+            int nd = (int)read_doubles(strstr(line, " shape ") + 7, dims, ETA_MAX_DIMS);
             c.ndim[pi] = nd;
             c.n[pi] = 1;
             for (int d = 0; d < nd; d++) {
@@ -194,7 +179,7 @@ static void replay_file(const char *file)
                 c.nparams = pi + 1;
         } else if (!strncmp(line, "init ", 5)) {
             int pi = atoi(rest);
-            assert_int_equal(read_values(strchr(rest, ' '), c.x[pi], c.n[pi]), c.n[pi]);
+            assert_int_equal(read_doubles(strchr(rest, ' '), c.x[pi], c.n[pi]), c.n[pi]);
         } else if (!strncmp(line, "steps ", 6)) {
             build(&c);
         } else if (!strncmp(line, "step ", 5)) {
@@ -207,7 +192,7 @@ static void replay_file(const char *file)
                 fail_msg("%s: set_lr: %s", c.name, eta_optim_error(c.opt));
         } else if (!strncmp(line, "grad ", 5)) {
             int pi = atoi(rest);
-            assert_int_equal(read_values(strchr(rest, ' '), c.g[pi], c.n[pi]), c.n[pi]);
+            assert_int_equal(read_doubles(strchr(rest, ' '), c.g[pi], c.n[pi]), c.n[pi]);
             to_typed(c.dtype, c.pg[pi], c.g[pi], c.n[pi]);
         } else if (!strncmp(line, "value ", 6) || !strncmp(line, "state ", 6)) {
             if (!c.stepped) {
@@ -219,7 +204,7 @@ static void replay_file(const char *file)
             char *after = strchr(rest, ' ') + 1;
             char what[160];
             if (line[0] == 'v') {
-                size_t n = read_values(after, vals, MAXN);
+                size_t n = read_doubles(after, vals, MAXN);
                 assert_int_equal(n, c.n[pi]);
                 snprintf(what, sizeof what, "param %d", pi);
                 compare(&c, what, step, c.px[pi], vals, n);
@@ -227,7 +212,7 @@ static void replay_file(const char *file)
                 char name[64];
                 size_t k = strcspn(after, " ");
                 snprintf(name, sizeof name, "%.*s", (int)k, after);
-                size_t n = read_values(after + k, vals, MAXN);
+                size_t n = read_doubles(after + k, vals, MAXN);
                 void *data;
                 size_t sn;
                 if (eta_optim_state(c.opt, pi, name, &data, &sn))

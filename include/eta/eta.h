@@ -4,6 +4,8 @@
 
 #include "core.h"
 #include "optim.h"
+#include "sched.h"
 #include "data.h"
+#include "plot.h"
 
 #endif

@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <eta/plot.h>
+
 #include "cli/cli.h"
 #include "cli/problems.h"
 
@@ -19,7 +21,7 @@ static const char *const CMD = "optimize";
 static void help(void)
 {
     printf("usage: eta optimize [--optim SPEC] [--problem SPEC] [--x0 X,Y,...] [--steps N]\n"
-           "                    [--dtype f32|f64] [--clip-norm X]\n\n"
+           "                    [--dtype f32|f64] [--clip-norm X] [--sched SPEC] [--plot FILE]\n\n"
            "Runs an optimizer on a test function and prints the trajectory as CSV:\n"
            "  step,lr,loss,grad_norm,x0,x1,...\n"
            "row 0 is the starting point, row t the point after t updates; lr is the rate of\n"
@@ -31,6 +33,9 @@ static void help(void)
            "  --steps N         number of updates (default 100)\n"
            "  --dtype f32|f64   element type of parameters and state (default f64)\n"
            "  --clip-norm X     clip the gradient to global norm X first (torch's clip_grad_norm_)\n"
+           "  --sched SPEC      a learning-rate schedule (see eta schedule --list); plateau rules\n"
+           "                    observe the loss after every step\n"
+           "  --plot FILE       draw loss and lr against step (.png or .svg)\n"
            "  --help            this text\n\n"
            "problems:\n");
     problem_list(stdout);
@@ -81,10 +86,11 @@ static void print_row(long long t, double lr, double loss, double gnorm, const d
 int cmd_optimize(int argc, char **argv)
 {
     const char *optim = "SGD(lr=0.01)", *prob = "quadratic(a=[1, 10])", *x0s = NULL, *steps_s = "100";
-    const char *dtype_s = "f64", *clip_s = NULL;
+    const char *dtype_s = "f64", *clip_s = NULL, *sched_s = NULL, *plot = NULL;
     const cli_opt opts[] = {
         {"optim", true, &optim, NULL},   {"problem", true, &prob, NULL},    {"x0", true, &x0s, NULL},
         {"steps", true, &steps_s, NULL}, {"dtype", true, &dtype_s, NULL},   {"clip-norm", true, &clip_s, NULL},
+        {"sched", true, &sched_s, NULL}, {"plot", true, &plot, NULL},
     };
     int done = cli_parse_opts(CMD, argc, argv, opts, sizeof opts / sizeof opts[0], help, NULL, 0, NULL);
     if (done != CLI_CONTINUE)
@@ -135,11 +141,37 @@ int cmd_optimize(int argc, char **argv)
         return EXIT_RUN;
     }
 
+    eta_sched *sched = NULL;
+    if (sched_s) {
+        if (eta_sched_new(&sched, sched_s, &err)) {
+            eta_optim_free(opt);
+            return cli_spec_error(CMD, "--sched", sched_s, &err);
+        }
+        if (steps > 0 && eta_sched_check_step(sched, steps - 1, &err)) {
+            eta_sched_free(sched);
+            eta_optim_free(opt);
+            return cli_usage_error(CMD, "--steps %lld with --sched: %s", steps, err.msg);
+        }
+    }
+    double *curve_lr = plot ? malloc((size_t)(steps + 1) * sizeof(double)) : NULL;
+    double *curve_loss = plot ? malloc((size_t)(steps + 1) * sizeof(double)) : NULL;
+    double *curve_x = plot ? malloc((size_t)(steps + 1) * sizeof(double)) : NULL;
+    if (plot && (!curve_lr || !curve_loss || !curve_x)) {
+        fprintf(stderr, "eta optimize: out of memory for --plot\n");
+        free(curve_lr);
+        free(curve_loss);
+        free(curve_x);
+        eta_sched_free(sched);
+        eta_optim_free(opt);
+        return EXIT_RUN;
+    }
+
     printf("step,lr,loss,grad_norm");
     for (int i = 0; i < n; i++)
         printf(",x%d", i);
     putchar('\n');
     int rc = EXIT_OK;
+    long long rows = 0;
     for (long long t = 0; t <= steps; t++) {
         double pt[PROBLEM_MAXDIM];
         for (int i = 0; i < n; i++)
@@ -148,7 +180,20 @@ int cmd_optimize(int argc, char **argv)
         for (int i = 0; i < n; i++)
             gn += g[i] * g[i];
         gn = sqrt(gn);
+        if (sched) {
+            /* A plateau rule sees the loss each update reached; the schedule
+             * then sets the rate of the update that leaves this point. */
+            if (t > 0 && isfinite(loss))
+                eta_sched_observe_optim(sched, opt, t - 1, loss, NULL);
+            if (t < steps || eta_sched_check_step(sched, t, NULL) == ETA_OK)
+                eta_sched_apply(sched, opt, t);
+        }
         print_row(t, eta_optim_lr(opt, 0), loss, gn, pt, n);
+        if (plot) {
+            curve_x[rows] = (double)t;
+            curve_lr[rows] = eta_optim_lr(opt, 0);
+            curve_loss[rows++] = loss;
+        }
         bool finite = isfinite(loss) && isfinite(gn);
         for (int i = 0; i < n; i++)
             finite = finite && isfinite(pt[i]);
@@ -172,7 +217,22 @@ int cmd_optimize(int argc, char **argv)
             break;
         }
     }
-    eta_optim_free(opt);
     fflush(stdout);
+    if (plot) {
+        eta_plot_series series[2] = {{curve_x, curve_loss, (size_t)rows, "loss", 0},
+                                     {curve_x, curve_lr, (size_t)rows, "lr", 1}};
+        char title[512];
+        snprintf(title, sizeof title, "%s on %s%s%s", optim, prob, sched_s ? " with " : "", sched_s ? sched_s : "");
+        eta_plot_config pc = {title, "step", "loss", "learning rate", true, false, 0, 0};
+        if (eta_plot_lines(plot, &pc, series, 2, &err)) {
+            fprintf(stderr, "eta optimize: --plot: %s\n", err.msg);
+            rc = err.code == ETA_EINVAL ? EXIT_USAGE : EXIT_RUN;
+        }
+    }
+    free(curve_lr);
+    free(curve_loss);
+    free(curve_x);
+    eta_sched_free(sched);
+    eta_optim_free(opt);
     return rc;
 }

@@ -11,6 +11,7 @@ static const struct {
 } commands[] = {
     {"demo", cmd_demo, "fit the diabetes data by gradient descent at a sweep of learning rates"},
     {"optimize", cmd_optimize, "run an optimizer on a test function and print the trajectory as CSV"},
+    {"schedule", cmd_schedule, "print (and plot) a learning-rate schedule before training"},
 };
 
 #define NCOMMANDS (sizeof commands / sizeof commands[0])

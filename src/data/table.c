@@ -1,5 +1,7 @@
 /* data/table.c - numeric tables from CSV or whitespace-separated text, plain
- * or gzip (zlib's gzread reads both), and column standardisation. */
+ * or gzip (zlib's gzread reads both), and column standardisation.
+ * A NUL byte in a line read is an error: gzgets would cut the line short
+ * there without a word (it cannot tell a NUL from the end of the line). */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -27,6 +29,23 @@ static int push(grow_buf *b, double x)
     }
     b->v[b->n++] = x;
     return ETA_OK;
+}
+
+/* gzgets that returns the length read, so a NUL byte inside the line shows:
+ * the next line of f, its '\n' included, into line (at most cap - 1 bytes,
+ * then a NUL). Returns 0 at the end of the file or on an error (gzerror
+ * tells). */
+static size_t get_line(gzFile f, char *line, size_t cap)
+{
+    size_t n = 0;
+    int c;
+    while (n < cap - 1 && (c = gzgetc(f)) != -1) {
+        line[n++] = (char)c;
+        if (c == '\n')
+            break;
+    }
+    line[n] = '\0';
+    return n;
 }
 
 /* Parses one line into b; returns the field count or a negative error. */
@@ -76,12 +95,18 @@ int eta_table_read(eta_table *out, const char *path, const eta_table_options *op
     long lineno = 0;
     int64_t rows = 0, cols = -1;
     int rc = ETA_OK;
-    while (gzgets(f, line, sizeof line)) {
+    size_t len;
+    while ((len = get_line(f, line, sizeof line)) > 0) {
         lineno++;
-        size_t len = strlen(line);
+        const char *nul = memchr(line, '\0', len);
         if (len == sizeof line - 1 && line[len - 1] != '\n') {
             rc = eta_spec_fail(err, ETA_EFORMAT, NULL, "%s:%ld: line longer than %zu bytes", path, lineno,
                                sizeof line - 2);
+            break;
+        }
+        if (nul) {
+            rc = eta_spec_fail(err, ETA_EFORMAT, NULL, "%s:%ld: NUL byte at column %zu (not a text file?)", path,
+                               lineno, (size_t)(nul - line) + 1);
             break;
         }
         if (lineno <= o.skip_lines || line[0] == '#' || strspn(line, " \t\r\n") == len)
@@ -128,20 +153,27 @@ void eta_table_free(eta_table *t)
 void eta_table_standardize(eta_table *t, double *mean, double *std)
 {
     for (int64_t c = 0; c < t->cols; c++) {
+        /* Two passes (mean, then squared deviations) as numpy does; columns
+         * of huge magnitude are first divided by their largest value so the
+         * sums cannot overflow. */
+        double big = 0;
+        for (int64_t r = 0; r < t->rows; r++)
+            big = fmax(big, fabs(t->data[r * t->cols + c]));
+        double k = big > 1e150 ? big : 1.0;
         double m = 0, v = 0;
         for (int64_t r = 0; r < t->rows; r++)
-            m += t->data[r * t->cols + c];
+            m += t->data[r * t->cols + c] / k;
         m /= (double)t->rows;
         for (int64_t r = 0; r < t->rows; r++) {
-            double d = t->data[r * t->cols + c] - m;
+            double d = t->data[r * t->cols + c] / k - m;
             v += d * d;
         }
         double s = sqrt(v / (double)t->rows);
         for (int64_t r = 0; r < t->rows; r++)
-            t->data[r * t->cols + c] = s > 0 ? (t->data[r * t->cols + c] - m) / s : 0;
+            t->data[r * t->cols + c] = s > 0 ? (t->data[r * t->cols + c] / k - m) / s : 0;
         if (mean)
-            mean[c] = m;
+            mean[c] = m * k;
         if (std)
-            std[c] = s;
+            std[c] = s * k;
     }
 }

@@ -7,10 +7,14 @@
  *              OPTIM_MAX_STATE x (u64 n | n elements of dtype)
  *   u32 CRC-32 of everything before it
  * Loading checks the CRC, then the rule, dtype and every shape against the
- * optimizer it loads into, then the hyperparameters, and only then writes:
+ * optimizer it loads into, then the hyperparameters (valid for the rule, and
+ * keeping the state arrays the optimizer has, as set_hparams requires) and
+ * step counts (0 <= param step <= steps < INT64_MAX), and only then writes:
  * on any error the optimizer is unchanged.
  */
 #include <errno.h>
+#include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +47,7 @@ static const size_t anchor_fields[] = {
     offsetof(eta_optim_hparams, eps_mode), offsetof(eta_optim_hparams, amsgrad_mode),
     offsetof(eta_optim_hparams, momentum_mode), offsetof(eta_optim_hparams, weight_decay_mode),
 };
+static const char *const anchor_names[] = {"eps_mode", "amsgrad_mode", "momentum_mode", "weight_decay_mode"};
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
 /* A growing or reading cursor over bytes. */
@@ -203,6 +208,38 @@ void eta_optim_free_buf(eta_optim *o, void *buf)
     eta_optim_release_(o, buf);
 }
 
+/* Whether group g as read from a file may replace o's group g: an
+ * initial_lr that set_lr would take, anchors in range, hyperparameters valid
+ * for the rule, and the same state arrays for each of its parameters (the
+ * options that decide them, such as amsgrad or momentum on/off, cannot
+ * change once the state is allocated: the update would find NULL arrays). */
+static int check_group(const eta_optim *o, int g, const optim_group *grp, eta_err *e)
+{
+    if (!isfinite(grp->initial_lr) || grp->initial_lr < 0)
+        return eta_spec_fail(e, ETA_EFORMAT, NULL, "initial_lr must be finite and >= 0, got %g", grp->initial_lr);
+    for (size_t i = 0; i < COUNT(anchor_fields); i++) {
+        eta_anchor a;
+        memcpy(&a, (const char *)&grp->hp + anchor_fields[i], sizeof a);
+        if (a == ETA_ANCHOR_COUNT)
+            return eta_spec_fail(e, ETA_EFORMAT, NULL, "%s is out of range", anchor_names[i]);
+    }
+    int rc = eta_optim_check_hparams(o->cfg.kind, &grp->hp, e);
+    if (rc)
+        return rc;
+    for (int i = 0; i < o->nparams; i++) {
+        const optim_param *p = &o->params[i];
+        if (p->group != g)
+            continue;
+        for (int k = 0; k < OPTIM_MAX_STATE && o->rule->state_names[k]; k++)
+            if (o->rule->state_len(&grp->hp, p, k) != p->state_n[k])
+                return eta_spec_fail(e, ETA_EFORMAT, NULL,
+                                     "'%s' state of parameter %d would %s; amsgrad, centered and momentum on/off "
+                                     "must match the optimizer's",
+                                     o->rule->state_names[k], i, p->state_n[k] ? "vanish" : "appear");
+    }
+    return ETA_OK;
+}
+
 /* Walks the file; with `apply` false only checks it against o. */
 static int walk(eta_optim *o, const unsigned char *buf, size_t len, bool apply)
 {
@@ -225,11 +262,14 @@ static int walk(eta_optim *o, const unsigned char *buf, size_t len, bool apply)
     if (ngroups != (uint32_t)o->ngroups || nparams != (uint32_t)o->nparams)
         return eta_optim_fail_(o, ETA_EFORMAT, "%s: the state has %u groups and %u parameters, the optimizer %d and %d",
                                name, ngroups, nparams, o->ngroups, o->nparams);
+    if (steps < 0 || steps == INT64_MAX)
+        return eta_optim_fail_(o, ETA_EFORMAT, "%s: the state's step count must be in [0, 2^63 - 1), got %lld", name,
+                               (long long)steps);
     for (int g = 0; g < o->ngroups; g++) {
         optim_group grp;
         get_group(&c, &grp);
         eta_err e;
-        if (!c.bad && eta_optim_check_hparams(o->cfg.kind, &grp.hp, &e))
+        if (!c.bad && check_group(o, g, &grp, &e))
             return eta_optim_fail_(o, ETA_EFORMAT, "group %d of the saved state: %s", g, e.msg);
         if (apply)
             o->groups[g] = grp;
@@ -245,6 +285,9 @@ static int walk(eta_optim *o, const unsigned char *buf, size_t len, bool apply)
             return eta_optim_fail_(o, ETA_EFORMAT, "%s: parameter %d of the saved state has another group or shape",
                                    name, i);
         int64_t pstep = (int64_t)get(&c, 8);
+        if (!c.bad && (pstep < 0 || pstep > steps))
+            return eta_optim_fail_(o, ETA_EFORMAT, "%s: parameter %d of the saved state has step %lld of %lld", name,
+                                   i, (long long)pstep, (long long)steps);
         if (apply)
             p->step = pstep;
         for (int k = 0; k < OPTIM_MAX_STATE && !c.bad; k++) {
