@@ -102,6 +102,16 @@ static void test_plateau_inside_sequence(void **state)
         assert_true(lr[t] == 1.0);
     assert_true(lr[9] == 0.5 && lr[12] == 0.25 && lr[15] == 0.125);
     eta_err err;
+    /* trigger='keras' reduces one observation earlier (wait >= patience). */
+    eta_sched *k;
+    assert_int_equal(eta_sched_new(&k, "ReduceLROnPlateau(factor=0.5, patience=2, trigger='keras')", NULL), 0);
+    double lk[8];
+    for (int t = 0; t < 8; t++) {
+        lk[t] = eta_sched_lr(k, t, base);
+        assert_int_equal(eta_sched_observe(k, t, 1.0, &base, 1, NULL), 0);
+    }
+    assert_true(lk[2] == 1.0 && lk[3] == 0.5 && lk[5] == 0.25 && lk[7] == 0.125);
+    eta_sched_free(k);
     assert_int_equal(eta_sched_observe(s, 3, 1.0, &base, 1, &err), ETA_EINVAL);
     assert_non_null(strstr(err.msg, "observe in order"));
     assert_int_equal(eta_sched_observe(s, 30, NAN, &base, 1, &err), ETA_ENONFINITE);

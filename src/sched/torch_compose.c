@@ -157,9 +157,13 @@ const sched_kind sched_chained = {"ChainedScheduler", "torch", chain_args, 2, NU
  * State: the best metric, bad observations, cooldown left, and per group the
  * ratio of its current lr to its input: lr = input * ratio[g]. A reduction
  * is PyTorch's _reduce_lr per group: new = max(old*factor, min_lr[g]),
- * applied only if old - new > eps. The bad-observation count must exceed
- * patience (Keras and Optax reduce one observation earlier). */
-enum { PL_MODE, PL_FACTOR, PL_PATIENCE, PL_THRESHOLD, PL_THRESHOLD_MODE, PL_COOLDOWN, PL_MIN_LR, PL_EPS };
+ * applied only if old - new > eps. trigger='torch' reduces when the count of
+ * bad observations exceeds patience; trigger='keras' follows Keras'
+ * callback (and Optax's contrib.reduce_on_plateau, fastai's callback): it
+ * reduces when the count reaches patience, one observation earlier, and
+ * does not count observations made during a cooldown. */
+enum { PL_MODE, PL_FACTOR, PL_PATIENCE, PL_THRESHOLD, PL_THRESHOLD_MODE, PL_COOLDOWN, PL_MIN_LR, PL_EPS, PL_VERBOSE,
+       PL_TRIGGER };
 enum { PL_BEST, PL_BAD, PL_COOL, PL_RATIO };
 static const sched_arg plateau_args[] = {
     SARG_CHOICE("mode", "min|max"),
@@ -171,6 +175,7 @@ static const sched_arg plateau_args[] = {
     {"min_lr", SA_REAL_OR_REALS, false, 0, 0, INFINITY, false, true, NULL},
     SARG_NONNEG("eps", 1e-8),
     SARG_IGNORED("verbose"),
+    SARG_CHOICE("trigger", "torch|keras"),
 };
 
 static int plateau_check(sched_node *n, const eta_spec *call, const eta_spec *const *vals, eta_err *err)
@@ -207,10 +212,36 @@ static bool plateau_better(const sched_node *n, double a, double best)
     return rel ? a > best * (thr + 1) : a > best + thr;
 }
 
+/* PyTorch's _reduce_lr for every group. */
+static void plateau_reduce(sched_node *n, const double *inputs, int ngroups)
+{
+    for (int g = 0; g < ngroups && g < SCHED_MAX_GROUPS; g++) {
+        double in = inputs[g], old = plateau_lr(n, 0, in, g);
+        double lo = sched_node_arg(n, PL_MIN_LR, g), fresh = fmax(old * n->v[PL_FACTOR], lo);
+        if (old - fresh > n->v[PL_EPS] && in != 0)
+            n->st[slot(g)] = fresh / in;
+    }
+    n->st[PL_COOL] = n->v[PL_COOLDOWN];
+    n->st[PL_BAD] = 0;
+}
+
 static void plateau_observe(sched_node *n, int64_t step, double metric, const double *inputs, int ngroups)
 {
     (void)step;
-    if (plateau_better(n, metric, n->st[PL_BEST])) {
+    if (n->v[PL_TRIGGER] == 1) { /* Keras' callback, in its order */
+        if (n->st[PL_COOL] > 0) {
+            n->st[PL_COOL] -= 1;
+            n->st[PL_BAD] = 0;
+        }
+        if (plateau_better(n, metric, n->st[PL_BEST])) {
+            n->st[PL_BEST] = metric;
+            n->st[PL_BAD] = 0;
+        } else if (!(n->st[PL_COOL] > 0) && ++n->st[PL_BAD] >= n->v[PL_PATIENCE]) {
+            plateau_reduce(n, inputs, ngroups);
+        }
+        return;
+    }
+    if (plateau_better(n, metric, n->st[PL_BEST])) { /* PyTorch's step(metrics) */
         n->st[PL_BEST] = metric;
         n->st[PL_BAD] = 0;
     } else {
@@ -220,19 +251,11 @@ static void plateau_observe(sched_node *n, int64_t step, double metric, const do
         n->st[PL_COOL] -= 1;
         n->st[PL_BAD] = 0;
     }
-    if (n->st[PL_BAD] > n->v[PL_PATIENCE]) {
-        for (int g = 0; g < ngroups && g < SCHED_MAX_GROUPS; g++) {
-            double in = inputs[g], old = plateau_lr(n, (double)step, in, g);
-            double lo = sched_node_arg(n, PL_MIN_LR, g), fresh = fmax(old * n->v[PL_FACTOR], lo);
-            if (old - fresh > n->v[PL_EPS] && in != 0)
-                n->st[slot(g)] = fresh / in;
-        }
-        n->st[PL_COOL] = n->v[PL_COOLDOWN];
-        n->st[PL_BAD] = 0;
-    }
+    if (n->st[PL_BAD] > n->v[PL_PATIENCE])
+        plateau_reduce(n, inputs, ngroups);
 }
 
-const sched_kind sched_reduce_on_plateau = {"ReduceLROnPlateau", "torch", plateau_args, 9, plateau_check,
+const sched_kind sched_reduce_on_plateau = {"ReduceLROnPlateau", "torch", plateau_args, 10, plateau_check,
                                             plateau_lr, NULL, NULL, plateau_observe, 0};
 
 /* ---- the table ---- */
