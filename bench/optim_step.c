@@ -8,9 +8,9 @@
  *     warm-up, each run a whole number of steps of at least RUN_NS;
  *   - bytes moved per parameter: SGD-momentum reads p, g, b and writes p, b
  *     (5 x 4 B = 20 B); Adam/AdamW read p, g, m, v and write p, m, v (28 B);
- *   - the bound: an in-place triad over arrays of the same total size that
- *     moves the same bytes per element (20 B: a += s*b, b += s*c; 28 B:
- *     a += s*b, b += s*c, c += s*d), on the same number of threads, timed
+ *   - the bound: an in-place triad over the optimizer's own arrays that
+ *     moves the same bytes per element (20 B: p += s*b, b += s*g; 28 B:
+ *     p += s*m, m += s*v, v += s*g), on the same number of threads, timed
  *     in runs alternating with the optimizer's; and the fraction of it eta
  *     reaches (bound ns / eta ns);
  *   - the fixed cost of one eta_optim_step call on a tiny optimizer (3
@@ -19,6 +19,9 @@
  * Only the public API is used. Times are wall clock (CLOCK_MONOTONIC).
  *
  * usage: optim_step [--csv] [--runs N] [--sizes N,N,...] [--threads T,T,...]
+ *                   [--opt SGD-momentum|Adam|AdamW] [--steps-only | --no-steps]
+ *   --opt times only that optimizer's rows; --steps-only skips the fixed cost
+ *   and the finite check, --no-steps everything else.
  *   --csv prints machine-readable lines (what bench/compare_torch.py reads):
  *     step,<optimizer>,<n>,<threads>,<eta ns/param>,<bytes/param>,<bound ns/param>,<fraction>
  *     fixed,<optimizer>,<ns per step call>
@@ -46,12 +49,13 @@ typedef struct bench_opt {
     const char *spec;
     int bytes;   /* per parameter per step, float32 */
     int written; /* arrays written in place (the triad reads written + 1 arrays) */
+    const char *state[2]; /* the state arrays written, by name */
 } bench_opt;
 
 static const bench_opt OPTS[] = {
-    {"SGD-momentum", "SGD(lr=0.01, momentum=0.9)", 20, 2},
-    {"Adam", "Adam()", 28, 3},
-    {"AdamW", "AdamW()", 28, 3},
+    {"SGD-momentum", "SGD(lr=0.01, momentum=0.9)", 20, 2, {"momentum_buffer", NULL}},
+    {"Adam", "Adam()", 28, 3, {"exp_avg", "exp_avg_sq"}},
+    {"AdamW", "AdamW()", 28, 3, {"exp_avg", "exp_avg_sq"}},
 };
 #define NOPTS (int)(sizeof OPTS / sizeof OPTS[0])
 
@@ -117,6 +121,10 @@ static void time_pair(bench_fn fa, void *ca, bench_fn fb, void *cb, double *ta, 
 
 /* ---- the bound: in-place triads ---------------------------------------- */
 
+/* The triad runs on the optimizer's own arrays (parameters, state, and the
+ * gradient as the read-only one), so both touch the same physical pages:
+ * on a virtual machine, two allocations of the same size can differ in
+ * bandwidth by 10-20%. The triad's tiny changes leave the values sane. */
 typedef struct triad {
     float *x[4];
     size_t n;
@@ -126,7 +134,7 @@ typedef struct triad {
 
 /* target_clones: the triad gets the widest vectors the CPU has, so the bound
  * is not a compute bound of a narrow build. */
-#if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__)
+#if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__) && defined(__GLIBC__)
 #define BENCH_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
 #define BENCH_CLONES
@@ -192,22 +200,6 @@ static float *alloc_floats(size_t n, float v)
     for (size_t i = 0; i < n; i++)
         x[i] = v;
     return x;
-}
-
-static void triad_init(triad *t, size_t n, int written, int threads)
-{
-    memset(t, 0, sizeof *t);
-    t->n = n;
-    t->written = written;
-    t->threads = threads;
-    for (int i = 0; i <= written; i++)
-        t->x[i] = alloc_floats(n, 1.0f + (float)i);
-}
-
-static void triad_free(triad *t)
-{
-    for (int i = 0; i <= t->written; i++)
-        free(t->x[i]);
 }
 
 /* ---- the optimizer --------------------------------------------------- */
@@ -293,15 +285,24 @@ static void case_free(bench_case *c)
 /* ns per parameter: the optimizer and the bound (its triad), timed alternately. */
 static void step_and_bound(const bench_opt *b, size_t n, int threads, double *eta, double *bound)
 {
-    triad t;
-    triad_init(&t, n, b->written, threads);
     bench_case c;
     case_init(&c, b, n, threads, false);
+    /* a = p, then the written state arrays, then g (read only). */
+    triad t = {{c.p, NULL, NULL, NULL}, n, b->written, threads};
+    for (int i = 1; i < b->written; i++) {
+        void *data;
+        size_t len;
+        if (eta_optim_state(c.opt, 0, b->state[i - 1], &data, &len) || len != n) {
+            fprintf(stderr, "optim_step: %s: no state '%s'\n", b->name, b->state[i - 1]);
+            exit(1);
+        }
+        t.x[i] = data;
+    }
+    t.x[b->written] = c.g;
     time_pair(step_run, c.opt, triad_run, &t, eta, bound);
     *eta /= (double)n;
     *bound /= (double)n;
     case_free(&c);
-    triad_free(&t);
 }
 
 /* ns per parameter with check_finite off and on, timed alternately. */
@@ -355,7 +356,8 @@ static int parse_list(const char *s, long *out, int cap)
 
 static void usage(void)
 {
-    fprintf(stderr, "usage: optim_step [--csv] [--runs N] [--sizes N,N,...] [--threads T,T,...]\n");
+    fprintf(stderr, "usage: optim_step [--csv] [--runs N] [--sizes N,N,...] [--threads T,T,...]\n"
+                    "                  [--opt SGD-momentum|Adam|AdamW] [--steps-only | --no-steps]\n");
     exit(2);
 }
 
@@ -372,7 +374,8 @@ static const char *human(size_t n, char *buf, size_t cap)
 
 int main(int argc, char **argv)
 {
-    bool csv = false;
+    bool csv = false, steps_only = false, no_steps = false;
+    const char *only = NULL;
     long sizes[8] = {1000000, 10000000}, threads[8] = {1, 2};
     int nsizes = 2, nthreads = 2;
     for (int i = 1; i < argc; i++) {
@@ -385,6 +388,17 @@ int main(int argc, char **argv)
         } else if (!strcmp(argv[i], "--sizes") && i + 1 < argc) {
             if ((nsizes = parse_list(argv[++i], sizes, 8)) <= 0)
                 usage();
+        } else if (!strcmp(argv[i], "--opt") && i + 1 < argc) {
+            only = argv[++i];
+            int o = 0;
+            while (o < NOPTS && strcmp(only, OPTS[o].name))
+                o++;
+            if (o == NOPTS)
+                usage();
+        } else if (!strcmp(argv[i], "--steps-only")) {
+            steps_only = true;
+        } else if (!strcmp(argv[i], "--no-steps")) {
+            no_steps = true;
         } else if (!strcmp(argv[i], "--threads") && i + 1 < argc) {
             if ((nthreads = parse_list(argv[++i], threads, 8)) <= 0)
                 usage();
@@ -395,15 +409,15 @@ int main(int argc, char **argv)
 
     if (!csv) {
         printf("eta %s optim_step: float32, one parameter array; ns per parameter per step, median of %d runs\n"
-               "after warm-up. bound: in-place triad over arrays of the same total size moving the same\n"
-               "bytes per element (20 B: read 3 write 2; 28 B: read 4 write 3), same threads, same run.\n"
+               "after warm-up. bound: in-place triad over the optimizer's own arrays moving the same bytes\n"
+               "per element (20 B: read 3 write 2; 28 B: read 4 write 3), same threads, runs alternating.\n"
                "fraction = bound / eta (1.0 = at the memory bound).\n\n",
                ETA_VERSION_STRING, g_runs);
         printf("%-13s %6s %3s %10s %7s %10s %9s %9s %8s\n", "optimizer", "params", "thr", "ns/param", "B/param",
                "bound ns", "bound GB/s", "eta GB/s", "fraction");
     }
     for (int o = 0; o < NOPTS; o++)
-        for (int s = 0; s < nsizes; s++)
+        for (int s = 0; s < nsizes && !no_steps && (!only || !strcmp(only, OPTS[o].name)); s++)
             for (int t = 0; t < nthreads; t++) {
                 const bench_opt *b = &OPTS[o];
                 size_t n = (size_t)sizes[s];
@@ -419,6 +433,8 @@ int main(int argc, char **argv)
                 fflush(stdout);
             }
 
+    if (steps_only)
+        return 0;
     if (!csv)
         printf("\nfixed cost per eta_optim_step call (3 parameters of 10 elements, default threads):\n");
     for (int o = 0; o < NOPTS; o++) {

@@ -27,14 +27,8 @@ typedef struct adam_k {
     bool maximize, l2, keras, optax_ams;
 } adam_k;
 
-#define ETA_TYPED_PASS
-#define T float
-#include __FILE__
-#undef T
-#define T double
-#include __FILE__
-#undef T
-#undef ETA_TYPED_PASS
+#define ETA_SELF "adam.c"
+#include "optim/instantiate.h"
 
 static void adam_run(const optim_ctx *c, optim_param *p, bool decoupled)
 {

@@ -21,14 +21,8 @@ typedef struct sgd_k {
     bool nesterov, maximize, first, keras;
 } sgd_k;
 
-#define ETA_TYPED_PASS
-#define T float
-#include __FILE__
-#undef T
-#define T double
-#include __FILE__
-#undef T
-#undef ETA_TYPED_PASS
+#define ETA_SELF "sgd.c"
+#include "optim/instantiate.h"
 
 static void sgd_update(const optim_ctx *c, optim_param *p)
 {
