@@ -308,6 +308,29 @@ static void test_schedule_bad_usage(void **state)
     free(err);
 }
 
+/* eta model: the summary of the benchmark CNN (454,922 parameters, as
+ * torchinfo counts them) and shape errors naming the layer. */
+static void test_model_summary(void **state)
+{
+    (void)state;
+    char *out, *err;
+    assert_int_equal(run_eta("model 'Sequential(Conv2d(1, 32, 5, padding=2), ReLU(), MaxPool2d(2), Conv2d(32, 64, 5, "
+                             "padding=2), ReLU(), MaxPool2d(2), Flatten(), Linear(3136, 128), ReLU(), "
+                             "Linear(128, 10))' --input 1,28,28",
+                             &out, &err),
+                     0);
+    assert_non_null(strstr(out, "total parameters: 454922"));
+    assert_non_null(strstr(out, "[1, 64, 7, 7]"));
+    free(out);
+    free(err);
+    expect_usage("model 'Sequential(Conv2d(1, 32, 5), Flatten(), Linear(3136, 10))' --input 1,28,28",
+                 "layer 2 (Linear 2): expected input [batch, ..., 3136], got [1, 18432]");
+    expect_usage("model 'Sequential(Conv2d(3, 8, 3))' --input 1,28,28", "layer 0");
+    expect_usage("model 'Sequential(Linear(4, 2)' --input 4", "was never closed");
+    expect_usage("model 'Sequential(Linear(4, 2))'", "--input");
+    expect_usage("model 'Sequential(Linear(4))' --input 4", "missing required argument 'out_features'");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -318,6 +341,7 @@ int main(void)
         cmocka_unit_test(test_schedule_matches_torch),
         cmocka_unit_test(test_schedule_plot),
         cmocka_unit_test(test_schedule_bad_usage),
+        cmocka_unit_test(test_model_summary),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

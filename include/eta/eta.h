@@ -5,6 +5,7 @@
 #include "core.h"
 #include "optim.h"
 #include "sched.h"
+#include "nn.h"
 #include "data.h"
 #include "plot.h"
 

@@ -14,6 +14,7 @@ typedef int (*cli_cmd_fn)(int argc, char **argv);
 int cmd_optimize(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
 int cmd_schedule(int argc, char **argv);
+int cmd_model(int argc, char **argv);
 
 /* Prints "eta CMD: message" to stderr; returns EXIT_USAGE. */
 int cli_usage_error(const char *cmd, const char *fmt, ...)

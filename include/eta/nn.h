@@ -1,0 +1,111 @@
+/* eta/nn.h - networks: float32 tensors, reverse-mode autodiff, the layers of
+ * MLPs, CNNs and transformers, written in PyTorch's nn syntax.
+ *
+ *     eta_net *net;
+ *     eta_net_new(&net, "Sequential(Linear(784, 256), ReLU(), Linear(256, 10))", &err);
+ *     eta_net_prepare(net, 128, 1, (int64_t[]){784}, &err);   // batch 128 of 784 features
+ *     eta_net_set_loss(net, "CrossEntropyLoss()", &err);
+ *     eta_net_init(net, 42);
+ *     ... eta_net_attach(net, opt, NULL) adds the parameters to an optimizer ...
+ *     for each batch: eta_net_forward(net, x, y, &loss); eta_net_backward(net); eta_optim_step(opt);
+ *
+ * A network is built once for a batch shape (eta_net_prepare), which sizes
+ * every activation and gradient; after that forward, backward and an
+ * optimizer step allocate nothing. Parameters and their gradients each live
+ * in one flat float32 buffer, named as PyTorch's state_dict names them
+ * ("0.weight", "0.bias", "3.attn.qkv.weight", ...), initialised as PyTorch
+ * initialises them. One network is used by one thread at a time; its
+ * kernels use OpenMP and BLAS threads inside.
+ */
+#ifndef ETA_NN_H
+#define ETA_NN_H
+
+#include "core.h"
+#include "optim.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct eta_net eta_net;
+
+/* Builds a network from its spec (PyTorch module constructors):
+ * Sequential, Linear, Conv2d, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d,
+ * Flatten, BatchNorm1d, BatchNorm2d, LayerNorm, Dropout, Embedding,
+ * PositionalEmbedding, MultiheadSelfAttention, TransformerBlock, MeanPool,
+ * ReLU, LeakyReLU, GELU, Tanh, Sigmoid, Softmax, LogSoftmax. Errors are
+ * located in the text. */
+int eta_net_new(eta_net **out, const char *spec, eta_err *err);
+void eta_net_free(eta_net *net);
+
+/* Sizes the network for inputs of shape [batch, shape[0..ndim)]: checks
+ * every layer's shapes (an error names the layer index, the layer and both
+ * shapes) and allocates parameters, activations and gradients. May be called
+ * again with another batch size; parameters are kept. */
+int eta_net_prepare(eta_net *net, int64_t batch, int ndim, const int64_t *shape, eta_err *err);
+
+/* The loss applied to the output: CrossEntropyLoss(label_smoothing=,
+ * ignore_index=), NLLLoss(ignore_index=), MSELoss(), HuberLoss(delta=),
+ * BCEWithLogitsLoss(). Targets are class indices (int32) for the first two,
+ * float32 of the output's shape for the others. Call after prepare. */
+int eta_net_set_loss(eta_net *net, const char *spec, eta_err *err);
+
+/* PyTorch's default initialisation (kaiming-uniform for Linear and Conv2d,
+ * ones/zeros for norms, normal for embeddings) from a seed. */
+int eta_net_init(eta_net *net, uint64_t seed);
+
+/* Train mode (dropout active, batch statistics in BatchNorm, running
+ * statistics updated) or eval mode. Default: train. */
+void eta_net_train(eta_net *net, bool train);
+
+/* The input's element type: ETA_NN_INT32 when the first layer is an
+ * Embedding (token ids), else float32. */
+typedef enum eta_nn_input { ETA_NN_FLOAT32 = 0, ETA_NN_INT32 = 1 } eta_nn_input;
+eta_nn_input eta_net_input_type(const eta_net *net);
+
+/* Forward pass on a batch (batch x shape, row-major). With a target and a
+ * loss set, writes the mean loss to *loss (may be NULL); target may be NULL
+ * for inference. The output stays readable through eta_net_output. */
+int eta_net_forward(eta_net *net, const void *input, const void *target, double *loss);
+/* Backward pass from the loss: gradients of all parameters, overwritten
+ * (not accumulated). Requires a forward pass with a target. */
+int eta_net_backward(eta_net *net);
+
+/* The output of the last forward pass: data and shape (batch first). */
+const float *eta_net_output(const eta_net *net, int *ndim, int64_t *shape);
+/* The gradient of the loss with respect to a float32 input, after backward
+ * (for checks against PyTorch and finite differences); NULL for int32 inputs. */
+const float *eta_net_input_grad(const eta_net *net);
+
+/* Parameters: the flat buffers and, per parameter array, its PyTorch name,
+ * offset (in floats) and shape, in state_dict order. The arrays include
+ * PyTorch's buffers (BatchNorm's running_mean and running_var), stored and
+ * saved with the parameters but never given to an optimizer. */
+float *eta_net_params(eta_net *net, size_t *n);
+float *eta_net_grads(eta_net *net, size_t *n);
+int eta_net_param_count(const eta_net *net);
+int eta_net_param_info(const eta_net *net, int i, const char **name, size_t *offset, int *ndim, int64_t *shape);
+bool eta_net_param_is_buffer(const eta_net *net, int i);
+/* A buffer by its state_dict name ("1.running_var"), or NULL. */
+float *eta_net_buffer(eta_net *net, const char *name, size_t *n);
+
+/* Registers every parameter array (not the buffers) with an optimizer (float32). Arrays whose
+ * name matches one of the comma-separated glob patterns in no_decay (for
+ * example "*.bias,*norm*.weight") go into a new group with weight_decay 0;
+ * NULL puts everything in group 0. */
+int eta_net_attach(eta_net *net, eta_optim *opt, const char *no_decay, eta_err *err);
+
+/* A summary as torchinfo prints it: one line per layer (index, layer,
+ * output shape, parameters) and the total. Writes at most n bytes; returns
+ * what snprintf would. Call after prepare. */
+int eta_net_summary(const eta_net *net, char *buf, size_t n);
+/* The total number of parameters. */
+size_t eta_net_param_total(const eta_net *net);
+
+/* The message of the last error on this network. */
+const char *eta_net_error(const eta_net *net);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

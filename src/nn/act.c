@@ -1,0 +1,251 @@
+/* nn/act.c - activations (torch.nn): ReLU, LeakyReLU, GELU (exact and tanh),
+ * Tanh, Sigmoid, Softmax and LogSoftmax over the last dimension. Element
+ * loops are eta's own, OpenMP-parallel for large tensors; every element's
+ * arithmetic is the same at any thread count.
+ */
+#include <math.h>
+#include <string.h>
+
+#include "nn/graph.h"
+
+enum { ACT_RELU, ACT_LEAKY, ACT_GELU, ACT_GELU_TANH, ACT_TANH, ACT_SIGMOID };
+
+#define PAR_MIN 32768 /* elements below which a loop stays serial */
+
+static int same_shape(nn_op *op, const nn_tensor *const *in, eta_err *err)
+{
+    (void)err;
+    op->out.ndim = in[0]->ndim;
+    memcpy(op->out.shape, in[0]->shape, sizeof op->out.shape);
+    return ETA_OK;
+}
+
+/* The kinds differ only in the function; a[0] of the op holds its argument
+ * (LeakyReLU's slope). */
+static void act_forward(nn_op *op, int fn)
+{
+    const float *x = op->input[0]->x;
+    float *y = op->out.x;
+    size_t n = op->out.n;
+    float slope = (float)op->a[0];
+#pragma omp parallel for schedule(static) if (n >= PAR_MIN)
+    for (size_t i = 0; i < n; i++) {
+        float v = x[i];
+        switch (fn) {
+        case ACT_RELU:
+            y[i] = v > 0 ? v : 0.0f;
+            break;
+        case ACT_LEAKY:
+            y[i] = v > 0 ? v : v * slope;
+            break;
+        case ACT_GELU: /* 0.5 x (1 + erf(x / sqrt 2)) */
+            y[i] = (float)(0.5 * v * (1.0 + erf(v * 0.70710678118654752440)));
+            break;
+        case ACT_GELU_TANH: { /* 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) */
+            double u = 0.79788456080286535588 * (v + 0.044715 * (double)v * v * v);
+            y[i] = (float)(0.5 * v * (1.0 + tanh(u)));
+            break;
+        }
+        case ACT_TANH:
+            y[i] = tanhf(v);
+            break;
+        default: /* sigmoid */
+            y[i] = (float)(1.0 / (1.0 + exp(-(double)v)));
+            break;
+        }
+    }
+}
+
+static void act_backward(nn_op *op, int fn)
+{
+    const nn_tensor *in = op->input[0];
+    if (!in->g)
+        return;
+    const float *x = in->x, *y = op->out.x, *dy = op->out.g;
+    float *dx = in->g;
+    size_t n = op->out.n;
+    float slope = (float)op->a[0];
+#pragma omp parallel for schedule(static) if (n >= PAR_MIN)
+    for (size_t i = 0; i < n; i++) {
+        float v = x[i], d;
+        switch (fn) {
+        case ACT_RELU:
+            d = v > 0 ? dy[i] : 0.0f;
+            break;
+        case ACT_LEAKY:
+            d = v > 0 ? dy[i] : dy[i] * slope;
+            break;
+        case ACT_GELU: { /* Phi(x) + x phi(x) */
+            double cdf = 0.5 * (1.0 + erf(v * 0.70710678118654752440));
+            double pdf = 0.39894228040143267794 * exp(-0.5 * (double)v * v);
+            d = (float)(dy[i] * (cdf + v * pdf));
+            break;
+        }
+        case ACT_GELU_TANH: {
+            double vv = v, u = 0.79788456080286535588 * (vv + 0.044715 * vv * vv * vv), t = tanh(u);
+            double du = 0.79788456080286535588 * (1.0 + 3 * 0.044715 * vv * vv);
+            d = (float)(dy[i] * (0.5 * (1.0 + t) + 0.5 * vv * (1.0 - t * t) * du));
+            break;
+        }
+        case ACT_TANH:
+            d = dy[i] * (1.0f - y[i] * y[i]);
+            break;
+        default:
+            d = dy[i] * y[i] * (1.0f - y[i]);
+            break;
+        }
+        dx[i] += d;
+    }
+}
+
+#define ACT_KIND(id, nm, FN) /* nm: for the reader */                                                                   \
+    static void id##_fwd(nn_op *op, const nn_ctx *c)                                            \
+    {                                                                                            \
+        (void)c;                                                                                 \
+        act_forward(op, FN);                                                                     \
+    }                                                                                            \
+    static void id##_bwd(nn_op *op, const nn_ctx *c)                                            \
+    {                                                                                            \
+        (void)c;                                                                                 \
+        act_backward(op, FN);                                                                    \
+    }
+
+ACT_KIND(relu, "ReLU", ACT_RELU)
+ACT_KIND(leaky, "LeakyReLU", ACT_LEAKY)
+ACT_KIND(gelu, "GELU", ACT_GELU)
+ACT_KIND(gelu_tanh, "GELU", ACT_GELU_TANH)
+ACT_KIND(tanh_, "Tanh", ACT_TANH)
+ACT_KIND(sigmoid, "Sigmoid", ACT_SIGMOID)
+
+static const nn_kind relu_kind = {"ReLU", same_shape, NULL, relu_fwd, relu_bwd, false, false};
+static const nn_kind leaky_kind = {"LeakyReLU", same_shape, NULL, leaky_fwd, leaky_bwd, false, false};
+static const nn_kind gelu_kind = {"GELU", same_shape, NULL, gelu_fwd, gelu_bwd, false, false};
+/* GELU(approximate='tanh'), also for composites (TransformerBlock's MLP). */
+const nn_kind nn_kind_gelu_tanh = {"GELU", same_shape, NULL, gelu_tanh_fwd, gelu_tanh_bwd, false, false};
+static const nn_kind tanh__kind = {"Tanh", same_shape, NULL, tanh__fwd, tanh__bwd, false, false};
+static const nn_kind sigmoid_kind = {"Sigmoid", same_shape, NULL, sigmoid_fwd, sigmoid_bwd, false, false};
+
+/* GELU picks its kind from `approximate`. */
+static int lower_gelu(nn_builder *b, const double *a, const eta_spec *const *vals, const eta_spec *call, int in,
+                      const char *prefix, int *out, eta_err *err)
+{
+    (void)vals;
+    (void)call;
+    int idx = nn_append(b, a[0] == 1 ? &nn_kind_gelu_tanh : &gelu_kind, prefix, &in, 1, NULL, 0, err);
+    if (idx < 0)
+        return idx;
+    *out = idx;
+    return ETA_OK;
+}
+
+/* ---- Softmax(dim=-1), LogSoftmax(dim=-1): over any one dimension ----
+ * The tensor is seen as [outer, C, inner]; each (outer, inner) pair is one
+ * softmax over C elements spaced `inner` apart. */
+static int softmax_shape(nn_op *op, const nn_tensor *const *in, eta_err *err)
+{
+    int dim = (int)op->a[0], nd = in[0]->ndim;
+    if (dim < -nd || dim >= nd)
+        return nn_shape_error(err, op, "dim=%d is out of range for %d dims", dim, nd);
+    return same_shape(op, in, err);
+}
+
+static void softmax_geometry(const nn_op *op, int64_t *outer, int64_t *C, int64_t *inner)
+{
+    const nn_tensor *x = op->input[0];
+    int dim = (int)op->a[0];
+    dim = dim < 0 ? dim + x->ndim : dim;
+    *outer = *inner = 1;
+    for (int d = 0; d < dim; d++)
+        *outer *= x->shape[d];
+    *C = x->shape[dim];
+    for (int d = dim + 1; d < x->ndim; d++)
+        *inner *= x->shape[d];
+}
+
+static void softmax_run(nn_op *op, bool log_out)
+{
+    const nn_tensor *x = op->input[0];
+    int64_t outer, C, inner;
+    softmax_geometry(op, &outer, &C, &inner);
+#pragma omp parallel for schedule(static) if (x->n >= PAR_MIN)
+    for (int64_t r = 0; r < outer * inner; r++) {
+        int64_t base = (r / inner) * C * inner + r % inner;
+        const float *xr = x->x + base;
+        float *yr = op->out.x + base;
+        float mx = xr[0];
+        for (int64_t c = 1; c < C; c++)
+            mx = xr[c * inner] > mx ? xr[c * inner] : mx;
+        double s = 0;
+        for (int64_t c = 0; c < C; c++)
+            s += exp((double)(xr[c * inner] - mx));
+        double ls = log(s);
+        for (int64_t c = 0; c < C; c++) {
+            double z = (double)(xr[c * inner] - mx);
+            yr[c * inner] = log_out ? (float)(z - ls) : (float)(exp(z) / s);
+        }
+    }
+}
+
+static void softmax_back(nn_op *op, bool log_out)
+{
+    const nn_tensor *x = op->input[0];
+    if (!x->g)
+        return;
+    int64_t outer, C, inner;
+    softmax_geometry(op, &outer, &C, &inner);
+#pragma omp parallel for schedule(static) if (x->n >= PAR_MIN)
+    for (int64_t r = 0; r < outer * inner; r++) {
+        int64_t base = (r / inner) * C * inner + r % inner;
+        const float *y = op->out.x + base, *dy = op->out.g + base;
+        float *dx = x->g + base;
+        double s = 0;
+        for (int64_t c = 0; c < C; c++)
+            s += log_out ? dy[c * inner] : (double)dy[c * inner] * y[c * inner];
+        for (int64_t c = 0; c < C; c++) {
+            int64_t i = c * inner;
+            dx[i] += log_out ? (float)(dy[i] - exp((double)y[i]) * s) : (float)(y[i] * (dy[i] - s));
+        }
+    }
+}
+
+static void softmax_fwd(nn_op *op, const nn_ctx *c)
+{
+    (void)c;
+    softmax_run(op, false);
+}
+static void softmax_bwd(nn_op *op, const nn_ctx *c)
+{
+    (void)c;
+    softmax_back(op, false);
+}
+static void logsoftmax_fwd(nn_op *op, const nn_ctx *c)
+{
+    (void)c;
+    softmax_run(op, true);
+}
+static void logsoftmax_bwd(nn_op *op, const nn_ctx *c)
+{
+    (void)c;
+    softmax_back(op, true);
+}
+
+static const nn_kind softmax_kind = {"Softmax", softmax_shape, NULL, softmax_fwd, softmax_bwd, false, false};
+static const nn_kind logsoftmax_kind = {"LogSoftmax", softmax_shape, NULL, logsoftmax_fwd, logsoftmax_bwd, false,
+                                        false};
+
+static const nn_arg inplace_arg[] = {{"inplace", NA_IGNORED, false, NAN, 0, 0, NULL}};
+static const nn_arg leaky_args[] = {{"negative_slope", NA_REAL, false, 0.01, -1e9, 1e9, NULL},
+                                    {"inplace", NA_IGNORED, false, NAN, 0, 0, NULL}};
+static const nn_arg gelu_args[] = {{"approximate", NA_CHOICE, false, 0, 0, 0, "none|tanh"}};
+static const nn_arg dim_args[] = {{"dim", NA_INT, false, -1, -NN_MAX_DIMS, NN_MAX_DIMS - 1, NULL}};
+
+static const nn_module relu_m = {"ReLU", inplace_arg, 1, &relu_kind, NULL, "ReLU()"};
+static const nn_module leaky_m = {"LeakyReLU", leaky_args, 2, &leaky_kind, NULL, "LeakyReLU(negative_slope=0.01)"};
+static const nn_module gelu_m = {"GELU", gelu_args, 1, NULL, lower_gelu, "GELU(approximate='none'|'tanh')"};
+static const nn_module tanh_m = {"Tanh", NULL, 0, &tanh__kind, NULL, "Tanh()"};
+static const nn_module sigmoid_m = {"Sigmoid", NULL, 0, &sigmoid_kind, NULL, "Sigmoid()"};
+static const nn_module softmax_m = {"Softmax", dim_args, 1, &softmax_kind, NULL, "Softmax(dim=-1): over one dimension"};
+static const nn_module logsoftmax_m = {"LogSoftmax", dim_args, 1, &logsoftmax_kind, NULL, "LogSoftmax(dim=-1)"};
+
+const nn_module *const nn_modules_act[] = {&relu_m, &leaky_m, &gelu_m, &tanh_m, &sigmoid_m, &softmax_m,
+                                           &logsoftmax_m, NULL};

@@ -1,0 +1,554 @@
+/* nn/blas.c - GEMM for the nn layer: OpenBLAS's cblas_sgemm, loaded at run
+ * time with kernels that match the CPU, and a blocked C sgemm as fallback.
+ *
+ * Why at run time. OpenBLAS's DYNAMIC_ARCH builds (Debian's) pick their
+ * kernels once, in the library's constructor, from cpuid or from the
+ * environment variable OPENBLAS_CORETYPE. On CPUs newer than the build,
+ * 0.3.21 falls back to its generic kernels: on a 2-core AVX-512 Xeon it ran
+ * Prescott (SSE3) kernels at 32 GFLOP/s per core instead of 150 with
+ * SkylakeX. A library linked at build time is loaded, and has chosen, before
+ * any eta code runs. So eta does not link it: the first GEMM (or
+ * nn_blas_config) dlopens it, once (pthread_once):
+ *
+ *  1. a BLAS the process already has (libopenblas.so.0 loaded by the
+ *     application, or OpenBLAS in the global scope) is used as it is: its
+ *     kernels were chosen before eta ran, and loading a second OpenBLAS would
+ *     add a second thread pool. eta's GEMMs set its thread count for their
+ *     own duration only. The config line says so, and names the kernels the
+ *     CPU could run when its choice falls short.
+ *  2. else eta loads Debian's OpenMP build (libopenblas0-openmp), then any
+ *     libopenblas.so.0, and asks it which kernels it chose
+ *     (openblas_get_corename). Only when that is below what the CPU runs
+ *     (cpuid and XGETBV: AVX-512 F+DQ+BW+VL with the OS saving ZMM state, or
+ *     AVX2+FMA) and OPENBLAS_CORETYPE is unset, eta unloads it, sets
+ *     OPENBLAS_CORETYPE (SkylakeX, or Haswell / Zen), loads it again and
+ *     unsets the variable at once: the environment afterwards is the one
+ *     before. Where OpenBLAS gets it right (this machine's AMD EPYC, Zen 4:
+ *     Cooperlake), eta changes nothing and loads it once. Core names eta does
+ *     not know (a newer OpenBLAS) are trusted. Setting the variable from
+ *     cpuid before a single load would be simpler, but would overrule
+ *     choices OpenBLAS gets right and tunes better (Zen on AMD CPUs without
+ *     AVX-512, newer cores of newer versions).
+ *  3. a preset OPENBLAS_CORETYPE is never changed: on some machines it is set
+ *     because old OpenBLAS builds compute wrong results on some CPUs. The
+ *     config line reports it.
+ *  4. ETA_BLAS=builtin runs the C fallback, ETA_BLAS=/path/lib.so loads that
+ *     library instead (any CBLAS; openblas_* calls are used when present).
+ *
+ * setenv/unsetenv are not safe against another thread reading the
+ * environment at the same moment; the window is the reload only, which
+ * happens on mis-detecting machines only. A program with threads of its own
+ * that read the environment calls nn_blas_config() before starting them.
+ *
+ * Threads. OpenBLAS's OpenMP build runs on eta's OpenMP pool (both libgomp),
+ * follows omp_get_max_threads() and runs single-threaded inside a parallel
+ * region, so eta's loops and the BLAS never run two pools at full width
+ * (measured with PyTorch's pthread BLAS + OpenMP: 3x slower). With a separate
+ * pool (the pthreads build, or another OpenMP runtime) GEMMs get 1 thread
+ * unless nn_blas_set_threads says otherwise.
+ *
+ * What does not live here: convolution lowering (conv.c), the kernels that
+ * call it (linear.c, ...).
+ */
+#include "nn/blas.h"
+
+#include <dlfcn.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "core/parallel.h"
+
+#ifdef ETA_HAVE_OPENMP
+#include <omp.h>
+#endif
+#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
+#include <cpuid.h>
+#define HAVE_CPUID 1
+#endif
+
+enum { ROW_MAJOR = 101, NO_TRANS = 111, TRANS = 112 }; /* CBLAS enum values */
+typedef void (*sgemm_fn)(int, int, int, int, int, int, float, const float *, int, const float *, int, float, float *,
+                         int);
+typedef void (*any_fn)(void);
+
+/* CPU levels and the OpenBLAS core types that use them. */
+enum { LEVEL_OTHER = 1, LEVEL_AVX2 = 2, LEVEL_AVX512 = 3, LEVEL_UNKNOWN_CORE = 99 };
+
+static struct {
+    bool loaded;            /* a BLAS runs; else the fallback */
+    bool before_eta;        /* the process had it before eta: its settings are put back after each GEMM */
+    sgemm_fn sgemm;
+    void (*set_threads)(int);
+    int (*get_threads)(void);
+    int parallel;           /* openblas_get_parallel(): 0 serial, 1 pthreads, 2 OpenMP; -1 unknown */
+    bool shares_pool;       /* its threads are eta's OpenMP threads */
+    int default_threads;    /* openblas_get_num_threads() at load */
+    char path[512];         /* "" when the process had it before eta */
+    char name[64];          /* "OpenBLAS 0.3.21" */
+    char core[32];          /* "Cooperlake"; "" when unknown */
+    char why[256];          /* how the kernels were chosen */
+} blas;
+
+static pthread_once_t blas_once = PTHREAD_ONCE_INIT;
+static atomic_int want_threads;    /* nn_blas_set_threads */
+static atomic_int applied_threads; /* last value given to openblas_set_num_threads; 0: none */
+static const char *test_detected;  /* nn_blas_test_detected_ */
+
+/* ---- the CPU ---------------------------------------------------------- */
+
+static int cpu_level(bool *amd)
+{
+    *amd = false;
+#ifdef HAVE_CPUID
+    unsigned a, b, c, d;
+    if (!__get_cpuid(0, &a, &b, &c, &d))
+        return LEVEL_OTHER;
+    unsigned max = a;
+    *amd = b == 0x68747541u /* "AuthenticAMD" */ || b == 0x6f677948u /* "HygonGenuine" */;
+    if (max < 7 || !__get_cpuid(1, &a, &b, &c, &d))
+        return LEVEL_OTHER;
+    bool fma = c >> 12 & 1, osxsave = c >> 27 & 1, avx = c >> 28 & 1;
+    if (!osxsave || !avx)
+        return LEVEL_OTHER;
+    unsigned xcr0, xcr0_hi;
+    __asm__ volatile("xgetbv" : "=a"(xcr0), "=d"(xcr0_hi) : "c"(0));
+    (void)xcr0_hi;
+    __cpuid_count(7, 0, a, b, c, d);
+    bool avx2 = b >> 5 & 1, f = b >> 16 & 1, dq = b >> 17 & 1, bw = b >> 30 & 1, vl = b >> 31 & 1;
+    /* XCR0: SSE and AVX state (bits 1, 2), opmask and ZMM state (5, 6, 7). */
+    if (f && dq && bw && vl && (xcr0 & 0xe6) == 0xe6)
+        return LEVEL_AVX512;
+    if (avx2 && fma && (xcr0 & 0x6) == 0x6)
+        return LEVEL_AVX2;
+#endif
+    return LEVEL_OTHER;
+}
+
+/* The ISA level of an OpenBLAS core type (openblas_get_corename's names);
+ * names eta does not know are trusted. */
+static int core_level(const char *core)
+{
+    static const char *const avx512[] = {"SkylakeX", "Cooperlake", "SapphireRapids"};
+    static const char *const avx2[] = {"Haswell", "Zen", "Excavator"};
+    static const char *const older[] = {"Unknown",    "Katmai",    "Coppermine", "Northwood",  "Prescott",
+                                        "Banias",     "Atom",      "Core2",      "Penryn",     "Dunnington",
+                                        "Nehalem",    "Athlon",    "Opteron",    "Opteron_SSE3", "Barcelona",
+                                        "Nano",       "Sandybridge", "Bobcat",   "Bulldozer",  "Piledriver",
+                                        "Steamroller"};
+    for (size_t i = 0; i < sizeof avx512 / sizeof *avx512; i++)
+        if (!strcasecmp(core, avx512[i]))
+            return LEVEL_AVX512;
+    for (size_t i = 0; i < sizeof avx2 / sizeof *avx2; i++)
+        if (!strcasecmp(core, avx2[i]))
+            return LEVEL_AVX2;
+    for (size_t i = 0; i < sizeof older / sizeof *older; i++)
+        if (!strcasecmp(core, older[i]))
+            return LEVEL_OTHER;
+    return LEVEL_UNKNOWN_CORE;
+}
+
+/* The core type to ask for on a CPU of `level`. SkylakeX exists in every
+ * OpenBLAS with AVX-512 kernels; Cooperlake and SapphireRapids add only
+ * bfloat16 routines, so sgemm loses nothing. */
+static const char *core_for(int level, bool amd)
+{
+    return level == LEVEL_AVX512 ? "SkylakeX" : level == LEVEL_AVX2 ? (amd ? "Zen" : "Haswell") : NULL;
+}
+
+/* ---- loading ---------------------------------------------------------- */
+
+static any_fn sym(void *h, const char *name)
+{
+    void *p = dlsym(h, name);
+    any_fn f = NULL;
+    if (p)
+        memcpy(&f, &p, sizeof f); /* POSIX: object and function pointers convert */
+    return f;
+}
+
+static const char *call_str(void *h, const char *name)
+{
+    const char *(*f)(void) = (const char *(*)(void))sym(h, name);
+    const char *s = f ? f() : NULL;
+    return s ? s : "";
+}
+
+/* Reads what eta needs from an opened library; false without cblas_sgemm. */
+static bool bind(void *h)
+{
+    blas.sgemm = (sgemm_fn)sym(h, "cblas_sgemm");
+    if (!blas.sgemm)
+        return false;
+    blas.set_threads = (void (*)(int))sym(h, "openblas_set_num_threads");
+    int (*get_parallel)(void) = (int (*)(void))sym(h, "openblas_get_parallel");
+    blas.get_threads = (int (*)(void))sym(h, "openblas_get_num_threads");
+    blas.parallel = get_parallel ? get_parallel() : -1;
+    blas.default_threads = blas.get_threads ? blas.get_threads() : 0;
+    /* "OpenBLAS 0.3.21 NO_LAPACKE DYNAMIC_ARCH ..." -> "OpenBLAS 0.3.21" */
+    const char *cfg = call_str(h, "openblas_get_config");
+    int words = 0;
+    size_t n = 0;
+    while (cfg[n] && n + 1 < sizeof blas.name && !(cfg[n] == ' ' && ++words == 2))
+        n++;
+    if (n) {
+        memcpy(blas.name, cfg, n);
+        blas.name[n] = '\0';
+    } else {
+        snprintf(blas.name, sizeof blas.name, "CBLAS");
+    }
+    snprintf(blas.core, sizeof blas.core, "%s", call_str(h, "openblas_get_corename"));
+    return true;
+}
+
+static bool is_loaded(const char *soname)
+{
+#ifdef RTLD_NOLOAD
+    void *h = dlopen(soname, RTLD_NOW | RTLD_LOCAL | RTLD_NOLOAD);
+    if (h) {
+        dlclose(h);
+        return true;
+    }
+#else
+    (void)soname;
+#endif
+    return false;
+}
+
+/* The OpenBLAS the process already has, if any. */
+static void *already_loaded(void)
+{
+#ifdef RTLD_NOLOAD
+    void *h = dlopen("libopenblas.so.0", RTLD_NOW | RTLD_LOCAL | RTLD_NOLOAD);
+    if (h && bind(h))
+        return h;
+    if (h)
+        dlclose(h);
+#endif
+    void *self = dlopen(NULL, RTLD_NOW);
+    if (self && sym(self, "openblas_get_corename") && bind(self))
+        return self;
+    return NULL;
+}
+
+/* Unloads h and loads `path` again with OPENBLAS_CORETYPE=core for the
+ * duration of dlopen. Returns the new handle, or the old library when it
+ * could not be unloaded (something else holds it). */
+static void *reload(void *h, const char *path, const char *core)
+{
+    dlclose(h);
+#ifdef RTLD_NOLOAD
+    void *still = dlopen(path, RTLD_NOW | RTLD_LOCAL | RTLD_NOLOAD);
+    if (still)
+        return still;
+#endif
+    void *again = NULL;
+    if (setenv("OPENBLAS_CORETYPE", core, 1) == 0) {
+        again = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+        unsetenv("OPENBLAS_CORETYPE");
+    }
+    return again ? again : dlopen(path, RTLD_NOW | RTLD_LOCAL);
+}
+
+static void use_builtin(const char *why)
+{
+    memset(&blas, 0, sizeof blas);
+    snprintf(blas.why, sizeof blas.why, "%s", why);
+}
+
+static void init(void)
+{
+    const char *preset = getenv("OPENBLAS_CORETYPE");
+    const char *choice = getenv("ETA_BLAS");
+    bool amd;
+    int cpu = cpu_level(&amd);
+    const char *best = core_for(cpu, amd);
+    /* eta's OpenMP is libgomp when libgomp is in the process before OpenBLAS brings its own. */
+    bool gomp_before = is_loaded("libgomp.so.1");
+
+    if (choice && !strcmp(choice, "builtin")) {
+        use_builtin("ETA_BLAS=builtin");
+        return;
+    }
+    void *h = NULL;
+    bool before_eta = false;
+    if (!choice || !*choice) {
+        h = already_loaded();
+        before_eta = h != NULL;
+    }
+    if (!h) {
+        static const char *const paths[] = {
+#if defined(__linux__) && defined(__x86_64__)
+            "/usr/lib/x86_64-linux-gnu/openblas-openmp/libopenblas.so.0", /* Debian, Ubuntu */
+#elif defined(__linux__) && defined(__aarch64__)
+            "/usr/lib/aarch64-linux-gnu/openblas-openmp/libopenblas.so.0",
+#endif
+            "libopenblaso.so.0", /* Fedora's OpenMP build */
+            "libopenblas.so.0",
+        };
+        const char *one[] = {choice};
+        const char *const *list = choice && *choice ? one : paths;
+        size_t n = choice && *choice ? 1 : sizeof paths / sizeof *paths;
+        for (size_t i = 0; i < n && !h; i++) {
+            h = dlopen(list[i], RTLD_NOW | RTLD_LOCAL);
+            if (h && !bind(h)) {
+                dlclose(h);
+                h = NULL;
+            }
+            if (h)
+                snprintf(blas.path, sizeof blas.path, "%s", list[i]);
+        }
+        if (!h) {
+            use_builtin(choice && *choice ? "ETA_BLAS names no loadable CBLAS" :
+                                            "no OpenBLAS found: install libopenblas0-openmp");
+            return;
+        }
+    }
+
+    const char *detected = test_detected ? test_detected : blas.core;
+    int level = blas.core[0] ? core_level(detected) : LEVEL_UNKNOWN_CORE;
+    if (before_eta) {
+        if (preset)
+            snprintf(blas.why, sizeof blas.why, "loaded by the process before eta, OPENBLAS_CORETYPE=%s", preset);
+        else if (level < cpu)
+            snprintf(blas.why, sizeof blas.why,
+                     "loaded by the process before eta; this CPU runs %s: start with OPENBLAS_CORETYPE=%s", best,
+                     best);
+        else
+            snprintf(blas.why, sizeof blas.why, "loaded by the process before eta");
+    } else if (preset) {
+        snprintf(blas.why, sizeof blas.why, "OPENBLAS_CORETYPE=%s, kept%s%s", preset,
+                 level < cpu ? "; this CPU runs " : "", level < cpu ? best : "");
+    } else if (level < cpu) {
+        char was[32];
+        snprintf(was, sizeof was, "%s", detected);
+        char path[sizeof blas.path];
+        snprintf(path, sizeof path, "%s", blas.path);
+        h = reload(h, path, best);
+        if (!h || !bind(h)) {
+            if (h)
+                dlclose(h);
+            use_builtin("OpenBLAS failed to load again");
+            return;
+        }
+        snprintf(blas.path, sizeof blas.path, "%s", path);
+        if (core_level(blas.core) >= cpu)
+            snprintf(blas.why, sizeof blas.why, "set by eta: OpenBLAS alone chose %s%s on this %s CPU", was,
+                     test_detected ? " (as a test pretends)" : "", cpu == LEVEL_AVX512 ? "AVX-512" : "AVX2");
+        else
+            snprintf(blas.why, sizeof blas.why, "eta asked for %s but could not reload OpenBLAS", best);
+    } else {
+        snprintf(blas.why, sizeof blas.why, "OpenBLAS's own choice");
+    }
+    blas.loaded = true;
+    blas.before_eta = before_eta;
+    /* The OpenMP build shares eta's pool when both use libgomp; without
+     * OpenMP in eta there is no pool to share and no one to collide with. */
+#ifdef ETA_HAVE_OPENMP
+    blas.shares_pool = blas.parallel == 2 && gomp_before;
+#else
+    (void)gomp_before;
+    blas.shares_pool = true;
+#endif
+}
+
+static void ensure_init(void)
+{
+    pthread_once(&blas_once, init);
+}
+
+/* ---- threads ---------------------------------------------------------- */
+
+static int omp_width(void)
+{
+#ifdef ETA_HAVE_OPENMP
+    return omp_get_max_threads();
+#else
+    return 1;
+#endif
+}
+
+/* The threads a GEMM gets from the current thread, outside parallel regions. */
+static int gemm_threads(void)
+{
+    int n = atomic_load(&want_threads);
+    if (!blas.loaded)
+        return n > 0 ? n : omp_width();
+    if (blas.parallel == 0)
+        return 1;
+    if (n > 0)
+        return n;
+    if (blas.shares_pool)
+#ifdef ETA_HAVE_OPENMP
+        return omp_get_max_threads();
+#else
+        return blas.default_threads > 0 ? blas.default_threads : 1;
+#endif
+    return 1;
+}
+
+static void set_blas_threads(int n)
+{
+    if (blas.set_threads && atomic_load(&applied_threads) != n) {
+        blas.set_threads(n);
+        atomic_store(&applied_threads, n);
+    }
+}
+
+void nn_blas_set_threads(int n)
+{
+    atomic_store(&want_threads, n > 0 ? n : 0);
+}
+
+const char *nn_blas_config(void)
+{
+    static _Thread_local char buf[512];
+    ensure_init();
+    int t = gemm_threads();
+    if (!blas.loaded) {
+        snprintf(buf, sizeof buf, "builtin C sgemm (%s), %d thread%s", blas.why, t, t == 1 ? "" : "s");
+        return buf;
+    }
+    const char *par = blas.parallel == 2 ? " (openmp)" : blas.parallel == 1 ? " (pthreads)" :
+                      blas.parallel == 0 ? " (serial)" : "";
+    char threads[64];
+    if (blas.set_threads || blas.parallel == 0)
+        snprintf(threads, sizeof threads, "%d thread%s%s", t, t == 1 ? "" : "s",
+                 !blas.shares_pool && blas.parallel > 0 && atomic_load(&want_threads) == 0 ?
+                         " (own pool: eta's OpenMP keeps the cores)" : "");
+    else
+        snprintf(threads, sizeof threads, "the library's own threads");
+    snprintf(buf, sizeof buf, "%s%s %s%s(%s), %s", blas.name, par, blas.core, blas.core[0] ? " kernels " : "",
+             blas.why, threads);
+    return buf;
+}
+
+const char *nn_blas_path(void)
+{
+    ensure_init();
+    return blas.loaded ? blas.path : NULL;
+}
+
+void nn_blas_test_detected_(const char *name)
+{
+    test_detected = name;
+}
+
+/* ---- GEMM ------------------------------------------------------------- */
+
+void nn_sgemm(bool ta, bool tb, int M, int N, int K, float alpha, const float *A, int lda, const float *B, int ldb,
+              float beta, float *C, int ldc)
+{
+    if (M <= 0 || N <= 0)
+        return;
+    ensure_init();
+    if (!blas.loaded || K <= 0) { /* K == 0: CBLAS would reject lda = 0 */
+        nn_sgemm_builtin(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        return;
+    }
+    int opa = ta ? TRANS : NO_TRANS, opb = tb ? TRANS : NO_TRANS;
+#ifdef ETA_HAVE_OPENMP
+    if (blas.shares_pool) {
+        if (omp_in_parallel()) { /* OpenBLAS then runs on this thread only */
+            blas.sgemm(ROW_MAJOR, opa, opb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+            return;
+        }
+        /* OpenBLAS-OpenMP follows omp_get_max_threads(), except that a count
+         * of 1, once set, sticks. openblas_set_num_threads also sets the
+         * calling thread's OpenMP width, which eta's loops use: when a GEMM
+         * needs another width than the loops, both are put back after it. */
+        int prev = omp_get_max_threads(), want = gemm_threads();
+        if (blas.set_threads && (want != prev || atomic_load(&applied_threads) != want))
+            blas.set_threads(want);
+        blas.sgemm(ROW_MAJOR, opa, opb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        if (blas.set_threads && want != prev)
+            blas.set_threads(prev);
+        if (omp_get_max_threads() != prev)
+            omp_set_num_threads(prev);
+        atomic_store(&applied_threads, prev);
+        return;
+    }
+#endif
+    int want = gemm_threads();
+    if (blas.before_eta && blas.set_threads && blas.get_threads) {
+        /* The application's pool, the application's setting: changed for
+         * this GEMM only. */
+        int prev = blas.get_threads();
+        if (prev != want)
+            blas.set_threads(want);
+        blas.sgemm(ROW_MAJOR, opa, opb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        if (prev != want)
+            blas.set_threads(prev);
+        return;
+    }
+    set_blas_threads(want);
+    blas.sgemm(ROW_MAJOR, opa, opb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+/* The fallback: C is cut into blocks of MC rows, one per OpenMP task; for
+ * each NC-column, KC-deep slice, op(B) is packed into a contiguous buffer on
+ * the stack and every row of C gets C[i, :] += (alpha op(A)[i, p]) op(B)[p, :]
+ * with p ascending, a loop over j that vectorises. Each element sums its K
+ * products in the same order whatever the thread count. */
+enum { MC = 32, KC = 128, NC = 128 };
+
+ETA_SIMD_CLONES
+static void builtin_rows(bool ta, bool tb, int i0, int i1, int N, int K, float alpha, const float *A, int lda,
+                         const float *B, int ldb, float beta, float *C, int ldc)
+{
+    float bp[KC * NC];
+    for (int i = i0; i < i1; i++) {
+        float *c = C + (size_t)i * ldc;
+        if (beta == 0.0f)
+            memset(c, 0, (size_t)N * sizeof *c);
+        else if (beta != 1.0f)
+            for (int j = 0; j < N; j++)
+                c[j] *= beta;
+    }
+    if (alpha == 0.0f)
+        return;
+    for (int jc = 0; jc < N; jc += NC) {
+        int nc = N - jc < NC ? N - jc : NC;
+        for (int pc = 0; pc < K; pc += KC) {
+            int kc = K - pc < KC ? K - pc : KC;
+            for (int p = 0; p < kc; p++)
+                for (int j = 0; j < nc; j++)
+                    bp[p * nc + j] = tb ? B[(size_t)(jc + j) * ldb + pc + p] : B[(size_t)(pc + p) * ldb + jc + j];
+            for (int i = i0; i < i1; i++) {
+                float *c = C + (size_t)i * ldc + jc;
+                for (int p = 0; p < kc; p++) {
+                    float a = alpha * (ta ? A[(size_t)(pc + p) * lda + i] : A[(size_t)i * lda + pc + p]);
+                    const float *b = bp + p * nc;
+#pragma omp simd
+                    for (int j = 0; j < nc; j++)
+                        c[j] += a * b[j];
+                }
+            }
+        }
+    }
+}
+
+void nn_sgemm_builtin(bool ta, bool tb, int M, int N, int K, float alpha, const float *A, int lda, const float *B,
+                      int ldb, float beta, float *C, int ldc)
+{
+    if (M <= 0 || N <= 0)
+        return;
+    if (K <= 0)
+        alpha = 0.0f;
+    int blocks = (M + MC - 1) / MC;
+#ifdef ETA_HAVE_OPENMP
+    int t = atomic_load(&want_threads);
+    if (t <= 0)
+        t = omp_get_max_threads();
+    bool par = blocks > 1 && (double)M * N * (K > 0 ? K : 1) >= 1e6;
+#pragma omp parallel for schedule(static) num_threads(t) if (par)
+#endif
+    for (int b = 0; b < blocks; b++) {
+        int i1 = (b + 1) * MC < M ? (b + 1) * MC : M;
+        builtin_rows(ta, tb, b * MC, i1, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    }
+}
