@@ -653,16 +653,16 @@ static void test_running_stats(void **state)
 
 /* ---- chunks, threads, a repeated backward ----------------------------------- */
 
-/* Conv2d(64, 4, 3, padding=1) on [48, 64, 8, 8]: 64 pixels per image, so
- * im2col takes 7 images a chunk (conv.c: about 512 GEMM columns, col at most
- * 2^18 floats), 7 chunks, the last of 6. Against the same network at batch
+/* Conv2d(64, 4, 3, padding=1) on [47, 64, 8, 8]: 64 pixels per image, so
+ * im2col takes 8 images a chunk (conv.c: about 512 GEMM columns, col at most
+ * 2^19 floats), 6 chunks, the last of 7. Against the same network at batch
  * 1, one image at a time (the loss is a mean over the batch, so its
  * gradients are the images' means). */
 static void test_chunks(void **state)
 {
     (void)state;
     const char *spec = "Conv2d(64, 4, 3, padding=1)";
-    const int B = 48;
+    const int B = 47;
     const int64_t shape[] = {64, 8, 8};
     const size_t nxi = 64 * 8 * 8, nyi = 4 * 8 * 8;
     eta_net *big = make_net(spec, B, 3, shape), *one = make_net(spec, 1, 3, shape);
@@ -840,8 +840,8 @@ static void test_bad_args(void **state)
     expect_build_error("BatchNorm1d(3, eps=-1)", "eps must be", "-1");
 
     /* accepted spellings */
-    const char *ok[] = {"Conv2d(3, 4, kernel_size=(3, 3), stride=(1, 1), padding=0, dilation=(1, 1), groups=1, "
-                        "bias=True, padding_mode='zeros', device='cpu')",
+    const char *ok[] = {("Conv2d(3, 4, kernel_size=(3, 3), stride=(1, 1), padding=0, dilation=(1, 1), groups=1, "
+                         "bias=True, padding_mode='zeros', device='cpu')"),
                         "Conv2d(3, 4, 3, padding='valid')", "MaxPool2d(kernel_size=2, stride=None, padding=0)",
                         "AvgPool2d(2, divisor_override=None)", "AdaptiveAvgPool2d(output_size=(1, 1))",
                         "BatchNorm2d(3, eps=1e-3, momentum=0.01, affine=False, track_running_stats=False)"};

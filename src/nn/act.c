@@ -1,11 +1,12 @@
 /* nn/act.c - activations (torch.nn): ReLU, LeakyReLU, GELU (exact and tanh),
  * Tanh, Sigmoid, Softmax and LogSoftmax over the last dimension. Element
- * loops are eta's own, OpenMP-parallel for large tensors; every element's
- * arithmetic is the same at any thread count.
+ * loops are eta's own, OpenMP-parallel for large tensors (eta_parallel_for's
+ * fixed chunks); every element's arithmetic is the same at any thread count.
  */
 #include <math.h>
 #include <string.h>
 
+#include "core/parallel.h"
 #include "nn/graph.h"
 
 enum { ACT_RELU, ACT_LEAKY, ACT_GELU, ACT_GELU_TANH, ACT_TANH, ACT_SIGMOID };
@@ -20,94 +21,161 @@ static int same_shape(nn_op *op, const nn_tensor *const *in, eta_err *err)
     return ETA_OK;
 }
 
-/* The kinds differ only in the function; a[0] of the op holds its argument
- * (LeakyReLU's slope). */
-static void act_forward(nn_op *op, int fn)
+/* ReLU and LeakyReLU, and the backward passes of Tanh and Sigmoid (which
+ * need only y), are plain arithmetic: vectorised loops, compiled per ISA,
+ * over chunks of the tensor (eta_parallel_for). GELU, Tanh and Sigmoid
+ * forward call libm (in double where the reference needs it) element by
+ * element. The select `v > 0 ? v : 0` is the same in every lane and clone:
+ * the bits do not depend on the ISA or the thread count. */
+typedef struct act_job {
+    const float *x, *y, *dy;
+    float *out; /* forward: y; backward: dx (accumulated) */
+    float slope;
+    int fn;
+} act_job;
+
+ETA_SIMD_CLONES
+static void relu_fwd_loop(float *restrict y, const float *restrict x, size_t n)
 {
-    const float *x = op->input[0]->x;
-    float *y = op->out.x;
-    size_t n = op->out.n;
-    float slope = (float)op->a[0];
-#pragma omp parallel for schedule(static) if (n >= PAR_MIN)
-    for (size_t i = 0; i < n; i++) {
-        float v = x[i];
-        switch (fn) {
-        case ACT_RELU:
-            y[i] = v > 0 ? v : 0.0f;
-            break;
-        case ACT_LEAKY:
-            y[i] = v > 0 ? v : v * slope;
-            break;
-        case ACT_GELU: /* 0.5 x (1 + erf(x / sqrt 2)) */
-            y[i] = (float)(0.5 * v * (1.0 + erf(v * 0.70710678118654752440)));
-            break;
-        case ACT_GELU_TANH: { /* 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) */
+#pragma omp simd
+    for (size_t i = 0; i < n; i++)
+        y[i] = x[i] > 0 ? x[i] : 0.0f;
+}
+
+ETA_SIMD_CLONES
+static void leaky_fwd_loop(float *restrict y, const float *restrict x, float slope, size_t n)
+{
+#pragma omp simd
+    for (size_t i = 0; i < n; i++)
+        y[i] = x[i] > 0 ? x[i] : x[i] * slope;
+}
+
+ETA_SIMD_CLONES
+static void relu_bwd_loop(float *restrict dx, const float *restrict x, const float *restrict dy, size_t n)
+{
+#pragma omp simd
+    for (size_t i = 0; i < n; i++)
+        dx[i] += x[i] > 0 ? dy[i] : 0.0f;
+}
+
+ETA_SIMD_CLONES
+static void leaky_bwd_loop(float *restrict dx, const float *restrict x, const float *restrict dy, float slope,
+                           size_t n)
+{
+#pragma omp simd
+    for (size_t i = 0; i < n; i++)
+        dx[i] += x[i] > 0 ? dy[i] : dy[i] * slope;
+}
+
+ETA_SIMD_CLONES
+static void tanh_bwd_loop(float *restrict dx, const float *restrict y, const float *restrict dy, size_t n)
+{
+#pragma omp simd
+    for (size_t i = 0; i < n; i++)
+        dx[i] += dy[i] * (1.0f - y[i] * y[i]);
+}
+
+ETA_SIMD_CLONES
+static void sigmoid_bwd_loop(float *restrict dx, const float *restrict y, const float *restrict dy, size_t n)
+{
+#pragma omp simd
+    for (size_t i = 0; i < n; i++)
+        dx[i] += dy[i] * y[i] * (1.0f - y[i]);
+}
+
+static void act_fwd_chunk(void *ctx, size_t lo, size_t hi)
+{
+    const act_job *j = ctx;
+    const float *x = j->x;
+    float *y = j->out;
+    switch (j->fn) {
+    case ACT_RELU:
+        relu_fwd_loop(y + lo, x + lo, hi - lo);
+        return;
+    case ACT_LEAKY:
+        leaky_fwd_loop(y + lo, x + lo, j->slope, hi - lo);
+        return;
+    case ACT_GELU: /* 0.5 x (1 + erf(x / sqrt 2)) */
+        for (size_t i = lo; i < hi; i++)
+            y[i] = (float)(0.5 * x[i] * (1.0 + erf(x[i] * 0.70710678118654752440)));
+        return;
+    case ACT_GELU_TANH: /* 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) */
+        for (size_t i = lo; i < hi; i++) {
+            float v = x[i];
             double u = 0.79788456080286535588 * (v + 0.044715 * (double)v * v * v);
             y[i] = (float)(0.5 * v * (1.0 + tanh(u)));
-            break;
         }
-        case ACT_TANH:
-            y[i] = tanhf(v);
-            break;
-        default: /* sigmoid */
-            y[i] = (float)(1.0 / (1.0 + exp(-(double)v)));
-            break;
-        }
+        return;
+    case ACT_TANH:
+        for (size_t i = lo; i < hi; i++)
+            y[i] = tanhf(x[i]);
+        return;
+    default: /* sigmoid */
+        for (size_t i = lo; i < hi; i++)
+            y[i] = (float)(1.0 / (1.0 + exp(-(double)x[i])));
+        return;
     }
 }
 
-static void act_backward(nn_op *op, int fn)
+static void act_bwd_chunk(void *ctx, size_t lo, size_t hi)
+{
+    const act_job *j = ctx;
+    const float *x = j->x, *y = j->y, *dy = j->dy;
+    float *dx = j->out;
+    switch (j->fn) {
+    case ACT_RELU:
+        relu_bwd_loop(dx + lo, x + lo, dy + lo, hi - lo);
+        return;
+    case ACT_LEAKY:
+        leaky_bwd_loop(dx + lo, x + lo, dy + lo, j->slope, hi - lo);
+        return;
+    case ACT_GELU: /* Phi(x) + x phi(x) */
+        for (size_t i = lo; i < hi; i++) {
+            float v = x[i];
+            double cdf = 0.5 * (1.0 + erf(v * 0.70710678118654752440));
+            double pdf = 0.39894228040143267794 * exp(-0.5 * (double)v * v);
+            dx[i] += (float)(dy[i] * (cdf + v * pdf));
+        }
+        return;
+    case ACT_GELU_TANH:
+        for (size_t i = lo; i < hi; i++) {
+            double vv = x[i], u = 0.79788456080286535588 * (vv + 0.044715 * vv * vv * vv), t = tanh(u);
+            double du = 0.79788456080286535588 * (1.0 + 3 * 0.044715 * vv * vv);
+            dx[i] += (float)(dy[i] * (0.5 * (1.0 + t) + 0.5 * vv * (1.0 - t * t) * du));
+        }
+        return;
+    case ACT_TANH:
+        tanh_bwd_loop(dx + lo, y + lo, dy + lo, hi - lo);
+        return;
+    default:
+        sigmoid_bwd_loop(dx + lo, y + lo, dy + lo, hi - lo);
+        return;
+    }
+}
+
+static void act_forward(nn_op *op, const nn_ctx *ctx, int fn)
+{
+    act_job j = {op->input[0]->x, NULL, NULL, op->out.x, (float)op->a[0], fn};
+    eta_parallel_for(op->out.n, ctx->threads, act_fwd_chunk, &j);
+}
+
+static void act_backward(nn_op *op, const nn_ctx *ctx, int fn)
 {
     const nn_tensor *in = op->input[0];
     if (!in->g)
         return;
-    const float *x = in->x, *y = op->out.x, *dy = op->out.g;
-    float *dx = in->g;
-    size_t n = op->out.n;
-    float slope = (float)op->a[0];
-#pragma omp parallel for schedule(static) if (n >= PAR_MIN)
-    for (size_t i = 0; i < n; i++) {
-        float v = x[i], d;
-        switch (fn) {
-        case ACT_RELU:
-            d = v > 0 ? dy[i] : 0.0f;
-            break;
-        case ACT_LEAKY:
-            d = v > 0 ? dy[i] : dy[i] * slope;
-            break;
-        case ACT_GELU: { /* Phi(x) + x phi(x) */
-            double cdf = 0.5 * (1.0 + erf(v * 0.70710678118654752440));
-            double pdf = 0.39894228040143267794 * exp(-0.5 * (double)v * v);
-            d = (float)(dy[i] * (cdf + v * pdf));
-            break;
-        }
-        case ACT_GELU_TANH: {
-            double vv = v, u = 0.79788456080286535588 * (vv + 0.044715 * vv * vv * vv), t = tanh(u);
-            double du = 0.79788456080286535588 * (1.0 + 3 * 0.044715 * vv * vv);
-            d = (float)(dy[i] * (0.5 * (1.0 + t) + 0.5 * vv * (1.0 - t * t) * du));
-            break;
-        }
-        case ACT_TANH:
-            d = dy[i] * (1.0f - y[i] * y[i]);
-            break;
-        default:
-            d = dy[i] * y[i] * (1.0f - y[i]);
-            break;
-        }
-        dx[i] += d;
-    }
+    act_job j = {in->x, op->out.x, op->out.g, in->g, (float)op->a[0], fn};
+    eta_parallel_for(op->out.n, ctx->threads, act_bwd_chunk, &j);
 }
 
 #define ACT_KIND(id, nm, FN) /* nm: for the reader */                                                                   \
     static void id##_fwd(nn_op *op, const nn_ctx *c)                                            \
     {                                                                                            \
-        (void)c;                                                                                 \
-        act_forward(op, FN);                                                                     \
+        act_forward(op, c, FN);                                                                  \
     }                                                                                            \
     static void id##_bwd(nn_op *op, const nn_ctx *c)                                            \
     {                                                                                            \
-        (void)c;                                                                                 \
-        act_backward(op, FN);                                                                    \
+        act_backward(op, c, FN);                                                                 \
     }
 
 ACT_KIND(relu, "ReLU", ACT_RELU)

@@ -158,6 +158,11 @@ extern const nn_kind nn_kind_gelu_tanh;            /* act.c */
 extern const nn_kind nn_kind_attention;            /* attention.c */
 extern const nn_kind nn_kind_layernorm;            /* layernorm.c */
 extern const nn_module nn_module_layernorm;        /* layernorm.c */
+/* conv.c: reads kernel_size=5 or (5, 3) from spec value v: dflt when v is
+ * NULL or, when none_ok, None (stride=None means the kernel size); each
+ * value in [lo, 2^20]. Shared with pool.c. */
+int nn_conv_int2(const eta_spec *v, const char *name, const int dflt[2], int lo, bool none_ok, int out[2],
+                 eta_err *err);
 /* seq.c: the key padding mask of attention ([B, T] token ids when the first
  * op is an Embedding with a padding index, with *pad set), else NULL. */
 const int32_t *nn_seq_key_padding(const nn_net *net, int64_t B, int64_t T, int32_t *pad);

@@ -6,6 +6,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "core/parallel.h"
 #include "nn/blas.h"
 #include "nn/graph.h"
 
@@ -52,6 +53,20 @@ static void linear_forward(nn_op *op, const nn_ctx *ctx)
     nn_sgemm(false, true, N, OUT, IN, 1.0f, x->x, IN, op->w[0], IN, op->np > 1 ? 1.0f : 0.0f, y, OUT);
 }
 
+/* db [OUT] += the sum over rows of dy [N, OUT], row by row: each column's
+ * sum runs in row order, so vector lanes (columns) give the same bits as
+ * the scalar loop. */
+ETA_SIMD_CLONES
+static void bias_grad(float *restrict db, const float *restrict dy, int N, int OUT)
+{
+    for (int i = 0; i < N; i++) {
+        const float *r = dy + (size_t)i * OUT;
+#pragma omp simd
+        for (int o = 0; o < OUT; o++)
+            db[o] += r[o];
+    }
+}
+
 static void linear_backward(nn_op *op, const nn_ctx *ctx)
 {
     (void)ctx;
@@ -60,12 +75,8 @@ static void linear_backward(nn_op *op, const nn_ctx *ctx)
     const float *dy = op->out.g;
     /* dW += dy^T x;  db += sum_rows dy;  dx += dy W */
     nn_sgemm(true, false, OUT, IN, N, 1.0f, dy, OUT, x->x, IN, 1.0f, op->dw[0], IN);
-    if (op->np > 1) {
-        float *db = op->dw[1];
-        for (int i = 0; i < N; i++)
-            for (int o = 0; o < OUT; o++)
-                db[o] += dy[(size_t)i * OUT + o];
-    }
+    if (op->np > 1)
+        bias_grad(op->dw[1], dy, N, OUT);
     if (x->g)
         nn_sgemm(false, false, N, IN, OUT, 1.0f, dy, OUT, op->w[0], IN, 1.0f, x->g, IN);
 }

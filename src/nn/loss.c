@@ -2,11 +2,18 @@
  * (label_smoothing, ignore_index; logits [N, C] or [B, T, C] with int32
  * targets), NLLLoss, MSELoss, HuberLoss, BCEWithLogitsLoss. A loss is an op
  * after the network's output reading the target as its second input; its
- * output is the scalar loss, summed in double. */
+ * output is the scalar loss, summed in double in row order. CrossEntropyLoss
+ * runs its rows in parallel (OpenMP), each with vmath.h's vectorised exp:
+ * the same bits at any thread count. */
 #include <math.h>
 #include <string.h>
 
+#include "core/parallel.h"
 #include "nn/loss.h"
+#include "nn/vmath.h"
+
+#define PAR_MIN 32768 /* logits below which the row loops stay serial */
+#define ROWS_PER_TASK 16
 
 enum { L_CE, L_NLL, L_MSE, L_HUBER, L_BCE };
 /* op->a: [0] the loss, [1] ignore_index, [2] label_smoothing or delta */
@@ -25,7 +32,9 @@ static int loss_shape(nn_op *op, const nn_tensor *const *in, eta_err *err)
                               nn_shape_str(s, sizeof s, x->ndim, x->shape));
     op->out.ndim = 1;
     op->out.shape[0] = 1;
-    op->nscratch = op->a[0] == L_CE ? x->n : 0; /* softmax probabilities */
+    /* CrossEntropyLoss: the softmax probabilities, then one double per row
+     * (its loss, summed in row order after the parallel row loop). */
+    op->nscratch = op->a[0] == L_CE ? x->n + 1 + 2 * (x->n / (size_t)x->shape[x->ndim - 1]) : 0;
     return ETA_OK;
 }
 
@@ -57,41 +66,67 @@ int nn_loss_set_target(const nn_op *loss, nn_tensor *target, const void *data, e
     return ETA_OK;
 }
 
+/* CrossEntropyLoss over rows [r0, r1) of logits x [rows, C]: the softmax
+ * into prob, and each counted row's loss into rl (as double). The exp is
+ * vmath.h's vectorised one (under 1 ulp), the sums run in double. */
+ETA_SIMD_CLONES
+static void ce_rows(float *restrict prob, double *restrict rl, const float *restrict x, const int32_t *restrict y,
+                    size_t r0, size_t r1, int64_t C, int32_t ignore, double eps)
+{
+    for (size_t r = r0; r < r1; r++) {
+        const float *xr = x + r * (size_t)C;
+        float *p = prob + r * (size_t)C, mx = xr[0];
+#pragma omp simd reduction(max : mx)
+        for (int64_t c = 1; c < C; c++)
+            mx = xr[c] > mx ? xr[c] : mx;
+        double s = 0, mean = 0;
+#pragma omp simd reduction(+ : s, mean)
+        for (int64_t c = 0; c < C; c++) {
+            float e = nn_exp_vec(xr[c] - mx);
+            p[c] = e;
+            s += e;
+            mean += xr[c];
+        }
+        float inv = (float)(1.0 / s);
+#pragma omp simd
+        for (int64_t c = 0; c < C; c++)
+            p[c] *= inv;
+        double lse = mx + log(s);
+        int32_t t = y[r];
+        rl[r] = t == ignore ? 0 : (1 - eps) * (lse - xr[t]) + eps * (lse - mean / (double)C);
+    }
+}
+
 static void loss_forward(nn_op *op, const nn_ctx *ctx)
 {
     (void)ctx;
     const nn_tensor *x = op->input[0], *t = op->input[1];
     int kind = (int)op->a[0];
     double sum = 0, count = 0;
-    if (int_target(op)) {
+    if (kind == L_CE) {
+        int64_t C = x->shape[x->ndim - 1];
+        size_t rows = x->n / (size_t)C, tasks = (rows + ROWS_PER_TASK - 1) / ROWS_PER_TASK;
+        int32_t ignore = (int32_t)op->a[1];
+        double *rl = (double *)(op->scratch + x->n + (x->n & 1)); /* 8-byte aligned: scratch is 64 */
+#pragma omp parallel for schedule(static) if (tasks > 1 && x->n >= PAR_MIN)
+        for (size_t k = 0; k < tasks; k++) {
+            size_t r1 = (k + 1) * ROWS_PER_TASK;
+            ce_rows(op->scratch, rl, x->x, t->ix, k * ROWS_PER_TASK, r1 < rows ? r1 : rows, C, ignore, op->a[2]);
+        }
+        for (size_t r = 0; r < rows; r++)
+            if (t->ix[r] != ignore) {
+                sum += rl[r];
+                count += 1;
+            }
+    } else if (kind == L_NLL) {
         int64_t C = x->shape[x->ndim - 1];
         size_t rows = x->n / (size_t)C;
         int32_t ignore = (int32_t)op->a[1];
-        double eps = kind == L_CE ? op->a[2] : 0;
         for (size_t r = 0; r < rows; r++) {
-            const float *xr = x->x + r * (size_t)C;
             int32_t y = t->ix[r];
-            if (kind == L_CE) {
-                float mx = xr[0];
-                for (int64_t c = 1; c < C; c++)
-                    mx = xr[c] > mx ? xr[c] : mx;
-                double s = 0, mean = 0;
-                for (int64_t c = 0; c < C; c++) {
-                    s += exp((double)(xr[c] - mx));
-                    mean += xr[c];
-                }
-                double lse = mx + log(s);
-                float *p = op->scratch + r * (size_t)C;
-                for (int64_t c = 0; c < C; c++)
-                    p[c] = (float)exp((double)xr[c] - lse);
-                if (y == ignore)
-                    continue;
-                sum += (1 - eps) * (lse - xr[y]) + eps * (lse - mean / (double)C);
-            } else {
-                if (y == ignore)
-                    continue;
-                sum += -(double)xr[y];
-            }
+            if (y == ignore)
+                continue;
+            sum += -(double)x->x[r * (size_t)C + (size_t)y];
             count += 1;
         }
     } else {
@@ -111,6 +146,25 @@ static void loss_forward(nn_op *op, const nn_ctx *ctx)
     op->d_count = count;
 }
 
+/* g += scale (p - eps / C), g[y] -= scale (1 - eps) for rows [r0, r1). */
+ETA_SIMD_CLONES
+static void ce_grad_rows(float *restrict g, const float *restrict prob, const int32_t *restrict y, size_t r0,
+                         size_t r1, int64_t C, int32_t ignore, float scale, float eps)
+{
+    float sub = eps / (float)C;
+    for (size_t r = r0; r < r1; r++) {
+        int32_t t = y[r];
+        if (t == ignore)
+            continue;
+        float *gr = g + r * (size_t)C;
+        const float *p = prob + r * (size_t)C;
+#pragma omp simd
+        for (int64_t c = 0; c < C; c++)
+            gr[c] += scale * (p[c] - sub);
+        gr[t] -= scale * (1 - eps);
+    }
+}
+
 static void loss_backward(nn_op *op, const nn_ctx *ctx)
 {
     (void)ctx;
@@ -123,20 +177,20 @@ static void loss_backward(nn_op *op, const nn_ctx *ctx)
         int64_t C = x->shape[x->ndim - 1];
         size_t rows = x->n / (size_t)C;
         int32_t ignore = (int32_t)op->a[1];
-        float eps = kind == L_CE ? (float)op->a[2] : 0;
+        if (kind == L_CE) {
+            size_t tasks = (rows + ROWS_PER_TASK - 1) / ROWS_PER_TASK;
+#pragma omp parallel for schedule(static) if (tasks > 1 && x->n >= PAR_MIN)
+            for (size_t k = 0; k < tasks; k++) {
+                size_t r1 = (k + 1) * ROWS_PER_TASK;
+                ce_grad_rows(x->g, op->scratch, t->ix, k * ROWS_PER_TASK, r1 < rows ? r1 : rows, C, ignore, scale,
+                             (float)op->a[2]);
+            }
+            return;
+        }
         for (size_t r = 0; r < rows; r++) {
             int32_t y = t->ix[r];
-            if (y == ignore)
-                continue;
-            float *g = x->g + r * (size_t)C;
-            if (kind == L_NLL) {
-                g[y] -= scale;
-                continue;
-            }
-            const float *p = op->scratch + r * (size_t)C;
-            for (int64_t c = 0; c < C; c++)
-                g[c] += scale * (p[c] - eps / (float)C);
-            g[y] -= scale * (1 - eps);
+            if (y != ignore)
+                x->g[r * (size_t)C + (size_t)y] -= scale;
         }
         return;
     }

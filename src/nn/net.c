@@ -1,6 +1,7 @@
 /* nn/net.c - the eta_net object: building from a spec, prepare (shapes,
- * parameters, the activation arena), forward and backward over the op
- * array, the loss, parameter access, attaching to an optimizer, summaries.
+ * parameters, the activation arena, gradient buffers shared by liveness),
+ * forward and backward over the op array, the loss, parameter access,
+ * attaching to an optimizer, summaries.
  * Kernels live in their families' files; lowering specs in build.c.
  */
 #include <math.h>
@@ -18,6 +19,12 @@ struct eta_net {
     nn_tensor target;
     int64_t batch;
     bool declared;       /* parameters declared by a first prepare */
+    bool no_input_grad;  /* eta_net_set_input_grad(net, false): backward skips dL/dinput */
+    /* Gradient buffers share memory by liveness (plan_grads): each is
+     * zeroed just before the backward step of its last consumer; the ops
+     * whose gradient step k starts are listed from zero_head[k] on, linked
+     * through zero_next. */
+    int *zero_head, *zero_next;
     char err[256];
 };
 
@@ -64,8 +71,11 @@ static void free_buffers(eta_net *n)
 {
     free(n->g.arena);
     free(n->g.iarena);
+    free(n->zero_head);
+    free(n->zero_next);
     n->g.arena = NULL;
     n->g.iarena = NULL;
+    n->zero_head = n->zero_next = NULL;
 }
 
 void eta_net_free(eta_net *n)
@@ -155,6 +165,98 @@ static nn_tensor *tensor_of(eta_net *n, int idx)
     return idx == -1 ? &n->g.input : idx == -2 ? &n->target : &n->g.ops[idx].out;
 }
 
+/* ---- gradient memory ----------------------------------------------------
+ * Backward runs the ops last to first. The gradient of op i's output is
+ * written first by its last consumer c (the highest op index reading it,
+ * directly or through views) and read last by op i's own backward: it is
+ * live over steps [i, c] only. So gradients do not each get their own
+ * buffer, as activations do: intervals that do not overlap share memory,
+ * placed greedily (largest first, at the lowest offset free over its
+ * interval), and each is zeroed right before step c instead of all at the
+ * start, while the buffer is likely still in cache. A chain then needs about
+ * two gradient buffers, a residual stream a few more. The network input's
+ * gradient (eta_net_input_grad) and the parameters' keep their own. */
+typedef struct grad_slot {
+    size_t size, off;
+    int op, first; /* live over backward steps [op, first] */
+} grad_slot;
+
+static int by_size_desc(const void *a, const void *b)
+{
+    const grad_slot *x = a, *y = b;
+    if (x->size != y->size)
+        return x->size < y->size ? 1 : -1;
+    return (x->op > y->op) - (x->op < y->op);
+}
+
+static int by_off(const void *a, const void *b)
+{
+    const grad_slot *x = *(const grad_slot *const *)a, *y = *(const grad_slot *const *)b;
+    return (x->off > y->off) - (x->off < y->off);
+}
+
+/* Sets off[i] (floats from the region's start) for every non-view op and
+ * n->zero_head/zero_next; returns the region's size in floats, or
+ * (size_t)-1 when out of memory. */
+static size_t plan_grads(eta_net *n, size_t *off)
+{
+    nn_net *g = &n->g;
+    int N = g->nops;
+    int *src = malloc(((size_t)N + 1) * sizeof *src), *first = malloc(((size_t)N + 1) * sizeof *first);
+    grad_slot *slot = malloc(((size_t)N + 1) * sizeof *slot);
+    const grad_slot **live = malloc(((size_t)N + 1) * sizeof *live);
+    n->zero_head = malloc(((size_t)N + 1) * sizeof *n->zero_head);
+    n->zero_next = malloc(((size_t)N + 1) * sizeof *n->zero_next);
+    size_t total = (size_t)-1;
+    if (!src || !first || !slot || !live || !n->zero_head || !n->zero_next)
+        goto done;
+    for (int i = 0; i < N; i++) {
+        const nn_op *op = &g->ops[i];
+        src[i] = !op->kind->view ? i : op->in[0] < 0 ? op->in[0] : src[op->in[0]];
+        first[i] = i;
+    }
+    for (int k = 0; k < N; k++)
+        for (int m = 0; m < g->ops[k].nin; m++) {
+            int j = g->ops[k].in[m], s = j >= 0 ? src[j] : j;
+            if (s >= 0 && k > first[s])
+                first[s] = k;
+        }
+    int ns = 0;
+    for (int i = 0; i < N; i++) {
+        n->zero_head[i] = -1;
+        if (!g->ops[i].kind->view)
+            slot[ns++] = (grad_slot){align16(g->ops[i].out.n), 0, i, first[i]};
+    }
+    qsort(slot, (size_t)ns, sizeof *slot, by_size_desc);
+    total = 0;
+    for (int a = 0; a < ns; a++) {
+        int nl = 0;
+        for (int b = 0; b < a; b++) /* placed, and live at some step a is */
+            if (slot[b].op <= slot[a].first && slot[a].op <= slot[b].first)
+                live[nl++] = &slot[b];
+        qsort(live, (size_t)nl, sizeof *live, by_off);
+        size_t o = 0;
+        for (int b = 0; b < nl && live[b]->off < o + slot[a].size; b++)
+            if (live[b]->off + live[b]->size > o)
+                o = live[b]->off + live[b]->size;
+        slot[a].off = o;
+        if (o + slot[a].size > total)
+            total = o + slot[a].size;
+    }
+    for (int a = 0; a < ns; a++) {
+        int i = slot[a].op;
+        off[i] = slot[a].off;
+        n->zero_next[i] = n->zero_head[first[i]];
+        n->zero_head[first[i]] = i;
+    }
+done:
+    free(src);
+    free(first);
+    free(slot);
+    free(live);
+    return total;
+}
+
 int eta_net_prepare(eta_net *n, int64_t batch, int ndim, const int64_t *shape, eta_err *err)
 {
     eta_err_clear(err);
@@ -190,7 +292,7 @@ int eta_net_prepare(eta_net *n, int64_t batch, int ndim, const int64_t *shape, e
         op->out.n = 1;
         for (int d = 0; d < op->out.ndim; d++)
             op->out.n *= (size_t)op->out.shape[d];
-        act += 2 * align16(op->out.n) + align16(op->nscratch);
+        act += (op->kind->view ? 0 : align16(op->out.n)) + align16(op->nscratch);
         for (int k = 0; k < op->np; k++) {
             g->params[op->p0 + k].offset = total_params;
             total_params += g->params[op->p0 + k].n;
@@ -208,17 +310,29 @@ int eta_net_prepare(eta_net *n, int64_t batch, int ndim, const int64_t *shape, e
         n->declared = true;
     }
     free_buffers(n);
+    g->prepared = false; /* until the buffers below exist */
+    size_t *goff = malloc(((size_t)g->nops + 1) * sizeof *goff);
+    size_t gsize = goff ? plan_grads(n, goff) : (size_t)-1;
+    if (gsize == (size_t)-1) {
+        free(goff);
+        return eta_spec_fail(err, ETA_ENOMEM, NULL, "out of memory for %d ops", g->nops);
+    }
+    act += gsize;
     g->arena = calloc(act ? act : 1, sizeof(float));
     size_t iact = 0;
     for (int i = 0; i < g->nops; i++)
         iact += g->ops[i].niscratch;
     g->iarena = calloc(iact ? iact : 1, sizeof(int32_t));
-    if (!g->arena || !g->iarena)
+    if (!g->arena || !g->iarena) {
+        free(goff);
         return eta_spec_fail(err, ETA_ENOMEM, NULL, "out of memory for %zu activations", act);
+    }
     g->arena_n = act;
-    float *p = g->arena;
+    float *p = g->arena, *grads;
     g->input.g = p;
     p += align16(g->input.n);
+    grads = p;
+    p += gsize;
     int32_t *ip = g->iarena;
     for (int i = 0; i < g->nops; i++) {
         nn_op *op = &g->ops[i];
@@ -230,8 +344,7 @@ int eta_net_prepare(eta_net *n, int64_t batch, int ndim, const int64_t *shape, e
         } else {
             op->out.x = p;
             p += align16(op->out.n);
-            op->out.g = p;
-            p += align16(op->out.n);
+            op->out.g = grads + goff[i];
         }
         op->scratch = op->nscratch ? p : NULL;
         p += align16(op->nscratch);
@@ -242,6 +355,7 @@ int eta_net_prepare(eta_net *n, int64_t batch, int ndim, const int64_t *shape, e
             op->dw[k] = g->gbuf + g->params[op->p0 + k].offset;
         }
     }
+    free(goff);
     n->batch = batch;
     g->prepared = true;
     return ETA_OK;
@@ -330,21 +444,53 @@ int eta_net_forward(eta_net *n, const void *input, const void *target, double *l
     return ETA_OK;
 }
 
+/* Points the input's gradient at `ig` (NULL: no gradient flows into the
+ * input, and every kernel skips its input-gradient work, as torch does for
+ * an input without requires_grad), and the views of it along. */
+static void link_input_grad(nn_net *g, float *ig)
+{
+    g->input.g = ig;
+    for (int i = 0; i < g->nops; i++)
+        if (g->ops[i].kind->view)
+            g->ops[i].out.g = g->ops[i].input[0]->g;
+}
+
 int eta_net_backward(eta_net *n)
 {
     nn_net *g = &n->g;
-    if (n->loss < 0 || (!n->target.x && !n->target.ix))
+    if (!g->prepared || n->loss < 0 || (!n->target.x && !n->target.ix))
         return fail(n, ETA_ESTATE, "backward: needs a loss and a forward pass with a target");
+    /* The input's gradient: only for float inputs that asked for it. The
+     * arena keeps its buffer (g->input.g between passes). */
+    float *ig = g->input.g;
+    bool want = !n->no_input_grad && eta_net_input_type(n) == ETA_NN_FLOAT32;
+    if (!want)
+        link_input_grad(g, NULL);
     memset(g->gbuf, 0, g->ptotal * sizeof(float));
-    memset(g->input.g, 0, g->input.n * sizeof(float));
-    for (int i = 0; i < g->nops; i++)
-        if (!g->ops[i].kind->view)
-            memset(g->ops[i].out.g, 0, g->ops[i].out.n * sizeof(float));
-    g->ops[n->loss].out.g[0] = 1.0f;
+    if (want)
+        memset(ig, 0, g->input.n * sizeof(float));
     nn_ctx ctx = {g->train, 0};
-    for (int i = g->nops - 1; i >= 0; i--)
-        g->ops[i].kind->backward(&g->ops[i], &ctx);
+    for (int k = g->nops - 1; k >= 0; k--) {
+        for (int i = n->zero_head[k]; i >= 0; i = n->zero_next[i]) /* gradients that step k starts */
+            memset(g->ops[i].out.g, 0, g->ops[i].out.n * sizeof(float));
+        if (k == n->loss)
+            g->ops[k].out.g[0] = 1.0f;
+        g->ops[k].kind->backward(&g->ops[k], &ctx);
+    }
+    if (!want)
+        link_input_grad(g, ig);
     return ETA_OK;
+}
+
+/* Public, for include/eta/nn.h (declared here until the header has it):
+ * whether eta_net_backward computes the gradient with respect to a float32
+ * input. On by default; off, as for a torch input without requires_grad,
+ * the first layer skips that work (for an MLP's first Linear, a GEMM as
+ * large as its forward) and eta_net_input_grad returns NULL. */
+void eta_net_set_input_grad(eta_net *n, bool on);
+void eta_net_set_input_grad(eta_net *n, bool on)
+{
+    n->no_input_grad = !on;
 }
 
 const float *eta_net_output(const eta_net *n, int *ndim, int64_t *shape)
@@ -360,7 +506,7 @@ const float *eta_net_output(const eta_net *n, int *ndim, int64_t *shape)
 
 const float *eta_net_input_grad(const eta_net *n)
 {
-    return eta_net_input_type(n) == ETA_NN_FLOAT32 ? n->g.input.g : NULL;
+    return eta_net_input_type(n) == ETA_NN_FLOAT32 && !n->no_input_grad ? n->g.input.g : NULL;
 }
 
 float *eta_net_params(eta_net *n, size_t *count)

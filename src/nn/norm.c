@@ -11,9 +11,9 @@
  * parameters, after weight and bias, named and ordered as in PyTorch's
  * state_dict: they are kept when the network is prepared again (another
  * batch size for evaluation), saved and loaded with the parameters, and set
- * by tests from PyTorch's buffers. Their gradients are always zero. They are
- * buffers, not parameters: an optimizer must not update them (see
- * eta_net_attach). num_batches_tracked is not kept (momentum is never None).
+ * by tests from PyTorch's buffers. They are buffers (nn_buffer_add), not
+ * parameters: never given to an optimizer, their gradients always zero.
+ * num_batches_tracked is not kept (momentum is never None).
  *
  * The statistics follow torch's CPU kernels (batch_norm_cpu_*): the sums in
  * double, the per-channel factors and the element arithmetic in float.

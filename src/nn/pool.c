@@ -25,9 +25,6 @@
 
 #define PAR_MIN 32768 /* elements below which a loop stays serial */
 
-/* conv.c */
-int nn_conv_int2(const eta_spec *v, const char *name, const int dflt[2], int lo, bool none_ok, int out[2],
-                 eta_err *err);
 
 /* op->a of the pooling kinds */
 enum { PL_KH, PL_KW, PL_SH, PL_SW, PL_PH, PL_PW, PL_CIP, PL_DIV, PL_NARGS };
