@@ -205,6 +205,36 @@ static void test_finite_differences(void **state)
         check_case(&cases[i]);
 }
 
+/* With the input gradient off, the parameter gradients are the same bits
+ * and there is no input gradient. */
+static void test_input_grad_switch(void **state)
+{
+    (void)state;
+    eta_net *net;
+    assert_int_equal(eta_net_new(&net, "Sequential(Linear(6, 8), ReLU(), Linear(8, 3))", NULL), 0);
+    assert_int_equal(eta_net_prepare(net, 4, 1, (int64_t[]){6}, NULL), 0);
+    assert_int_equal(eta_net_set_loss(net, "CrossEntropyLoss()", NULL), 0);
+    assert_int_equal(eta_net_init(net, 3), 0);
+    float x[24];
+    int32_t y[4] = {0, 1, 2, 1};
+    for (int i = 0; i < 24; i++)
+        x[i] = (float)(i % 7) / 7.0f - 0.4f;
+    size_t np;
+    assert_int_equal(eta_net_forward(net, x, y, NULL), 0);
+    assert_int_equal(eta_net_backward(net), 0);
+    assert_non_null(eta_net_input_grad(net));
+    const float *g = eta_net_grads(net, &np);
+    float *with = malloc(np * sizeof *with);
+    memcpy(with, g, np * sizeof *with);
+    eta_net_set_input_grad(net, false);
+    assert_int_equal(eta_net_forward(net, x, y, NULL), 0);
+    assert_int_equal(eta_net_backward(net), 0);
+    assert_null(eta_net_input_grad(net));
+    assert_memory_equal(with, eta_net_grads(net, NULL), np * sizeof *with);
+    free(with);
+    eta_net_free(net);
+}
+
 static void test_names_and_errors(void **state)
 {
     (void)state;
@@ -270,6 +300,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_finite_differences),
         cmocka_unit_test(test_names_and_errors),
+        cmocka_unit_test(test_input_grad_switch),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -76,6 +76,11 @@ const float *eta_net_output(const eta_net *net, int *ndim, int64_t *shape);
 /* The gradient of the loss with respect to a float32 input, after backward
  * (for checks against PyTorch and finite differences); NULL for int32 inputs. */
 const float *eta_net_input_grad(const eta_net *net);
+/* Whether backward computes that input gradient (default on). Off, as for a
+ * PyTorch input without requires_grad, the first layer skips the work (for
+ * an MLP's first Linear a GEMM as large as its forward) and
+ * eta_net_input_grad returns NULL; parameter gradients are the same bits. */
+void eta_net_set_input_grad(eta_net *net, bool on);
 
 /* Parameters: the flat buffers and, per parameter array, its PyTorch name,
  * offset (in floats) and shape, in state_dict order. The arrays include

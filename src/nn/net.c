@@ -482,12 +482,6 @@ int eta_net_backward(eta_net *n)
     return ETA_OK;
 }
 
-/* Public, for include/eta/nn.h (declared here until the header has it):
- * whether eta_net_backward computes the gradient with respect to a float32
- * input. On by default; off, as for a torch input without requires_grad,
- * the first layer skips that work (for an MLP's first Linear, a GEMM as
- * large as its forward) and eta_net_input_grad returns NULL. */
-void eta_net_set_input_grad(eta_net *n, bool on);
 void eta_net_set_input_grad(eta_net *n, bool on)
 {
     n->no_input_grad = !on;
