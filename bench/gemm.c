@@ -38,6 +38,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench.h"
+
 #include "nn/blas.h"
 
 #define RUN_NS 30e6   /* a timed run lasts at least 30 ms */
@@ -79,19 +81,6 @@ static int g_runs = 7;
 typedef void (*sgemm_fn)(int, int, int, int, int, int, float, const float *, int, const float *, int, float, float *,
                          int);
 static sgemm_fn child_sgemm; /* in a child: the library's cblas_sgemm */
-
-static double now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 typedef struct operands {
     float *A, *B, *C;

@@ -29,6 +29,8 @@
  */
 #include <eta/eta.h>
 
+#include "bench.h"
+
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -60,19 +62,6 @@ static const bench_opt OPTS[] = {
 #define NOPTS (int)(sizeof OPTS / sizeof OPTS[0])
 
 static int g_runs = 11;
-
-static double now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 /* Median times of one call of fa(ca) and of fb(cb), in ns: both are warmed
  * up, a number of calls per run lasting at least RUN_NS is picked for each,

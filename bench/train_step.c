@@ -41,6 +41,8 @@
 #define _GNU_SOURCE /* environ */
 #include <eta/eta.h>
 
+#include "bench.h"
+
 #include <errno.h>
 #include <math.h>
 #include <spawn.h>
@@ -82,19 +84,6 @@ static const model MODELS[] = {
 #define NMODELS (int)(sizeof MODELS / sizeof MODELS[0])
 
 static int g_runs = 11;
-
-static double now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 /* A field of /proc/self/status in MB ("VmHWM", "VmRSS"), or NAN. */
 static double status_mb(const char *field)
