@@ -1,5 +1,6 @@
 /* nn/act.c - activations (torch.nn): ReLU, LeakyReLU, GELU (exact and tanh),
- * Tanh, Sigmoid, Softmax and LogSoftmax over the last dimension. Element
+ * Tanh, Sigmoid, Softmax and LogSoftmax over one dimension (GELU(tanh) is
+ * seq.c's vectorised kernel, shared with TransformerBlock). Element
  * loops are eta's own, OpenMP-parallel for large tensors (eta_parallel_for's
  * fixed chunks); every element's arithmetic is the same at any thread count.
  */
@@ -9,7 +10,7 @@
 #include "core/parallel.h"
 #include "nn/graph.h"
 
-enum { ACT_RELU, ACT_LEAKY, ACT_GELU, ACT_GELU_TANH, ACT_TANH, ACT_SIGMOID };
+enum { ACT_RELU, ACT_LEAKY, ACT_GELU, ACT_TANH, ACT_SIGMOID };
 
 #define PAR_MIN 32768 /* elements below which a loop stays serial */
 
@@ -99,13 +100,6 @@ static void act_fwd_chunk(void *ctx, size_t lo, size_t hi)
         for (size_t i = lo; i < hi; i++)
             y[i] = (float)(0.5 * x[i] * (1.0 + erf(x[i] * 0.70710678118654752440)));
         return;
-    case ACT_GELU_TANH: /* 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) */
-        for (size_t i = lo; i < hi; i++) {
-            float v = x[i];
-            double u = 0.79788456080286535588 * (v + 0.044715 * (double)v * v * v);
-            y[i] = (float)(0.5 * v * (1.0 + tanh(u)));
-        }
-        return;
     case ACT_TANH:
         for (size_t i = lo; i < hi; i++)
             y[i] = tanhf(x[i]);
@@ -135,13 +129,6 @@ static void act_bwd_chunk(void *ctx, size_t lo, size_t hi)
             double cdf = 0.5 * (1.0 + erf(v * 0.70710678118654752440));
             double pdf = 0.39894228040143267794 * exp(-0.5 * (double)v * v);
             dx[i] += (float)(dy[i] * (cdf + v * pdf));
-        }
-        return;
-    case ACT_GELU_TANH:
-        for (size_t i = lo; i < hi; i++) {
-            double vv = x[i], u = 0.79788456080286535588 * (vv + 0.044715 * vv * vv * vv), t = tanh(u);
-            double du = 0.79788456080286535588 * (1.0 + 3 * 0.044715 * vv * vv);
-            dx[i] += (float)(dy[i] * (0.5 * (1.0 + t) + 0.5 * vv * (1.0 - t * t) * du));
         }
         return;
     case ACT_TANH:
@@ -181,15 +168,12 @@ static void act_backward(nn_op *op, const nn_ctx *ctx, int fn)
 ACT_KIND(relu, "ReLU", ACT_RELU)
 ACT_KIND(leaky, "LeakyReLU", ACT_LEAKY)
 ACT_KIND(gelu, "GELU", ACT_GELU)
-ACT_KIND(gelu_tanh, "GELU", ACT_GELU_TANH)
 ACT_KIND(tanh_, "Tanh", ACT_TANH)
 ACT_KIND(sigmoid, "Sigmoid", ACT_SIGMOID)
 
 static const nn_kind relu_kind = {"ReLU", same_shape, NULL, relu_fwd, relu_bwd, false, false};
 static const nn_kind leaky_kind = {"LeakyReLU", same_shape, NULL, leaky_fwd, leaky_bwd, false, false};
 static const nn_kind gelu_kind = {"GELU", same_shape, NULL, gelu_fwd, gelu_bwd, false, false};
-/* GELU(approximate='tanh'), also for composites (TransformerBlock's MLP). */
-const nn_kind nn_kind_gelu_tanh = {"GELU", same_shape, NULL, gelu_tanh_fwd, gelu_tanh_bwd, false, false};
 static const nn_kind tanh__kind = {"Tanh", same_shape, NULL, tanh__fwd, tanh__bwd, false, false};
 static const nn_kind sigmoid_kind = {"Sigmoid", same_shape, NULL, sigmoid_fwd, sigmoid_bwd, false, false};
 

@@ -154,7 +154,7 @@ int nn_append(nn_builder *b, const nn_kind *kind, const char *name, const int *i
 int nn_lower_call(nn_builder *b, const eta_spec *call, int in, const char *prefix, int *out, eta_err *err);
 
 /* Kinds, modules and helpers shared across families. */
-extern const nn_kind nn_kind_gelu_tanh;            /* act.c */
+extern const nn_kind nn_kind_gelu_tanh;            /* seq.c: vectorised, also act.c's GELU('tanh') */
 extern const nn_kind nn_kind_attention;            /* attention.c */
 extern const nn_kind nn_kind_layernorm;            /* layernorm.c */
 extern const nn_module nn_module_layernorm;        /* layernorm.c */

@@ -379,7 +379,8 @@ static void gelu_backward(nn_op *op, const nn_ctx *ctx)
     eta_parallel_for(op->out.n, ctx->threads, gelu_bwd_chunk, &j);
 }
 
-static const nn_kind gelu_kind = {"GELU", gelu_shape, NULL, gelu_forward, gelu_backward, false, false};
+/* GELU(approximate='tanh'), for the block's MLP and act.c's GELU module. */
+const nn_kind nn_kind_gelu_tanh = {"GELU", gelu_shape, NULL, gelu_forward, gelu_backward, false, false};
 
 /* ---- MultiheadSelfAttention(embed_dim, num_heads, causal=False, bias=True,
  * dropout=0.0) -> "<prefix>.qkv" Linear(D, 3D), the attention core,
@@ -482,7 +483,7 @@ static int lower_block(nn_builder *b, const double *a, const eta_spec *const *va
     if ((rc = lower_text(b, call, text, h, name, &h, err)))
         return rc;
     join(name, prefix, "mlp.gelu");
-    if ((h = nn_append(b, &gelu_kind, name, &h, 1, NULL, 0, err)) < 0)
+    if ((h = nn_append(b, &nn_kind_gelu_tanh, name, &h, 1, NULL, 0, err)) < 0)
         return h;
     join(name, prefix, "mlp.c_proj");
     snprintf(text, sizeof text, "Linear(%lld, %lld)", (long long)hidden, (long long)D);
