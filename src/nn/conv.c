@@ -16,21 +16,31 @@
  * G comes from the sizes alone (chunk_images), never from the thread count;
  * the benchmark CNN's layers run one or three images a chunk. A chunk of one
  * image writes y in place; larger ones go through an [OC, G*P] buffer,
- * scattered to y (or gathered from dy). The backward walks the chunks last
- * to first, so the last chunk's col, still in place from the forward pass,
- * is not unfolded again. With stride 1 and an output as wide as the input
+ * scattered to y (or gathered from dy). Chunk c goes to slot c % SLOTS, a
+ * fixed number whatever the thread count; the slots run in parallel, one
+ * thread each, with their own col and buffers, calling single-threaded GEMMs
+ * (many small multi-threaded GEMMs spent a quarter of their time waiting).
+ * The backward walks each slot's chunks last to first, so its last chunk's
+ * col, still in place from the forward pass, is not unfolded again. With
+ * stride 1 and an output as wide as the input
  * ("same" padding, the common case) a row of col is one shifted copy of the
  * input plane with its padding columns mended (flat_span), so im2col and
  * col2im run long vector loops.
  *
  * Bits: im2col and col2im are parallel over (image, channel) planes that no
  * two threads share; the bias gradient is each image's row summed in float
- * in a fixed order, the images summed in double in a fixed order: the same
- * bits at any thread count. The GEMMs are blas.h's (its comment says what
- * fixes their bits). nn_sgemm is never called inside a parallel region.
+ * in a fixed order, the images summed in double in a fixed order; each slot
+ * sums its chunks' dW and db in chunk order, and the slots' sums are added
+ * in slot order: the same bits at any thread count. The GEMMs are blas.h's
+ * (its comment says what fixes their bits); inside the slots' parallel
+ * region they run on one thread, as they do outside it at 1 thread.
  */
 #include <math.h>
 #include <string.h>
+
+#ifdef ETA_HAVE_OPENMP
+#include <omp.h>
+#endif
 
 #include "nn/blas.h"
 #include "nn/graph.h"
@@ -43,6 +53,9 @@
 #define GEMM_MIN_N 512         /* GEMM columns worth one call */
 #endif
 #define MAX_DIM (1 << 20)      /* kernel, stride and padding values */
+#ifndef SLOTS
+#define SLOTS 4                /* chunk streams, one thread each at a time */
+#endif
 
 /* ---- int-or-pair arguments (shared with pool.c) ------------------------- */
 
@@ -135,23 +148,55 @@ static geom conv_geom(const nn_op *op, const nn_tensor *x)
     return q;
 }
 
-/* op->scratch: the bias gradient's running sums (OC doubles, in 2 OC floats;
- * the arena is 64-byte aligned), col [K, G*P], and for chunks of several
- * images a [OC, G*P] buffer for the GEMM's output or dY. */
-static size_t conv_scratch(const geom *q)
+/* Chunk c belongs to slot c % SLOTS, whatever the thread count: a slot's
+ * chunks run in order on one thread at a time, slots in parallel. Each slot
+ * has its own part of op->scratch: col [K, G*P], for chunks of several
+ * images a [OC, G*P] buffer for the GEMM's output or dY, and its partial
+ * weight gradient [OC, K]. Before the slots: their bias-gradient running
+ * sums, SLOTS x OC doubles in 2 SLOTS OC floats (the arena is 64-byte
+ * aligned). */
+static size_t slot_floats(const geom *q)
 {
     size_t chunk = (size_t)q->G * (size_t)q->P;
-    return 2 * (size_t)q->OC + (size_t)q->K * chunk + (q->G > 1 ? (size_t)q->OC * chunk : 0);
+    return (size_t)q->K * chunk + (q->G > 1 ? (size_t)q->OC * chunk : 0) + (size_t)q->OC * q->K;
 }
 
-static double *conv_db(const nn_op *op)
+static size_t conv_scratch(const geom *q)
 {
-    return (double *)(void *)op->scratch;
+    return 2 * (size_t)SLOTS * q->OC + (size_t)SLOTS * slot_floats(q);
 }
 
-static float *conv_col(const nn_op *op, const geom *q)
+static double *conv_db(const nn_op *op, const geom *q, int s)
 {
-    return op->scratch + 2 * (size_t)q->OC;
+    return (double *)(void *)op->scratch + (size_t)s * q->OC;
+}
+
+static float *conv_col(const nn_op *op, const geom *q, int s)
+{
+    return op->scratch + 2 * (size_t)SLOTS * q->OC + (size_t)s * slot_floats(q);
+}
+
+/* The buffer after col (chunks of several images) and the partial dW. */
+static float *conv_tmp(const nn_op *op, const geom *q, int s)
+{
+    return conv_col(op, q, s) + (size_t)q->K * q->G * q->P;
+}
+
+static float *conv_dw(const nn_op *op, const geom *q, int s)
+{
+    return conv_col(op, q, s) + slot_floats(q) - (size_t)q->OC * q->K;
+}
+
+/* Threads for a loop over n slots: at most the OpenMP width. */
+static int slot_threads(int n)
+{
+#ifdef ETA_HAVE_OPENMP
+    int t = omp_get_max_threads();
+    return t < n ? t : n;
+#else
+    (void)n;
+    return 1;
+#endif
 }
 
 static int conv2d_shape(nn_op *op, const nn_tensor *const *in, eta_err *err)
@@ -182,7 +227,7 @@ static int conv2d_shape(nn_op *op, const nn_tensor *const *in, eta_err *err)
     op->out.shape[3] = OW;
     geom q = conv_geom(op, x);
     op->nscratch = conv_scratch(&q);
-    op->niscratch = 1; /* 1 + the chunk whose col is in place, 0: none */
+    op->niscratch = SLOTS; /* per slot: 1 + the chunk whose col is in place, 0: none */
     int rc = nn_param_add(op, "weight", 4, (int64_t[]){OC, C, KH, KW}, err);
     if (!rc && op->a[CV_BIAS] != 0)
         rc = nn_param_add(op, "bias", 1, (int64_t[]){OC}, err);
@@ -384,26 +429,31 @@ static void conv2d_forward(nn_op *op, const nn_ctx *ctx)
     const nn_tensor *x = op->input[0];
     geom q = conv_geom(op, x);
     const float *Wt = op->w[0], *b = op->np > 1 ? op->w[1] : NULL;
-    float *col = conv_col(op, &q), *tmp = col + (size_t)q.K * q.G * q.P;
     size_t xs = (size_t)q.C * q.H * q.W, ys = (size_t)q.OC * q.P;
-    int chunk = 0;
-    for (int b0 = 0; b0 < q.B; b0 += q.G, chunk++) {
-        int n = q.B - b0 < q.G ? q.B - b0 : q.G;
-        float *y = op->out.x + (size_t)b0 * ys;
-        im2col(col, x->x + (size_t)b0 * xs, n, &q);
-        if (n == 1) { /* straight into y: y = b, then y += W col */
-            for (int oc = 0; oc < q.OC; oc++) {
-                float bv = b ? b[oc] : 0.0f, *yo = y + (size_t)oc * q.P;
-                for (int p = 0; p < q.P; p++)
-                    yo[p] = bv;
+    int nchunks = (q.B + q.G - 1) / q.G, nslots = nchunks < SLOTS ? nchunks : SLOTS;
+    for (int s = 0; s < SLOTS; s++)
+        op->iscratch[s] = 0;
+#pragma omp parallel for schedule(static) num_threads(slot_threads(nslots)) if (slot_threads(nslots) > 1)
+    for (int s = 0; s < nslots; s++) {
+        float *col = conv_col(op, &q, s), *tmp = conv_tmp(op, &q, s);
+        for (int chunk = s; chunk < nchunks; chunk += SLOTS) {
+            int b0 = chunk * q.G, n = q.B - b0 < q.G ? q.B - b0 : q.G;
+            float *y = op->out.x + (size_t)b0 * ys;
+            im2col(col, x->x + (size_t)b0 * xs, n, &q);
+            if (n == 1) { /* straight into y: y = b, then y += W col */
+                for (int oc = 0; oc < q.OC; oc++) {
+                    float bv = b ? b[oc] : 0.0f, *yo = y + (size_t)oc * q.P;
+                    for (int p = 0; p < q.P; p++)
+                        yo[p] = bv;
+                }
+                nn_sgemm(false, false, q.OC, q.P, q.K, 1.0f, Wt, q.K, col, q.P, 1.0f, y, q.P);
+            } else {
+                nn_sgemm(false, false, q.OC, n * q.P, q.K, 1.0f, Wt, q.K, col, n * q.P, 0.0f, tmp, n * q.P);
+                scatter_bias(y, tmp, b, n, &q);
             }
-            nn_sgemm(false, false, q.OC, q.P, q.K, 1.0f, Wt, q.K, col, q.P, 1.0f, y, q.P);
-        } else {
-            nn_sgemm(false, false, q.OC, n * q.P, q.K, 1.0f, Wt, q.K, col, n * q.P, 0.0f, tmp, n * q.P);
-            scatter_bias(y, tmp, b, n, &q);
+            op->iscratch[s] = chunk + 1; /* the slot's last chunk's col is in place */
         }
     }
-    op->iscratch[0] = chunk; /* the last chunk's col is in place */
 }
 
 /* The sum of d[0, n): sixteen float running sums, combined in a fixed tree. */
@@ -422,41 +472,59 @@ static float row_sum(const float *d, int n)
     return s[0];
 }
 
+/* Each slot walks its chunks last to first (its last chunk's col is still in
+ * place from the forward pass) into its own partial dW and db; the partials
+ * are then added to the gradients in slot order. */
 static void conv2d_backward(nn_op *op, const nn_ctx *ctx)
 {
     (void)ctx;
     const nn_tensor *x = op->input[0];
     geom q = conv_geom(op, x);
     const float *Wt = op->w[0], *dy = op->out.g;
-    double *db = conv_db(op);
-    float *col = conv_col(op, &q), *tmp = col + (size_t)q.K * q.G * q.P;
     size_t xs = (size_t)q.C * q.H * q.W, ys = (size_t)q.OC * q.P;
-    for (int oc = 0; oc < q.OC && op->np > 1; oc++)
-        db[oc] = 0;
-    int nchunks = (q.B + q.G - 1) / q.G;
-    for (int chunk = nchunks - 1; chunk >= 0; chunk--) {
-        int b0 = chunk * q.G, n = q.B - b0 < q.G ? q.B - b0 : q.G;
-        const float *d = dy + (size_t)b0 * ys;
-        /* db: each image's rows while they are in cache for the GEMM */
-        for (int i = 0; i < n && op->np > 1; i++)
-            for (int oc = 0; oc < q.OC; oc++)
-                db[oc] += (double)row_sum(d + ((size_t)i * q.OC + oc) * q.P, q.P);
-        if (n > 1) {
-            gather(tmp, d, n, &q);
-            d = tmp;
-        }
-        if (op->iscratch[0] != chunk + 1)
-            im2col(col, x->x + (size_t)b0 * xs, n, &q);
-        /* dW [OC, K] += dY [OC, nP] col^T */
-        nn_sgemm(false, true, q.OC, q.K, n * q.P, 1.0f, d, n * q.P, col, n * q.P, 1.0f, op->dw[0], q.K);
-        if (x->g) { /* dcol [K, nP] = W^T dY, over col */
-            op->iscratch[0] = 0;
-            nn_sgemm(true, false, q.K, n * q.P, q.OC, 1.0f, Wt, q.K, d, n * q.P, 0.0f, col, n * q.P);
-            col2im(x->g + (size_t)b0 * xs, col, n, &q);
+    int nchunks = (q.B + q.G - 1) / q.G, nslots = nchunks < SLOTS ? nchunks : SLOTS;
+#pragma omp parallel for schedule(static) num_threads(slot_threads(nslots)) if (slot_threads(nslots) > 1)
+    for (int s = 0; s < nslots; s++) {
+        double *db = conv_db(op, &q, s);
+        float *col = conv_col(op, &q, s), *tmp = conv_tmp(op, &q, s), *dw = conv_dw(op, &q, s);
+        for (int oc = 0; oc < q.OC && op->np > 1; oc++)
+            db[oc] = 0;
+        int last = s + (nchunks - 1 - s) / SLOTS * SLOTS;
+        for (int chunk = last; chunk >= 0; chunk -= SLOTS) {
+            int b0 = chunk * q.G, n = q.B - b0 < q.G ? q.B - b0 : q.G;
+            const float *d = dy + (size_t)b0 * ys;
+            /* db: each image's rows while they are in cache for the GEMM */
+            for (int i = 0; i < n && op->np > 1; i++)
+                for (int oc = 0; oc < q.OC; oc++)
+                    db[oc] += (double)row_sum(d + ((size_t)i * q.OC + oc) * q.P, q.P);
+            if (n > 1) {
+                gather(tmp, d, n, &q);
+                d = tmp;
+            }
+            if (op->iscratch[s] != chunk + 1)
+                im2col(col, x->x + (size_t)b0 * xs, n, &q);
+            /* dW [OC, K] (+)= dY [OC, nP] col^T */
+            nn_sgemm(false, true, q.OC, q.K, n * q.P, 1.0f, d, n * q.P, col, n * q.P, chunk == last ? 0.0f : 1.0f,
+                     dw, q.K);
+            if (x->g) { /* dcol [K, nP] = W^T dY, over col */
+                op->iscratch[s] = 0;
+                nn_sgemm(true, false, q.K, n * q.P, q.OC, 1.0f, Wt, q.K, d, n * q.P, 0.0f, col, n * q.P);
+                col2im(x->g + (size_t)b0 * xs, col, n, &q);
+            }
         }
     }
-    for (int oc = 0; oc < q.OC && op->np > 1; oc++)
-        op->dw[1][oc] += (float)db[oc];
+    const int64_t nw = (int64_t)q.OC * q.K;
+    float *dW = op->dw[0];
+#pragma omp parallel for schedule(static) if (nw * nslots >= PAR_MIN)
+    for (int64_t i = 0; i < nw; i++)
+        for (int s = 0; s < nslots; s++)
+            dW[i] += conv_dw(op, &q, s)[i];
+    for (int oc = 0; oc < q.OC && op->np > 1; oc++) {
+        double t = 0;
+        for (int s = 0; s < nslots; s++)
+            t += conv_db(op, &q, s)[oc];
+        op->dw[1][oc] += (float)t;
+    }
 }
 
 static const nn_kind conv2d_kind = {"Conv2d", conv2d_shape, conv2d_init, conv2d_forward, conv2d_backward, false,
