@@ -30,9 +30,10 @@ static int same_shape(nn_op *op, const nn_tensor *const *in, eta_err *err)
  * the bits do not depend on the ISA or the thread count. */
 typedef struct act_job {
     const float *x, *y, *dy;
-    float *out; /* forward: y; backward: dx (accumulated) */
+    float *out; /* forward: y; backward: dx (added to, or set when `set`) */
     float slope;
     int fn;
+    bool set;
 } act_job;
 
 ETA_SIMD_CLONES
@@ -52,8 +53,14 @@ static void leaky_fwd_loop(float *restrict y, const float *restrict x, float slo
 }
 
 ETA_SIMD_CLONES
-static void relu_bwd_loop(float *restrict dx, const float *restrict x, const float *restrict dy, size_t n)
+static void relu_bwd_loop(float *restrict dx, const float *restrict x, const float *restrict dy, size_t n, bool set)
 {
+    if (set) {
+#pragma omp simd
+        for (size_t i = 0; i < n; i++)
+            dx[i] = x[i] > 0 ? dy[i] : 0.0f;
+        return;
+    }
 #pragma omp simd
     for (size_t i = 0; i < n; i++)
         dx[i] += x[i] > 0 ? dy[i] : 0.0f;
@@ -61,24 +68,42 @@ static void relu_bwd_loop(float *restrict dx, const float *restrict x, const flo
 
 ETA_SIMD_CLONES
 static void leaky_bwd_loop(float *restrict dx, const float *restrict x, const float *restrict dy, float slope,
-                           size_t n)
+                           size_t n, bool set)
 {
+    if (set) {
+#pragma omp simd
+        for (size_t i = 0; i < n; i++)
+            dx[i] = x[i] > 0 ? dy[i] : dy[i] * slope;
+        return;
+    }
 #pragma omp simd
     for (size_t i = 0; i < n; i++)
         dx[i] += x[i] > 0 ? dy[i] : dy[i] * slope;
 }
 
 ETA_SIMD_CLONES
-static void tanh_bwd_loop(float *restrict dx, const float *restrict y, const float *restrict dy, size_t n)
+static void tanh_bwd_loop(float *restrict dx, const float *restrict y, const float *restrict dy, size_t n, bool set)
 {
+    if (set) {
+#pragma omp simd
+        for (size_t i = 0; i < n; i++)
+            dx[i] = dy[i] * (1.0f - y[i] * y[i]);
+        return;
+    }
 #pragma omp simd
     for (size_t i = 0; i < n; i++)
         dx[i] += dy[i] * (1.0f - y[i] * y[i]);
 }
 
 ETA_SIMD_CLONES
-static void sigmoid_bwd_loop(float *restrict dx, const float *restrict y, const float *restrict dy, size_t n)
+static void sigmoid_bwd_loop(float *restrict dx, const float *restrict y, const float *restrict dy, size_t n, bool set)
 {
+    if (set) {
+#pragma omp simd
+        for (size_t i = 0; i < n; i++)
+            dx[i] = dy[i] * y[i] * (1.0f - y[i]);
+        return;
+    }
 #pragma omp simd
     for (size_t i = 0; i < n; i++)
         dx[i] += dy[i] * y[i] * (1.0f - y[i]);
@@ -118,31 +143,32 @@ static void act_bwd_chunk(void *ctx, size_t lo, size_t hi)
     float *dx = j->out;
     switch (j->fn) {
     case ACT_RELU:
-        relu_bwd_loop(dx + lo, x + lo, dy + lo, hi - lo);
+        relu_bwd_loop(dx + lo, x + lo, dy + lo, hi - lo, j->set);
         return;
     case ACT_LEAKY:
-        leaky_bwd_loop(dx + lo, x + lo, dy + lo, j->slope, hi - lo);
+        leaky_bwd_loop(dx + lo, x + lo, dy + lo, j->slope, hi - lo, j->set);
         return;
     case ACT_GELU: /* Phi(x) + x phi(x) */
         for (size_t i = lo; i < hi; i++) {
             float v = x[i];
             double cdf = 0.5 * (1.0 + erf(v * 0.70710678118654752440));
             double pdf = 0.39894228040143267794 * exp(-0.5 * (double)v * v);
-            dx[i] += (float)(dy[i] * (cdf + v * pdf));
+            float d = (float)(dy[i] * (cdf + v * pdf));
+            dx[i] = j->set ? d : dx[i] + d;
         }
         return;
     case ACT_TANH:
-        tanh_bwd_loop(dx + lo, y + lo, dy + lo, hi - lo);
+        tanh_bwd_loop(dx + lo, y + lo, dy + lo, hi - lo, j->set);
         return;
     default:
-        sigmoid_bwd_loop(dx + lo, y + lo, dy + lo, hi - lo);
+        sigmoid_bwd_loop(dx + lo, y + lo, dy + lo, hi - lo, j->set);
         return;
     }
 }
 
 static void act_forward(nn_op *op, const nn_ctx *ctx, int fn)
 {
-    act_job j = {op->input[0]->x, NULL, NULL, op->out.x, (float)op->a[0], fn};
+    act_job j = {op->input[0]->x, NULL, NULL, op->out.x, (float)op->a[0], fn, false};
     eta_parallel_for(op->out.n, ctx->threads, act_fwd_chunk, &j);
 }
 
@@ -151,7 +177,7 @@ static void act_backward(nn_op *op, const nn_ctx *ctx, int fn)
     const nn_tensor *in = op->input[0];
     if (!in->g)
         return;
-    act_job j = {in->x, op->out.x, op->out.g, in->g, (float)op->a[0], fn};
+    act_job j = {in->x, op->out.x, op->out.g, in->g, (float)op->a[0], fn, op->gset};
     eta_parallel_for(op->out.n, ctx->threads, act_bwd_chunk, &j);
 }
 
@@ -171,11 +197,11 @@ ACT_KIND(gelu, "GELU", ACT_GELU)
 ACT_KIND(tanh_, "Tanh", ACT_TANH)
 ACT_KIND(sigmoid, "Sigmoid", ACT_SIGMOID)
 
-static const nn_kind relu_kind = {"ReLU", same_shape, NULL, relu_fwd, relu_bwd, false, false};
-static const nn_kind leaky_kind = {"LeakyReLU", same_shape, NULL, leaky_fwd, leaky_bwd, false, false};
-static const nn_kind gelu_kind = {"GELU", same_shape, NULL, gelu_fwd, gelu_bwd, false, false};
-static const nn_kind tanh__kind = {"Tanh", same_shape, NULL, tanh__fwd, tanh__bwd, false, false};
-static const nn_kind sigmoid_kind = {"Sigmoid", same_shape, NULL, sigmoid_fwd, sigmoid_bwd, false, false};
+static const nn_kind relu_kind = {"ReLU", same_shape, NULL, relu_fwd, relu_bwd, false, false, true};
+static const nn_kind leaky_kind = {"LeakyReLU", same_shape, NULL, leaky_fwd, leaky_bwd, false, false, true};
+static const nn_kind gelu_kind = {"GELU", same_shape, NULL, gelu_fwd, gelu_bwd, false, false, true};
+static const nn_kind tanh__kind = {"Tanh", same_shape, NULL, tanh__fwd, tanh__bwd, false, false, true};
+static const nn_kind sigmoid_kind = {"Sigmoid", same_shape, NULL, sigmoid_fwd, sigmoid_bwd, false, false, true};
 
 /* GELU picks its kind from `approximate`. */
 static int lower_gelu(nn_builder *b, const double *a, const eta_spec *const *vals, const eta_spec *call, int in,
@@ -281,9 +307,9 @@ static void logsoftmax_bwd(nn_op *op, const nn_ctx *c)
     softmax_back(op, true);
 }
 
-static const nn_kind softmax_kind = {"Softmax", softmax_shape, NULL, softmax_fwd, softmax_bwd, false, false};
+static const nn_kind softmax_kind = {"Softmax", softmax_shape, NULL, softmax_fwd, softmax_bwd, false, false, false};
 static const nn_kind logsoftmax_kind = {"LogSoftmax", softmax_shape, NULL, logsoftmax_fwd, logsoftmax_bwd, false,
-                                        false};
+                                        false, false};
 
 static const nn_arg inplace_arg[] = {{"inplace", NA_IGNORED, false, NAN, 0, 0, NULL}};
 static const nn_arg leaky_args[] = {{"negative_slope", NA_REAL, false, 0.01, -1e9, 1e9, NULL},

@@ -227,4 +227,4 @@ static void attn_backward(nn_op *op, const nn_ctx *ctx)
 }
 
 const nn_kind nn_kind_attention = {"MultiheadSelfAttention", attn_shape, NULL, attn_forward, attn_backward, false,
-                                   false};
+                                   false, false};

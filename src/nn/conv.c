@@ -377,9 +377,10 @@ static void im2col(float *restrict col, const float *restrict x, int n, const ge
     }
 }
 
-/* dx[g][c][ih][iw] += the col entries that im2col took from there. One
+/* dx[g][c][ih][iw] += the col entries that im2col took from there (set
+ * instead of added to when `set`: each plane is zeroed first, in cache). One
  * thread per (image, channel) plane; within it a fixed order. */
-static void col2im(float *restrict dx, float *restrict col, int n, const geom *q)
+static void col2im(float *restrict dx, float *restrict col, int n, const geom *q, bool set)
 {
     const size_t plane = (size_t)q->H * q->W, ld = (size_t)n * q->P;
     const int64_t planes = (int64_t)n * q->C;
@@ -388,6 +389,8 @@ static void col2im(float *restrict dx, float *restrict col, int n, const geom *q
         int g = (int)(t / q->C), c = (int)(t % q->C);
         float *xc = dx + (size_t)t * plane;
         float *d = col + (size_t)c * q->KH * q->KW * ld + (size_t)g * q->P;
+        if (set)
+            zero(xc, (int)plane);
         for (int kh = 0; kh < q->KH; kh++)
             for (int kw = 0; kw < q->KW; kw++, d += ld)
                 col2im_row(xc, d, q, kh, kw);
@@ -509,7 +512,7 @@ static void conv2d_backward(nn_op *op, const nn_ctx *ctx)
             if (x->g) { /* dcol [K, nP] = W^T dY, over col */
                 op->iscratch[s] = 0;
                 nn_sgemm(true, false, q.K, n * q.P, q.OC, 1.0f, Wt, q.K, d, n * q.P, 0.0f, col, n * q.P);
-                col2im(x->g + (size_t)b0 * xs, col, n, &q);
+                col2im(x->g + (size_t)b0 * xs, col, n, &q, op->gset);
             }
         }
     }
@@ -528,7 +531,7 @@ static void conv2d_backward(nn_op *op, const nn_ctx *ctx)
 }
 
 static const nn_kind conv2d_kind = {"Conv2d", conv2d_shape, conv2d_init, conv2d_forward, conv2d_backward, false,
-                                    false};
+                                    false, true};
 
 enum { CA_IN, CA_OUT, CA_KERNEL, CA_STRIDE, CA_PADDING, CA_DILATION, CA_GROUPS, CA_BIAS, CA_MODE };
 /* kernel_size, stride, padding and dilation are ints, pairs (or strings)

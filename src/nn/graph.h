@@ -13,7 +13,10 @@
  * NN_MAX_DIMS dimensions. forward writes op->out.x from its inputs'
  * x. backward reads op->out.g and ADDS into its inputs' g (a tensor read by
  * two ops, as in a residual, collects both) and into its parameter
- * gradients (net.c zeroes all gradients before a backward pass). Kernels
+ * gradients (net.c zeroes every gradient when its life starts). A kind
+ * with sets_grad may instead SET its input's gradient when net.c finds it
+ * is that tensor's only reader (op->gset): it then writes every element,
+ * and net.c skips zeroing that buffer (a memory pass per activation). Kernels
  * follow llm.c's x_forward / x_backward style with shape comments.
  */
 #ifndef ETA_NN_GRAPH_H
@@ -60,6 +63,7 @@ typedef struct nn_kind {
     void (*backward)(nn_op *op, const nn_ctx *ctx);
     bool int_input;             /* reads int32 input (Embedding): the network's input type */
     bool view;                  /* output shares its input's memory (Flatten): forward sets out.x */
+    bool sets_grad;             /* backward honours op->gset (one input) */
 } nn_kind;
 
 typedef struct nn_param {
@@ -90,6 +94,7 @@ struct nn_op {
     size_t niscratch;
     uint64_t rng;               /* its own random stream (dropout) */
     double d_count;             /* losses: the rows the last forward counted */
+    bool gset;                  /* backward sets input[0]->g (its only reader) instead of adding */
 };
 
 struct nn_net {

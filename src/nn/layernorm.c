@@ -188,7 +188,7 @@ static void ln_backward(nn_op *op, const nn_ctx *ctx)
     }
 }
 
-const nn_kind nn_kind_layernorm = {"LayerNorm", ln_shape, ln_init, ln_forward, ln_backward, false, false};
+const nn_kind nn_kind_layernorm = {"LayerNorm", ln_shape, ln_init, ln_forward, ln_backward, false, false, false};
 
 /* normalized_shape is an int or a 1-tuple/list: eta normalises over the last
  * dimension only. The module binds it itself (NA_IGNORED) to accept both. */

@@ -73,16 +73,16 @@ static void linear_backward(nn_op *op, const nn_ctx *ctx)
     const nn_tensor *x = op->input[0];
     int IN = (int)op->a[LIN_IN], OUT = (int)op->a[LIN_OUT], N = (int)(x->n / (size_t)IN);
     const float *dy = op->out.g;
-    /* dW += dy^T x;  db += sum_rows dy;  dx += dy W */
+    /* dW += dy^T x;  db += sum_rows dy;  dx (+)= dy W */
     nn_sgemm(true, false, OUT, IN, N, 1.0f, dy, OUT, x->x, IN, 1.0f, op->dw[0], IN);
     if (op->np > 1)
         bias_grad(op->dw[1], dy, N, OUT);
-    if (x->g)
-        nn_sgemm(false, false, N, IN, OUT, 1.0f, dy, OUT, op->w[0], IN, 1.0f, x->g, IN);
+    if (x->g) /* beta 0 when the op sets dx (op->gset) */
+        nn_sgemm(false, false, N, IN, OUT, 1.0f, dy, OUT, op->w[0], IN, op->gset ? 0.0f : 1.0f, x->g, IN);
 }
 
 static const nn_kind linear_kind = {"Linear", linear_shape, linear_init, linear_forward, linear_backward, false,
-                                    false};
+                                    false, true};
 static const nn_arg linear_args[] = {
     {"in_features", NA_INT, true, NAN, 1, 1e9, NULL},
     {"out_features", NA_INT, true, NAN, 1, 1e9, NULL},
@@ -129,7 +129,7 @@ static void flatten_backward(nn_op *op, const nn_ctx *ctx)
     (void)ctx; /* the gradient is shared with the input (see view in prepare) */
 }
 
-static const nn_kind flatten_kind = {"Flatten", flatten_shape, NULL, flatten_forward, flatten_backward, false, true};
+static const nn_kind flatten_kind = {"Flatten", flatten_shape, NULL, flatten_forward, flatten_backward, false, true, false};
 static const nn_arg flatten_args[] = {
     {"start_dim", NA_INT, false, 1, -NN_MAX_DIMS, NN_MAX_DIMS - 1, NULL},
     {"end_dim", NA_INT, false, -1, -NN_MAX_DIMS, NN_MAX_DIMS - 1, NULL},
@@ -174,7 +174,7 @@ static void dropout_backward(nn_op *op, const nn_ctx *ctx)
             x->g[i] += op->out.g[i] * op->scratch[i];
 }
 
-static const nn_kind dropout_kind = {"Dropout", dropout_shape, NULL, dropout_forward, dropout_backward, false, false};
+static const nn_kind dropout_kind = {"Dropout", dropout_shape, NULL, dropout_forward, dropout_backward, false, false, false};
 static const nn_arg dropout_args[] = {{"p", NA_REAL, false, 0.5, 0, 0.999999, NULL},
                                       {"inplace", NA_IGNORED, false, NAN, 0, 0, NULL}};
 static const nn_module dropout_module = {"Dropout", dropout_args, 2, &dropout_kind, NULL,
@@ -222,7 +222,7 @@ static void meanpool_backward(nn_op *op, const nn_ctx *ctx)
 }
 
 static const nn_kind meanpool_kind = {"MeanPool", meanpool_shape, NULL, meanpool_forward, meanpool_backward, false,
-                                      false};
+                                      false, false};
 static const nn_module meanpool_module = {"MeanPool", NULL, 0, &meanpool_kind, NULL,
                                           "MeanPool(): the mean over the sequence, [B, T, D] -> [B, D]"};
 

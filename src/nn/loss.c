@@ -207,7 +207,7 @@ static void loss_backward(nn_op *op, const nn_ctx *ctx)
     }
 }
 
-static const nn_kind loss_kind = {"Loss", loss_shape, NULL, loss_forward, loss_backward, false, false};
+static const nn_kind loss_kind = {"Loss", loss_shape, NULL, loss_forward, loss_backward, false, false, false};
 
 static const struct {
     const char *name;

@@ -21,7 +21,8 @@ struct eta_net {
     bool declared;       /* parameters declared by a first prepare */
     bool no_input_grad;  /* eta_net_set_input_grad(net, false): backward skips dL/dinput */
     /* Gradient buffers share memory by liveness (plan_grads): each is
-     * zeroed just before the backward step of its last consumer; the ops
+     * zeroed just before the backward step of its last consumer, unless that
+     * consumer is its only one and sets it (nn_op.gset); the ops
      * whose gradient step k starts are listed from zero_head[k] on, linked
      * through zero_next. */
     int *zero_head, *zero_next;
@@ -173,7 +174,9 @@ static nn_tensor *tensor_of(eta_net *n, int idx)
  * buffer, as activations do: intervals that do not overlap share memory,
  * placed greedily (largest first, at the lowest offset free over its
  * interval), and each is zeroed right before step c instead of all at the
- * start, while the buffer is likely still in cache. A chain then needs about
+ * start, while the buffer is likely still in cache; not at all when its
+ * only reader's kind can set it instead of adding to it (sets_grad: a
+ * memset of every activation's size saved). A chain then needs about
  * two gradient buffers, a residual stream a few more. The network input's
  * gradient (eta_net_input_grad) and the parameters' keep their own. */
 typedef struct grad_slot {
@@ -203,29 +206,44 @@ static size_t plan_grads(eta_net *n, size_t *off)
     nn_net *g = &n->g;
     int N = g->nops;
     int *src = malloc(((size_t)N + 1) * sizeof *src), *first = malloc(((size_t)N + 1) * sizeof *first);
+    int *readers = malloc(((size_t)N + 1) * sizeof *readers), *reader = malloc(((size_t)N + 1) * sizeof *reader);
     grad_slot *slot = malloc(((size_t)N + 1) * sizeof *slot);
     const grad_slot **live = malloc(((size_t)N + 1) * sizeof *live);
     n->zero_head = malloc(((size_t)N + 1) * sizeof *n->zero_head);
     n->zero_next = malloc(((size_t)N + 1) * sizeof *n->zero_next);
     size_t total = (size_t)-1;
-    if (!src || !first || !slot || !live || !n->zero_head || !n->zero_next)
+    if (!src || !first || !readers || !reader || !slot || !live || !n->zero_head || !n->zero_next)
         goto done;
     for (int i = 0; i < N; i++) {
         const nn_op *op = &g->ops[i];
         src[i] = !op->kind->view ? i : op->in[0] < 0 ? op->in[0] : src[op->in[0]];
         first[i] = i;
     }
-    for (int k = 0; k < N; k++)
+    /* readers[s]: the ops (views aside: they pass their gradient through)
+     * that add into s's gradient; reader[s]: the last of them. */
+    for (int i = 0; i < N; i++)
+        readers[i] = 0;
+    for (int k = 0; k < N; k++) {
+        g->ops[k].gset = false;
         for (int m = 0; m < g->ops[k].nin; m++) {
             int j = g->ops[k].in[m], s = j >= 0 ? src[j] : j;
             if (s >= 0 && k > first[s])
                 first[s] = k;
+            if (s >= 0 && !g->ops[k].kind->view) {
+                readers[s]++;
+                reader[s] = k;
+            }
         }
+    }
     int ns = 0;
     for (int i = 0; i < N; i++) {
         n->zero_head[i] = -1;
         if (!g->ops[i].kind->view)
             slot[ns++] = (grad_slot){align16(g->ops[i].out.n), 0, i, first[i]};
+        /* A sole reader that can set the gradient makes the zeroing moot. */
+        const nn_op *r = readers[i] == 1 ? &g->ops[reader[i]] : NULL;
+        if (r && r->kind->sets_grad && r->nin == 1 && !g->ops[i].kind->view)
+            g->ops[reader[i]].gset = true;
     }
     qsort(slot, (size_t)ns, sizeof *slot, by_size_desc);
     total = 0;
@@ -246,12 +264,16 @@ static size_t plan_grads(eta_net *n, size_t *off)
     for (int a = 0; a < ns; a++) {
         int i = slot[a].op;
         off[i] = slot[a].off;
+        if (readers[i] == 1 && g->ops[reader[i]].gset)
+            continue;
         n->zero_next[i] = n->zero_head[first[i]];
         n->zero_head[first[i]] = i;
     }
 done:
     free(src);
     free(first);
+    free(readers);
+    free(reader);
     free(slot);
     free(live);
     return total;

@@ -233,8 +233,8 @@ static void bn_backward(nn_op *op, const nn_ctx *ctx)
     }
 }
 
-static const nn_kind bn1d_kind = {"BatchNorm1d", bn1d_shape, bn_init, bn_forward, bn_backward, false, false};
-static const nn_kind bn2d_kind = {"BatchNorm2d", bn2d_shape, bn_init, bn_forward, bn_backward, false, false};
+static const nn_kind bn1d_kind = {"BatchNorm1d", bn1d_shape, bn_init, bn_forward, bn_backward, false, false, false};
+static const nn_kind bn2d_kind = {"BatchNorm2d", bn2d_shape, bn_init, bn_forward, bn_backward, false, false, false};
 
 static const nn_arg bn_args[] = {
     {"num_features", NA_INT, true, NAN, 1, 1e9, NULL},

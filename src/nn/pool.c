@@ -195,6 +195,8 @@ static void maxpool_backward(nn_op *op, const nn_ctx *ctx)
         float *dxp = x->g + (size_t)t * ip;
         const float *dyp = op->out.g + (size_t)t * op_;
         const int32_t *ap = op->iscratch + (size_t)t * op_;
+        if (op->gset) /* this op sets dx: the plane's zeroing, in cache */
+            memset(dxp, 0, ip * sizeof *dxp);
         for (size_t o = 0; o < op_; o++)
             dxp[ap[o]] += dyp[o];
     }
@@ -385,10 +387,10 @@ static void adaptive_backward(nn_op *op, const nn_ctx *ctx)
 extern const nn_module nn_module_maxpool2d, nn_module_avgpool2d, nn_module_adaptive_avgpool2d;
 
 static const nn_kind maxpool_kind = {"MaxPool2d", maxpool_shape, NULL, maxpool_forward, maxpool_backward, false,
-                                     false};
-static const nn_kind avgpool_kind = {"AvgPool2d", pool_shape, NULL, avgpool_forward, avgpool_backward, false, false};
+                                     false, true};
+static const nn_kind avgpool_kind = {"AvgPool2d", pool_shape, NULL, avgpool_forward, avgpool_backward, false, false, false};
 static const nn_kind adaptive_kind = {"AdaptiveAvgPool2d", adaptive_shape, NULL, adaptive_forward, adaptive_backward,
-                                      false, false};
+                                      false, false, false};
 
 /* Reads kernel_size, stride (None: kernel_size) and padding, and checks the
  * padding against the kernel as torch does; fills a[PL_KH .. PL_PW]. */

@@ -124,7 +124,7 @@ static void embedding_backward(nn_op *op, const nn_ctx *ctx)
 }
 
 static const nn_kind embedding_kind = {"Embedding", embedding_shape, embedding_init, embedding_forward,
-                                       embedding_backward, true, false};
+                                       embedding_backward, true, false, false};
 
 int nn_embedding_bad_ids(const nn_op *op, char *msg, size_t n)
 {
@@ -257,7 +257,7 @@ static void posemb_backward(nn_op *op, const nn_ctx *ctx)
 }
 
 static const nn_kind posemb_kind = {"PositionalEmbedding", posemb_shape, posemb_init, posemb_forward,
-                                    posemb_backward, false, false};
+                                    posemb_backward, false, false, false};
 static const nn_arg posemb_args[] = {
     {"max_len", NA_INT, true, NAN, 1, 1e9, NULL},
     {"embedding_dim", NA_INT, true, NAN, 1, 1e9, NULL},
@@ -304,7 +304,7 @@ static void add_backward(nn_op *op, const nn_ctx *ctx)
     }
 }
 
-static const nn_kind add_kind = {"Add", add_shape, NULL, add_forward, add_backward, false, false};
+static const nn_kind add_kind = {"Add", add_shape, NULL, add_forward, add_backward, false, false, false};
 
 /* ---- GELU(approximate='tanh') for the block's MLP ----
  * 0.5 x (1 + tanh(u)), u = sqrt(2/pi) (x + 0.044715 x^3), written as
@@ -321,7 +321,8 @@ static const nn_kind add_kind = {"Add", add_shape, NULL, add_forward, add_backwa
 
 typedef struct gelu_job {
     const float *x, *dy;
-    float *y; /* forward: the output; backward: dx (accumulated) */
+    float *y; /* forward: the output; backward: dx (added to, or set when `set`) */
+    bool set;
 } gelu_job;
 
 ETA_SIMD_CLONES
@@ -335,13 +336,14 @@ static void gelu_fwd_loop(float *restrict y, const float *restrict x, size_t n)
 }
 
 ETA_SIMD_CLONES
-static void gelu_bwd_loop(float *restrict dx, const float *restrict x, const float *restrict dy, size_t n)
+static void gelu_bwd_loop(float *restrict dx, const float *restrict x, const float *restrict dy, size_t n, bool set)
 {
 #pragma omp simd
     for (size_t i = 0; i < n; i++) {
         float v = x[i], u = GELU_K * (v + 0.044715f * v * v * v);
         float s = 1.0f / (1.0f + nn_exp_vec(-2.0f * u)), du = GELU_K * (1.0f + 3 * 0.044715f * v * v);
-        dx[i] += dy[i] * (s + 2.0f * v * s * (1.0f - s) * du);
+        float d = dy[i] * (s + 2.0f * v * s * (1.0f - s) * du);
+        dx[i] = set ? d : dx[i] + d;
     }
 }
 
@@ -354,7 +356,7 @@ static void gelu_fwd_chunk(void *ctx, size_t lo, size_t hi)
 static void gelu_bwd_chunk(void *ctx, size_t lo, size_t hi)
 {
     gelu_job *j = ctx;
-    gelu_bwd_loop(j->y + lo, j->x + lo, j->dy + lo, hi - lo);
+    gelu_bwd_loop(j->y + lo, j->x + lo, j->dy + lo, hi - lo, j->set);
 }
 
 static int gelu_shape(nn_op *op, const nn_tensor *const *in, eta_err *err)
@@ -367,7 +369,7 @@ static int gelu_shape(nn_op *op, const nn_tensor *const *in, eta_err *err)
 
 static void gelu_forward(nn_op *op, const nn_ctx *ctx)
 {
-    gelu_job j = {op->input[0]->x, NULL, op->out.x};
+    gelu_job j = {op->input[0]->x, NULL, op->out.x, false};
     eta_parallel_for(op->out.n, ctx->threads, gelu_fwd_chunk, &j);
 }
 
@@ -375,12 +377,12 @@ static void gelu_backward(nn_op *op, const nn_ctx *ctx)
 {
     if (!op->input[0]->g)
         return;
-    gelu_job j = {op->input[0]->x, op->out.g, op->input[0]->g};
+    gelu_job j = {op->input[0]->x, op->out.g, op->input[0]->g, op->gset};
     eta_parallel_for(op->out.n, ctx->threads, gelu_bwd_chunk, &j);
 }
 
 /* GELU(approximate='tanh'), for the block's MLP and act.c's GELU module. */
-const nn_kind nn_kind_gelu_tanh = {"GELU", gelu_shape, NULL, gelu_forward, gelu_backward, false, false};
+const nn_kind nn_kind_gelu_tanh = {"GELU", gelu_shape, NULL, gelu_forward, gelu_backward, false, false, true};
 
 /* ---- MultiheadSelfAttention(embed_dim, num_heads, causal=False, bias=True,
  * dropout=0.0) -> "<prefix>.qkv" Linear(D, 3D), the attention core,
