@@ -168,6 +168,8 @@ static void act_bwd_chunk(void *ctx, size_t lo, size_t hi)
 
 static void act_forward(nn_op *op, const nn_ctx *ctx, int fn)
 {
+    if (op->fused) /* a ReLU its MaxPool2d applies (net.c's fuse) */
+        return;
     act_job j = {op->input[0]->x, NULL, NULL, op->out.x, (float)op->a[0], fn, false};
     eta_parallel_for(op->out.n, ctx->threads, act_fwd_chunk, &j);
 }
@@ -175,7 +177,7 @@ static void act_forward(nn_op *op, const nn_ctx *ctx, int fn)
 static void act_backward(nn_op *op, const nn_ctx *ctx, int fn)
 {
     const nn_tensor *in = op->input[0];
-    if (!in->g)
+    if (!in->g || op->fused)
         return;
     act_job j = {in->x, op->out.x, op->out.g, in->g, (float)op->a[0], fn, op->gset};
     eta_parallel_for(op->out.n, ctx->threads, act_bwd_chunk, &j);
@@ -197,7 +199,7 @@ ACT_KIND(gelu, "GELU", ACT_GELU)
 ACT_KIND(tanh_, "Tanh", ACT_TANH)
 ACT_KIND(sigmoid, "Sigmoid", ACT_SIGMOID)
 
-static const nn_kind relu_kind = {"ReLU", same_shape, NULL, relu_fwd, relu_bwd, false, false, true};
+const nn_kind nn_kind_relu = {"ReLU", same_shape, NULL, relu_fwd, relu_bwd, false, false, true};
 static const nn_kind leaky_kind = {"LeakyReLU", same_shape, NULL, leaky_fwd, leaky_bwd, false, false, true};
 static const nn_kind gelu_kind = {"GELU", same_shape, NULL, gelu_fwd, gelu_bwd, false, false, true};
 static const nn_kind tanh__kind = {"Tanh", same_shape, NULL, tanh__fwd, tanh__bwd, false, false, true};
@@ -317,7 +319,7 @@ static const nn_arg leaky_args[] = {{"negative_slope", NA_REAL, false, 0.01, -1e
 static const nn_arg gelu_args[] = {{"approximate", NA_CHOICE, false, 0, 0, 0, "none|tanh"}};
 static const nn_arg dim_args[] = {{"dim", NA_INT, false, -1, -NN_MAX_DIMS, NN_MAX_DIMS - 1, NULL}};
 
-static const nn_module relu_m = {"ReLU", inplace_arg, 1, &relu_kind, NULL, "ReLU()"};
+static const nn_module relu_m = {"ReLU", inplace_arg, 1, &nn_kind_relu, NULL, "ReLU()"};
 static const nn_module leaky_m = {"LeakyReLU", leaky_args, 2, &leaky_kind, NULL, "LeakyReLU(negative_slope=0.01)"};
 static const nn_module gelu_m = {"GELU", gelu_args, 1, NULL, lower_gelu, "GELU(approximate='none'|'tanh')"};
 static const nn_module tanh_m = {"Tanh", NULL, 0, &tanh__kind, NULL, "Tanh()"};

@@ -95,7 +95,16 @@ struct nn_op {
     uint64_t rng;               /* its own random stream (dropout) */
     double d_count;             /* losses: the rows the last forward counted */
     bool gset;                  /* backward sets input[0]->g (its only reader) instead of adding */
+    bool fused;                 /* a ReLU folded into its only reader, a MaxPool2d (net.c's fuse):
+                                   a view of its input; forward and backward do nothing */
+    bool relu_in;               /* MaxPool2d: its input is a fused ReLU's, so it pools relu(x) */
 };
+
+/* An op whose output is its input's memory: a view kind, or a fused op. */
+static inline bool nn_is_view(const nn_op *op)
+{
+    return op->kind->view || op->fused;
+}
 
 struct nn_net {
     nn_op *ops;
@@ -160,6 +169,8 @@ int nn_lower_call(nn_builder *b, const eta_spec *call, int in, const char *prefi
 
 /* Kinds, modules and helpers shared across families. */
 extern const nn_kind nn_kind_gelu_tanh;            /* seq.c: vectorised, also act.c's GELU('tanh') */
+extern const nn_kind nn_kind_relu;                 /* act.c */
+extern const nn_kind nn_kind_maxpool;              /* pool.c */
 extern const nn_kind nn_kind_attention;            /* attention.c */
 extern const nn_kind nn_kind_layernorm;            /* layernorm.c */
 extern const nn_module nn_module_layernorm;        /* layernorm.c */

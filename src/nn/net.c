@@ -216,7 +216,7 @@ static size_t plan_grads(eta_net *n, size_t *off)
         goto done;
     for (int i = 0; i < N; i++) {
         const nn_op *op = &g->ops[i];
-        src[i] = !op->kind->view ? i : op->in[0] < 0 ? op->in[0] : src[op->in[0]];
+        src[i] = !nn_is_view(op) ? i : op->in[0] < 0 ? op->in[0] : src[op->in[0]];
         first[i] = i;
     }
     /* readers[s]: the ops (views aside: they pass their gradient through)
@@ -229,7 +229,7 @@ static size_t plan_grads(eta_net *n, size_t *off)
             int j = g->ops[k].in[m], s = j >= 0 ? src[j] : j;
             if (s >= 0 && k > first[s])
                 first[s] = k;
-            if (s >= 0 && !g->ops[k].kind->view) {
+            if (s >= 0 && !nn_is_view(&g->ops[k])) {
                 readers[s]++;
                 reader[s] = k;
             }
@@ -238,11 +238,11 @@ static size_t plan_grads(eta_net *n, size_t *off)
     int ns = 0;
     for (int i = 0; i < N; i++) {
         n->zero_head[i] = -1;
-        if (!g->ops[i].kind->view)
+        if (!nn_is_view(&g->ops[i]))
             slot[ns++] = (grad_slot){align16(g->ops[i].out.n), 0, i, first[i]};
         /* A sole reader that can set the gradient makes the zeroing moot. */
         const nn_op *r = readers[i] == 1 ? &g->ops[reader[i]] : NULL;
-        if (r && r->kind->sets_grad && r->nin == 1 && !g->ops[i].kind->view)
+        if (r && r->kind->sets_grad && r->nin == 1 && !nn_is_view(&g->ops[i]))
             g->ops[reader[i]].gset = true;
     }
     qsort(slot, (size_t)ns, sizeof *slot, by_size_desc);
@@ -279,6 +279,36 @@ done:
     return total;
 }
 
+/* ---- fusion ---------------------------------------------------------------
+ * A ReLU read by one MaxPool2d and nothing else (the usual Conv2d, ReLU,
+ * MaxPool2d) is folded into the pooling: the ReLU becomes a view of its
+ * input, and the MaxPool2d applies the ReLU to each candidate as it loads it
+ * and masks the gradient it routes back. The same arithmetic on the same
+ * values, so the same bits, without two passes over the largest activation
+ * and its gradient, nor their memory. */
+static void fuse(eta_net *n)
+{
+    nn_net *g = &n->g;
+    int out = n->loss >= 0 ? n->loss - 1 : g->nops - 1;
+    for (int i = 0; i < g->nops; i++)
+        g->ops[i].fused = g->ops[i].relu_in = false;
+    for (int i = 0; i < g->nops; i++) {
+        if (g->ops[i].kind != &nn_kind_relu || i == out)
+            continue;
+        int readers = 0, reader = -1;
+        for (int k = i + 1; k < g->nops; k++)
+            for (int m = 0; m < g->ops[k].nin; m++)
+                if (g->ops[k].in[m] == i) {
+                    readers++;
+                    reader = k;
+                }
+        if (readers == 1 && g->ops[reader].kind == &nn_kind_maxpool && g->ops[reader].nin == 1) {
+            g->ops[i].fused = true;
+            g->ops[reader].relu_in = true;
+        }
+    }
+}
+
 int eta_net_prepare(eta_net *n, int64_t batch, int ndim, const int64_t *shape, eta_err *err)
 {
     eta_err_clear(err);
@@ -297,6 +327,7 @@ int eta_net_prepare(eta_net *n, int64_t batch, int ndim, const int64_t *shape, e
         g->input.shape[d + 1] = shape[d];
         g->input.n *= (size_t)shape[d];
     }
+    fuse(n);
     int nparams_before = g->nparams;
     g->nparams = 0;
     size_t total_params = 0, act = align16(g->input.n); /* the input's gradient */
@@ -314,7 +345,7 @@ int eta_net_prepare(eta_net *n, int64_t batch, int ndim, const int64_t *shape, e
         op->out.n = 1;
         for (int d = 0; d < op->out.ndim; d++)
             op->out.n *= (size_t)op->out.shape[d];
-        act += (op->kind->view ? 0 : align16(op->out.n)) + align16(op->nscratch);
+        act += (nn_is_view(op) ? 0 : align16(op->out.n)) + align16(op->nscratch);
         for (int k = 0; k < op->np; k++) {
             g->params[op->p0 + k].offset = total_params;
             total_params += g->params[op->p0 + k].n;
@@ -360,7 +391,7 @@ int eta_net_prepare(eta_net *n, int64_t batch, int ndim, const int64_t *shape, e
         nn_op *op = &g->ops[i];
         for (int k = 0; k < op->nin; k++)
             op->input[k] = tensor_of(n, op->in[k]);
-        if (op->kind->view) { /* shares its input's memory */
+        if (nn_is_view(op)) { /* shares its input's memory */
             op->out.x = op->input[0]->x;
             op->out.g = op->input[0]->g;
         } else {
@@ -473,7 +504,7 @@ static void link_input_grad(nn_net *g, float *ig)
 {
     g->input.g = ig;
     for (int i = 0; i < g->nops; i++)
-        if (g->ops[i].kind->view)
+        if (nn_is_view(&g->ops[i]))
             g->ops[i].out.g = g->ops[i].input[0]->g;
 }
 

@@ -104,8 +104,26 @@ static int maxpool_shape(nn_op *op, const nn_tensor *const *in, eta_err *err)
 }
 
 /* One plane, any window: along each output row, window offset by window
- * offset (kh, kw) outside, the output columns inside. */
-static void maxpool_plane(float *restrict y, int32_t *restrict arg, const float *restrict x, const pgeom q)
+ * offset (kh, kw) outside, the output columns inside. This and the 2 x 2
+ * kernel are inlined at each call with `relu` a constant, so that their
+ * inner loops have no branch and vectorise. */
+/* relu(v) when the op pools a fused ReLU's input (nn_op.relu_in): the
+ * select of act.c's ReLU, so the same values as pooling its output. */
+static inline float relu_if(float v, bool relu)
+{
+    return relu ? (v > 0.0f ? v : 0.0f) : v;
+}
+
+/* Whether candidate v replaces the maximum m: larger, or NaN (torch's
+ * `val > max || isnan(val)`); relu'd values are never NaN, and leaving out
+ * that test lets gcc vectorise the relu loops. */
+static inline bool takes(float v, float m, bool relu)
+{
+    return relu ? v > m : (v > m) | (v != v);
+}
+
+static inline __attribute__((always_inline)) void maxpool_plane(float *restrict y, int32_t *restrict arg,
+                                                                const float *restrict x, const pgeom q, bool relu)
 {
     for (int oh = 0; oh < q.OH; oh++) {
         float *restrict yr = y + (size_t)oh * q.OW;
@@ -123,10 +141,10 @@ static void maxpool_plane(float *restrict y, int32_t *restrict arg, const float 
                 valid_cols(q.OW, q.W, S, q.PW, kw, &lo, &hi);
 #pragma omp simd
                 for (int ow = lo; ow < hi; ow++) {
-                    float v = xr[ow * S + off];
-                    bool take = (v > yr[ow]) | (v != v); /* v != v: NaN */
-                    yr[ow] = take ? v : yr[ow];
-                    ar[ow] = take ? base + ow * S : ar[ow];
+                    float v = relu_if(xr[ow * S + off], relu), m = yr[ow];
+                    int32_t take = -(int32_t)takes(v, m, relu); /* all ones or 0: a mask, */
+                    yr[ow] = take ? v : m;                       /* which gcc vectorises */
+                    ar[ow] = (ar[ow] & ~take) | ((base + ow * S) & take);
                 }
             }
         }
@@ -135,7 +153,8 @@ static void maxpool_plane(float *restrict y, int32_t *restrict arg, const float 
 
 /* One plane, 2 x 2 windows with stride 2 and no padding (the common case):
  * the four candidates of an output in registers, in the same order. */
-static void maxpool_plane_2x2(float *restrict y, int32_t *restrict arg, const float *restrict x, const pgeom q)
+static inline __attribute__((always_inline)) void maxpool_plane_2x2(float *restrict y, int32_t *restrict arg,
+                                                                    const float *restrict x, const pgeom q, bool relu)
 {
     const int W = q.W, OW = q.OW;
     for (int oh = 0; oh < q.OH; oh++) {
@@ -145,19 +164,19 @@ static void maxpool_plane_2x2(float *restrict y, int32_t *restrict arg, const fl
         int i0 = 2 * oh * W;
 #pragma omp simd
         for (int ow = 0; ow < OW; ow++) {
-            float m = r0[2 * ow], v;
+            float m = relu_if(r0[2 * ow], relu), v;
             int32_t a = i0 + 2 * ow;
             bool take;
-            v = r0[2 * ow + 1];
-            take = (v > m) | (v != v);
+            v = relu_if(r0[2 * ow + 1], relu);
+            take = takes(v, m, relu);
             m = take ? v : m;
             a = take ? i0 + 2 * ow + 1 : a;
-            v = r1[2 * ow];
-            take = (v > m) | (v != v);
+            v = relu_if(r1[2 * ow], relu);
+            take = takes(v, m, relu);
             m = take ? v : m;
             a = take ? i0 + W + 2 * ow : a;
-            v = r1[2 * ow + 1];
-            take = (v > m) | (v != v);
+            v = relu_if(r1[2 * ow + 1], relu);
+            take = takes(v, m, relu);
             m = take ? v : m;
             a = take ? i0 + W + 2 * ow + 1 : a;
             yr[ow] = m;
@@ -175,10 +194,17 @@ static void maxpool_forward(nn_op *op, const nn_ctx *ctx)
     const bool k2 = q.KH == 2 && q.KW == 2 && q.SH == 2 && q.SW == 2 && q.PH == 0 && q.PW == 0;
 #pragma omp parallel for schedule(static) if (x->n >= PAR_MIN)
     for (int64_t t = 0; t < q.planes; t++) {
-        if (k2)
-            maxpool_plane_2x2(op->out.x + (size_t)t * op_, op->iscratch + (size_t)t * op_, x->x + (size_t)t * ip, q);
+        float *y = op->out.x + (size_t)t * op_;
+        int32_t *arg = op->iscratch + (size_t)t * op_;
+        const float *xp = x->x + (size_t)t * ip;
+        if (k2 && op->relu_in)
+            maxpool_plane_2x2(y, arg, xp, q, true);
+        else if (k2)
+            maxpool_plane_2x2(y, arg, xp, q, false);
+        else if (op->relu_in)
+            maxpool_plane(y, arg, xp, q, true);
         else
-            maxpool_plane(op->out.x + (size_t)t * op_, op->iscratch + (size_t)t * op_, x->x + (size_t)t * ip, q);
+            maxpool_plane(y, arg, xp, q, false);
     }
 }
 
@@ -195,10 +221,15 @@ static void maxpool_backward(nn_op *op, const nn_ctx *ctx)
         float *dxp = x->g + (size_t)t * ip;
         const float *dyp = op->out.g + (size_t)t * op_;
         const int32_t *ap = op->iscratch + (size_t)t * op_;
+        const float *xp = x->x + (size_t)t * ip;
         if (op->gset) /* this op sets dx: the plane's zeroing, in cache */
             memset(dxp, 0, ip * sizeof *dxp);
-        for (size_t o = 0; o < op_; o++)
-            dxp[ap[o]] += dyp[o];
+        if (op->relu_in) /* through the fused ReLU: its select on x */
+            for (size_t o = 0; o < op_; o++)
+                dxp[ap[o]] += xp[ap[o]] > 0 ? dyp[o] : 0.0f;
+        else
+            for (size_t o = 0; o < op_; o++)
+                dxp[ap[o]] += dyp[o];
     }
 }
 
@@ -386,7 +417,7 @@ static void adaptive_backward(nn_op *op, const nn_ctx *ctx)
 /* ---- modules (listed in conv.c's nn_modules_conv) ---- */
 extern const nn_module nn_module_maxpool2d, nn_module_avgpool2d, nn_module_adaptive_avgpool2d;
 
-static const nn_kind maxpool_kind = {"MaxPool2d", maxpool_shape, NULL, maxpool_forward, maxpool_backward, false,
+const nn_kind nn_kind_maxpool = {"MaxPool2d", maxpool_shape, NULL, maxpool_forward, maxpool_backward, false,
                                      false, true};
 static const nn_kind avgpool_kind = {"AvgPool2d", pool_shape, NULL, avgpool_forward, avgpool_backward, false, false, false};
 static const nn_kind adaptive_kind = {"AdaptiveAvgPool2d", adaptive_shape, NULL, adaptive_forward, adaptive_backward,
@@ -450,11 +481,11 @@ static int maxpool_lower(nn_builder *b, const double *a, const eta_spec *const *
         return eta_spec_fail(err, ETA_EINVAL, vals[MA_INDICES], "return_indices=True is not supported");
     if (a[MA_CEIL] != 0)
         return eta_spec_fail(err, ETA_EINVAL, vals[MA_CEIL], "ceil_mode=True is not supported");
-    return append_op(b, &maxpool_kind, prefix, in, opa, PL_NARGS, out, err);
+    return append_op(b, &nn_kind_maxpool, prefix, in, opa, PL_NARGS, out, err);
 }
 
 const nn_module nn_module_maxpool2d = {
-    "MaxPool2d", maxpool_args, (int)(sizeof maxpool_args / sizeof *maxpool_args), &maxpool_kind, maxpool_lower,
+    "MaxPool2d", maxpool_args, (int)(sizeof maxpool_args / sizeof *maxpool_args), &nn_kind_maxpool, maxpool_lower,
     "MaxPool2d(kernel_size, stride=None, padding=0, dilation=1, return_indices=False, ceil_mode=False): the "
     "maximum of each window (dilation 1, ceil_mode False)"};
 

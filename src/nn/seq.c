@@ -335,16 +335,26 @@ static void gelu_fwd_loop(float *restrict y, const float *restrict x, size_t n)
     }
 }
 
+/* dL/dx of one element: dy (s + 2 v s (1 - s) du), s = sigmoid(2u). */
+static inline float gelu_grad(float v, float dy)
+{
+    float u = GELU_K * (v + 0.044715f * v * v * v);
+    float s = 1.0f / (1.0f + nn_exp_vec(-2.0f * u)), du = GELU_K * (1.0f + 3 * 0.044715f * v * v);
+    return dy * (s + 2.0f * v * s * (1.0f - s) * du);
+}
+
 ETA_SIMD_CLONES
 static void gelu_bwd_loop(float *restrict dx, const float *restrict x, const float *restrict dy, size_t n, bool set)
 {
+    if (set) { /* two loops: a select on dx[i] keeps gcc from vectorising */
 #pragma omp simd
-    for (size_t i = 0; i < n; i++) {
-        float v = x[i], u = GELU_K * (v + 0.044715f * v * v * v);
-        float s = 1.0f / (1.0f + nn_exp_vec(-2.0f * u)), du = GELU_K * (1.0f + 3 * 0.044715f * v * v);
-        float d = dy[i] * (s + 2.0f * v * s * (1.0f - s) * du);
-        dx[i] = set ? d : dx[i] + d;
+        for (size_t i = 0; i < n; i++)
+            dx[i] = gelu_grad(x[i], dy[i]);
+        return;
     }
+#pragma omp simd
+    for (size_t i = 0; i < n; i++)
+        dx[i] += gelu_grad(x[i], dy[i]);
 }
 
 static void gelu_fwd_chunk(void *ctx, size_t lo, size_t hi)
