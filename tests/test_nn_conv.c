@@ -654,8 +654,8 @@ static void test_running_stats(void **state)
 /* ---- chunks, threads, a repeated backward ----------------------------------- */
 
 /* Conv2d(64, 4, 3, padding=1) on [47, 64, 8, 8]: 64 pixels per image, so
- * im2col takes 8 images a chunk (conv.c: about 512 GEMM columns, col at most
- * 2^19 floats), 6 chunks, the last of 7. Against the same network at batch
+ * im2col takes 3 images a chunk (conv.c: about 192 GEMM columns, col at most
+ * 2^19 floats), 16 chunks, the last of 2, four in each slot. Against the same network at batch
  * 1, one image at a time (the loss is a mean over the batch, so its
  * gradients are the images' means). */
 static void test_chunks(void **state)

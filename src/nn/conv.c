@@ -50,7 +50,7 @@
 #define COL_FLOATS (1 << 19)   /* im2col buffer of a chunk of images at most: 2 MB */
 #endif
 #ifndef GEMM_MIN_N
-#define GEMM_MIN_N 512         /* GEMM columns worth one call */
+#define GEMM_MIN_N 192         /* GEMM columns worth one call */
 #endif
 #define MAX_DIM (1 << 20)      /* kernel, stride and padding values */
 #ifndef SLOTS
@@ -109,9 +109,11 @@ typedef struct geom {
  * (P >= GEMM_MIN_N output pixels): y is written in place, nothing is
  * gathered or scattered. Smaller images go in chunks of about GEMM_MIN_N
  * columns while col stays within COL_FLOATS (about a core's L2 cache).
- * Measured on the benchmark CNN (2-core Zen 4, OpenBLAS 0.3.21): its second
- * conv (P = 196, K = 800) takes 3 images a chunk, as fast as one at a time
- * on 1 thread and 20% faster on 2 (OpenBLAS splits wider GEMMs better);
+ * Measured on a 2-core Zen 4 with OpenBLAS 0.3.21, whose single-threaded
+ * GEMMs (the slots') reach their peak from about 196 columns: the benchmark
+ * CNN's second conv (P = 196, K = 800) runs one image at a time 3-8% faster
+ * than in chunks of 3 (no tmp, scatter or gather), and a 64-channel 3x3
+ * conv on 7x7 (P = 49) 10-25% faster in chunks of 4 than one at a time;
  * chunks of 12 or more lose the cache and run 20-40% slower. */
 static int chunk_images(int B, int64_t K, int64_t P)
 {
