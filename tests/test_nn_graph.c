@@ -114,6 +114,10 @@ static void test_relu_maxpool_2x2(void **state)
                  "Sequential(Conv2d(2, 4, 3, padding=1), LeakyReLU(0.0), MaxPool2d(2), Conv2d(4, 3, 3, padding=1), "
                  "LeakyReLU(0.0), MaxPool2d(2), Flatten(), Linear(12, 5))",
                  5, (int64_t[]){2, 8, 8}, 5);
+    /* the ReLU on the network's input: a view of the input, whose gradient
+     * the pooling adds into */
+    compare_nets("Sequential(ReLU(), MaxPool2d(2), Flatten(), Linear(16, 3))",
+                 "Sequential(LeakyReLU(0.0), MaxPool2d(2), Flatten(), Linear(16, 3))", 4, (int64_t[]){2, 4, 8}, 3);
 }
 
 /* Overlapping windows with padding: the general pooling kernel, and input

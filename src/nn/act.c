@@ -168,8 +168,10 @@ static void act_bwd_chunk(void *ctx, size_t lo, size_t hi)
 
 static void act_forward(nn_op *op, const nn_ctx *ctx, int fn)
 {
-    if (op->fused) /* a ReLU its MaxPool2d applies (net.c's fuse) */
+    if (op->fused) { /* a ReLU its MaxPool2d applies (net.c's fuse): a view */
+        op->out.x = op->input[0]->x; /* the network's input is set per pass */
         return;
+    }
     act_job j = {op->input[0]->x, NULL, NULL, op->out.x, (float)op->a[0], fn, false};
     eta_parallel_for(op->out.n, ctx->threads, act_fwd_chunk, &j);
 }

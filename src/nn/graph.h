@@ -96,7 +96,7 @@ struct nn_op {
     double d_count;             /* losses: the rows the last forward counted */
     bool gset;                  /* backward sets input[0]->g (its only reader) instead of adding */
     bool fused;                 /* a ReLU folded into its only reader, a MaxPool2d (net.c's fuse):
-                                   a view of its input; forward and backward do nothing */
+                                   a view of its input (forward only points out.x at it) */
     bool relu_in;               /* MaxPool2d: its input is a fused ReLU's, so it pools relu(x) */
 };
 
