@@ -2,7 +2,8 @@
  * LayerNorm, MultiheadSelfAttention, TransformerBlock and its residual add)
  * through the public API: gradients against central differences of a
  * double-precision reference of the same network, masks checked exactly,
- * parameter names and counts, shape errors naming the layer, bad arguments.
+ * parameter names and counts (their bad arguments and shape errors:
+ * test_nn_errors.c).
  * labels: unit fd full
  *
  * Why a reference: eta computes in float32, so differences of its own loss
@@ -576,7 +577,7 @@ static void test_init(void **state)
     eta_net_free(net);
 }
 
-/* ---- names, counts, errors ----------------------------------------------- */
+/* ---- names and counts ----------------------------------------------------- */
 
 static void test_names_counts(void **state)
 {
@@ -619,76 +620,6 @@ static void test_names_counts(void **state)
     }
     assert_int_equal(eta_net_param_total(net), 3 * 64 + 64 + 8 + 24);
     eta_net_free(net);
-}
-
-static void expect_new_error(const char *spec, const char *needle, const char *at)
-{
-    eta_net *net = NULL;
-    eta_err err;
-    int rc = eta_net_new(&net, spec, &err);
-    if (rc == ETA_OK || !strstr(err.msg, needle)) {
-        eta_net_free(net);
-        fail_msg("%s: rc %d, message '%s' (expected '%s')", spec, rc, err.msg, needle);
-    }
-    if (at && err.pos != (int)(strstr(spec, at) - spec))
-        fail_msg("%s: error at %d, expected at '%s'", spec, err.pos, at);
-    assert_null(net);
-}
-
-static void test_bad_arguments(void **state)
-{
-    (void)state;
-    expect_new_error("Sequential(TransformerBlock(10, 3))", "embed_dim must be divisible by num_heads", "3)");
-    expect_new_error("MultiheadSelfAttention(8, 3, causal=True)", "embed_dim must be divisible by num_heads", "3,");
-    expect_new_error("TransformerBlock(8, 0)", "n_head must be in [1,", NULL);
-    expect_new_error("TransformerBlock(8, 2, dropout=1.0)", "dropout must be", NULL);
-    expect_new_error("TransformerBlock(8, 2, mlp_ratio=0.01)", "mlp_ratio * d_model must be >= 1", "0.01");
-    expect_new_error("TransformerBlock(8, 2, causal=1.5)", "causal", NULL);
-    expect_new_error("LayerNorm((4, 5))", "last dimension only", "(4, 5)");
-    expect_new_error("LayerNorm(0)", "normalized_shape must be in [1,", NULL);
-    expect_new_error("LayerNorm()", "missing required argument 'normalized_shape'", NULL);
-    expect_new_error("Embedding(5)", "missing required argument 'embedding_dim'", NULL);
-    expect_new_error("Embedding(5, 3, padding_idx=5)", "Padding_idx must be within num_embeddings", "5)");
-    expect_new_error("Embedding(5, 3, padding_idx=-6)", "Padding_idx must be within num_embeddings", NULL);
-    expect_new_error("Embedding(5, 3, padding_idx=1.5)", "padding_idx", NULL);
-    expect_new_error("Embedding(5, 3, max_norm=1.0)", "max_norm is not supported", "1.0");
-    expect_new_error("Embedding(5, 3, scale_grad_by_freq=True)", "scale_grad_by_freq is not supported", NULL);
-    expect_new_error("PositionalEmbedding(0, 8)", "max_len must be in [1,", NULL);
-    expect_new_error("MultiheadSelfAttention(8, 2, kdim=4)", "unexpected keyword argument 'kdim'", NULL);
-    /* accepted */
-    eta_net *net;
-    assert_int_equal(eta_net_new(&net, "Embedding(5, 3, padding_idx=None, sparse=True)", NULL), 0);
-    eta_net_free(net);
-}
-
-static void expect_prepare_error(const char *spec, int ndim, const int64_t *shape, const char *n1, const char *n2)
-{
-    eta_net *net;
-    eta_err err;
-    assert_int_equal(eta_net_new(&net, spec, &err), 0);
-    int rc = eta_net_prepare(net, 2, ndim, shape, &err);
-    if (rc != ETA_EINVAL || !strstr(err.msg, n1) || (n2 && !strstr(err.msg, n2)))
-        fail_msg("%s: rc %d, message '%s' (expected '%s' and '%s')", spec, rc, err.msg, n1, n2 ? n2 : "");
-    eta_net_free(net);
-}
-
-static void test_shape_errors(void **state)
-{
-    (void)state;
-    expect_prepare_error("Sequential(Embedding(11, 8), TransformerBlock(10, 2))", 1, (int64_t[]){5},
-                         "layer 1 (LayerNorm 1.ln_1)", "got [2, 5, 8]");
-    expect_prepare_error("Sequential(Embedding(11, 8), PositionalEmbedding(4, 8))", 1, (int64_t[]){5},
-                         "layer 1 (PositionalEmbedding 1)", "sequence length 5 exceeds max_len 4");
-    expect_prepare_error("Sequential(Linear(4, 8), PositionalEmbedding(4, 8))", 1, (int64_t[]){4},
-                         "layer 1 (PositionalEmbedding 1)", "got [2, 8]");
-    expect_prepare_error("Sequential(MultiheadSelfAttention(8, 2))", 1, (int64_t[]){8},
-                         "layer 0 (MultiheadSelfAttention 0)", "got [2, 24]");
-    expect_prepare_error("Sequential(Flatten(), MultiheadSelfAttention(6, 2))", 2, (int64_t[]){3, 6},
-                         "layer 1 (Linear 1.qkv)", "got [2, 18]");
-    expect_prepare_error("Sequential(LayerNorm(5))", 2, (int64_t[]){3, 6}, "layer 0 (LayerNorm 0)",
-                         "got [2, 3, 6]");
-    expect_prepare_error("Sequential(Linear(4, 4), Embedding(3, 4))", 1, (int64_t[]){4}, "layer 1 (Embedding 1)",
-                         "must be the first layer");
 }
 
 /* ---- dropout inside the block -------------------------------------------- */
@@ -853,8 +784,7 @@ int main(void)
         cmocka_unit_test(test_fd_causal_blocks),
         cmocka_unit_test(test_causal_exact),    cmocka_unit_test(test_padding_exact),
         cmocka_unit_test(test_embedding_ids),   cmocka_unit_test(test_init),
-        cmocka_unit_test(test_names_counts),    cmocka_unit_test(test_bad_arguments),
-        cmocka_unit_test(test_shape_errors),    cmocka_unit_test(test_dropout),
+        cmocka_unit_test(test_names_counts),    cmocka_unit_test(test_dropout),
         cmocka_unit_test(test_determinism),
 #ifdef _OPENMP
         cmocka_unit_test(test_threads_same_bits),
