@@ -14,7 +14,7 @@
  *     backward  dW [OC, K] += dY [OC, G*P] col^T
  *               dcol [K, G*P] = W^T dY, folded back into dx (col2im, +=)
  * G comes from the sizes alone (chunk_images), never from the thread count;
- * the benchmark CNN's layers run one or three images a chunk. A chunk of one
+ * the benchmark CNN's layers run one image a chunk. A chunk of one
  * image writes y in place; larger ones go through an [OC, G*P] buffer,
  * scattered to y (or gathered from dy). Chunk c goes to slot c % SLOTS, a
  * fixed number whatever the thread count; the slots run in parallel, one
