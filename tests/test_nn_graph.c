@@ -9,6 +9,8 @@
  *    where ReLU's is +0.0, equal as numbers), for 2x2 pooling and for
  *    overlapping windows with padding, over several steps, so that gradient
  *    buffers hold the previous step's values when they are reused;
+ *  - MaxPool2d(2)'s set-the-gradient kernel on odd-sized planes against its
+ *    adding kernel;
  *  - the gradient a sole reader sets instead of adding to (nn_op.gset) is
  *    not left over from before: a second backward after the same forward
  *    gives the same gradients, and so does a network whose pieces are read
@@ -131,6 +133,52 @@ static void test_relu_maxpool_overlap(void **state)
                  3, (int64_t[]){1, 9, 9}, 4);
 }
 
+/* MaxPool2d(2) on odd-sized planes through its set-the-gradient kernel
+ * (its input made by an identity Conv2d(1, 1, 1), so the pooling is that
+ * tensor's only reader) against the same pooling on the network's input,
+ * whose gradient it adds into: the input gradients must be the same
+ * numbers, the uncovered last row and column zero. */
+static void test_maxpool_set_odd(void **state)
+{
+    (void)state;
+    const int B = 3;
+    const int64_t shape[3] = {1, 7, 9};
+    /* Linear(12, 64): its output's gradient, dead before the pooling's
+     * backward, is where the conv's output gradient goes (net.c's
+     * plan_grads), so that memory holds stale values a missed element
+     * would show */
+    eta_net *a = make_net("Sequential(MaxPool2d(2), Flatten(), Linear(12, 64))", B, 3, shape, "MSELoss()");
+    eta_net *b = make_net("Sequential(Conv2d(1, 1, 1, bias=False), MaxPool2d(2), Flatten(), Linear(12, 64))", B, 3,
+                          shape, "MSELoss()");
+    size_t na, nb;
+    float *pa = eta_net_params(a, &na), *pb = eta_net_params(b, &nb);
+    assert_int_equal(nb, na + 1);
+    pb[0] = 1.0f; /* the identity */
+    memcpy(pb + 1, pa, na * sizeof *pa);
+    float x[3 * 63], t[3 * 64];
+    fill(x, 3 * 63, 1.0);
+    fill(t, 3 * 64, 1.0);
+    double la, lb;
+    assert_int_equal(eta_net_forward(a, x, t, &la), ETA_OK);
+    assert_int_equal(eta_net_forward(b, x, t, &lb), ETA_OK);
+    assert_true(la == lb);
+    for (int rep = 0; rep < 2; rep++) { /* the second over the first's values */
+        assert_int_equal(eta_net_backward(a), ETA_OK);
+        assert_int_equal(eta_net_backward(b), ETA_OK);
+        const float *ga = eta_net_input_grad(a), *gb = eta_net_input_grad(b);
+        assert_same_numbers(ga, gb, 3 * 63, "input grad");
+        for (int i = 0; i < 3; i++) { /* 7 x 9 planes: row 6 and column 8 lie in no window */
+            for (int w = 0; w < 9; w++)
+                assert_true(gb[i * 63 + 6 * 9 + w] == 0.0f);
+            for (int h = 0; h < 7; h++)
+                assert_true(gb[i * 63 + h * 9 + 8] == 0.0f);
+        }
+        assert_same_numbers(eta_net_grads(a, NULL), eta_net_grads(b, NULL) + 1, na, "grads");
+    }
+    eta_net_free(a);
+    eta_net_free(b);
+}
+
 /* The gradients of one backward pass, copied. */
 static float *grads_of(eta_net *net, size_t *n)
 {
@@ -219,6 +267,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_relu_maxpool_2x2),
         cmocka_unit_test(test_relu_maxpool_overlap),
+        cmocka_unit_test(test_maxpool_set_odd),
         cmocka_unit_test(test_backward_twice),
         cmocka_unit_test(test_relu_output),
     };

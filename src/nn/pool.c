@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "nn/graph.h"
+#include "nn/vmath.h"
 
 #define PAR_MIN 32768 /* elements below which a loop stays serial */
 
@@ -208,6 +209,41 @@ static void maxpool_forward(nn_op *op, const nn_ctx *ctx)
     }
 }
 
+/* The backward of one plane with 2 x 2 windows, stride 2 and no padding,
+ * when the op sets dx (nn_op.gset): every input element lies in at most one
+ * window, so each is written once, with the window's gradient where its
+ * argmax is and 0 elsewhere (0 too in a last odd row or column). The values
+ * are those of zeroing and adding (0 + g); through a fused ReLU the mask is
+ * y > 0, which is x > 0 at the argmax. No memset, no scatter. */
+static inline __attribute__((always_inline)) void maxpool_back_2x2_set(float *restrict dx, const float *restrict dy,
+                                                                       const int32_t *restrict arg,
+                                                                       const float *restrict y, const pgeom q,
+                                                                       bool relu)
+{
+    const int W = q.W, OW = q.OW;
+    for (int oh = 0; oh < q.OH; oh++) {
+        float *restrict d0 = dx + (size_t)(2 * oh) * W, *restrict d1 = d0 + W;
+        const float *g = dy + (size_t)oh * OW, *yr = y + (size_t)oh * OW;
+        const int32_t *ar = arg + (size_t)oh * OW;
+        const int32_t i0 = 2 * oh * W;
+#pragma omp simd
+        for (int ow = 0; ow < OW; ow++) {
+            nn_bits32 b = {.f = g[ow]}; /* masked by bits, which gcc vectorises (a select it does not) */
+            b.i &= relu ? -(int32_t)(yr[ow] > 0.0f) : -1;
+            float v = 0.0f + b.f;
+            int32_t a = ar[ow] - (i0 + 2 * ow);
+            d0[2 * ow] = a == 0 ? v : 0.0f;
+            d0[2 * ow + 1] = a == 1 ? v : 0.0f;
+            d1[2 * ow] = a == W ? v : 0.0f;
+            d1[2 * ow + 1] = a == W + 1 ? v : 0.0f;
+        }
+        if (W > 2 * OW)
+            d0[W - 1] = d1[W - 1] = 0.0f;
+    }
+    if (q.H > 2 * q.OH)
+        memset(dx + (size_t)(q.H - 1) * W, 0, (size_t)W * sizeof *dx);
+}
+
 static void maxpool_backward(nn_op *op, const nn_ctx *ctx)
 {
     (void)ctx;
@@ -216,12 +252,21 @@ static void maxpool_backward(nn_op *op, const nn_ctx *ctx)
         return;
     const pgeom q = pool_geom(op, x);
     const size_t ip = (size_t)q.H * q.W, op_ = (size_t)q.OH * q.OW;
+    const bool k2 = q.KH == 2 && q.KW == 2 && q.SH == 2 && q.SW == 2 && q.PH == 0 && q.PW == 0;
 #pragma omp parallel for schedule(static) if (x->n >= PAR_MIN)
     for (int64_t t = 0; t < q.planes; t++) {
         float *dxp = x->g + (size_t)t * ip;
         const float *dyp = op->out.g + (size_t)t * op_;
         const int32_t *ap = op->iscratch + (size_t)t * op_;
-        const float *xp = x->x + (size_t)t * ip;
+        const float *xp = x->x + (size_t)t * ip, *yp = op->out.x + (size_t)t * op_;
+        if (k2 && op->gset && op->relu_in) {
+            maxpool_back_2x2_set(dxp, dyp, ap, yp, q, true);
+            continue;
+        }
+        if (k2 && op->gset) {
+            maxpool_back_2x2_set(dxp, dyp, ap, yp, q, false);
+            continue;
+        }
         if (op->gset) /* this op sets dx: the plane's zeroing, in cache */
             memset(dxp, 0, ip * sizeof *dxp);
         if (op->relu_in) /* through the fused ReLU: its select on x */
