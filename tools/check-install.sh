@@ -1,7 +1,9 @@
 #!/bin/sh
 # tools/check-install.sh BUILD_DIR - installs eta from BUILD_DIR into a
 # temporary prefix and builds examples/quickstart.c against it twice, through
-# pkg-config and through CMake's find_package, then runs both programs.
+# pkg-config and through CMake's find_package, then runs both programs; and
+# runs examples/digits.c (built by find_package too) on the digits data when
+# data/ has it.
 set -eu
 build=${1:-build/release}
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -20,4 +22,9 @@ cmake --build "$tmp/ex" >/dev/null
 out=$("$tmp/ex/quickstart")
 echo "CMake package build: $out"
 echo "$out" | grep -q "w = 0.000 1.000 2.000 3.000"
+digits="$root/data/sklearn/digits.csv.gz"
+if [ -s "$digits" ]; then
+    out=$("$tmp/ex/digits" "$digits") # exits 1 below 90% test accuracy
+    echo "CMake package build, digits: $(echo "$out" | tail -n 1)"
+fi
 echo "install check passed"
