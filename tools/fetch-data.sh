@@ -1,6 +1,7 @@
 #!/bin/sh
 # tools/fetch-data.sh - puts the data sets eta's demo and tests read into
-# data/ (or $1): scikit-learn's diabetes data, taken out of Debian's
+# data/ (or $1): scikit-learn's data sets (diabetes for the demo, digits
+# for examples/digits.c, iris, wine, breast cancer), taken out of Debian's
 # python3-sklearn package without installing it (nor its numpy/scipy
 # closure). Needs apt-get; writes nothing outside the target directory and a
 # temporary one. Safe to run again: files already there are kept.
@@ -9,7 +10,7 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 dest=${1:-$here/data}
 mkdir -p "$dest/sklearn"
 need=
-for f in diabetes_data_raw.csv.gz diabetes_target.csv.gz; do
+for f in diabetes_data_raw.csv.gz diabetes_target.csv.gz digits.csv.gz; do
     [ -s "$dest/sklearn/$f" ] || need=1
 done
 [ -z "$need" ] && exit 0
