@@ -704,9 +704,8 @@ static void test_chunks(void **state)
     eta_net_free(one);
 }
 
-/* The same bits at 1 and 2 threads through every kind (eta's own loops; the
- * GEMM's bits at a thread count are blas.h's business, and OpenBLAS splits no
- * sum over threads). */
+/* The same bits at 1 and 2 threads through every kind: eta's own loops, and
+ * GEMMs as fixed single-threaded parts (blas.h). */
 static void test_threads(void **state)
 {
     (void)state;

@@ -440,6 +440,35 @@ void nn_blas_test_detected_(const char *name)
 
 /* ---- GEMM ------------------------------------------------------------- */
 
+/* Outside parallel regions a GEMM on t > 1 threads runs as t fixed parts of
+ * C (rows, or columns when C is wider than tall), each a single-threaded
+ * OpenBLAS call on its own thread of eta's pool. OpenBLAS's single-threaded
+ * kernels compute each element of C the same way whatever part of C a call
+ * covers (0.3.21's Cooperlake kernels, measured: the benchmark's MLP, CNN
+ * and transformer products and squares from 64^3, in 2 to 4 parts, give the
+ * bits of the whole), so a network gives the same bits at any thread count,
+ * which OpenBLAS's own threading does not (it splits K-blocks differently).
+ * Parts of fewer than SPLIT_MIN multiply-adds are not worth a thread, and
+ * small products take other kernels: such GEMMs run whole on one thread. */
+#define SPLIT_MIN (1 << 20)
+
+static void sgemm_split(int parts, int opa, int opb, int M, int N, int K, float alpha, const float *A, int lda,
+                        const float *B, int ldb, float beta, float *C, int ldc, bool ta, bool tb)
+{
+    const bool rows = M >= N;
+    const int D = rows ? M : N;
+#pragma omp parallel for schedule(static) num_threads(parts)
+    for (int p = 0; p < parts; p++) {
+        int lo = (int)((int64_t)D * p / parts), hi = (int)((int64_t)D * (p + 1) / parts);
+        if (rows)
+            blas.sgemm(ROW_MAJOR, opa, opb, hi - lo, N, K, alpha, ta ? A + lo : A + (size_t)lo * (size_t)lda, lda, B,
+                       ldb, beta, C + (size_t)lo * (size_t)ldc, ldc);
+        else
+            blas.sgemm(ROW_MAJOR, opa, opb, M, hi - lo, K, alpha, A, lda, tb ? B + (size_t)lo * (size_t)ldb : B + lo,
+                       ldb, beta, C + lo, ldc);
+    }
+}
+
 void nn_sgemm(bool ta, bool tb, int M, int N, int K, float alpha, const float *A, int lda, const float *B, int ldb,
               float beta, float *C, int ldc)
 {
@@ -457,11 +486,22 @@ void nn_sgemm(bool ta, bool tb, int M, int N, int K, float alpha, const float *A
             blas.sgemm(ROW_MAJOR, opa, opb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
             return;
         }
-        /* OpenBLAS-OpenMP follows omp_get_max_threads(), except that a count
-         * of 1, once set, sticks. openblas_set_num_threads also sets the
-         * calling thread's OpenMP width, which eta's loops use: when a GEMM
-         * needs another width than the loops, both are put back after it. */
-        int prev = omp_get_max_threads(), want = gemm_threads();
+        double mnk = (double)M * N * K;
+        int parts = gemm_threads(), dim = M >= N ? M : N;
+        if (mnk < (double)SPLIT_MIN * parts)
+            parts = (int)(mnk / SPLIT_MIN);
+        if (parts > dim)
+            parts = dim;
+        if (parts > 1) {
+            sgemm_split(parts, opa, opb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, ta, tb);
+            return;
+        }
+        /* Whole, on one thread. OpenBLAS-OpenMP follows omp_get_max_threads(),
+         * except that a count of 1, once set, sticks. openblas_set_num_threads
+         * also sets the calling thread's OpenMP width, which eta's loops use:
+         * when a GEMM needs another width than the loops, both are put back
+         * after it. */
+        int prev = omp_get_max_threads(), want = 1;
         if (blas.set_threads && (want != prev || atomic_load(&applied_threads) != want))
             blas.set_threads(want);
         blas.sgemm(ROW_MAJOR, opa, opb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);

@@ -3,11 +3,14 @@
  * kernels the CPU can run (blas.c says how and why), or a blocked C sgemm
  * when no BLAS can be loaded.
  *
- * Bits: unlike eta's own kernels, OpenBLAS's results depend on its version,
- * its kernel set (core type) and the thread count: the same bits from run to
- * run for the same three, but for example the 128x256x784 GEMM of an MLP's
- * first layer gives other bits at 1 and at 2 threads (OpenBLAS 0.3.21). The
- * C fallback gives the same bits at any thread count.
+ * Bits: OpenBLAS's results depend on its version and its kernel set (core
+ * type), and, when it threads a GEMM itself, on the thread count (the
+ * 128x256x784 GEMM of an MLP's first layer gives other bits at 1 and 2
+ * threads in 0.3.21). So with the OpenMP build eta threads GEMMs itself, as
+ * fixed parts of C each computed by a single-threaded call, which gives the
+ * bits of one thread at any thread count (blas.c, tested in test_nn_blas);
+ * a BLAS with its own thread pool keeps its own splits. The C fallback gives
+ * the same bits at any thread count.
  */
 #ifndef ETA_NN_BLAS_H
 #define ETA_NN_BLAS_H
