@@ -15,7 +15,9 @@
  * in one flat float32 buffer, named as PyTorch's state_dict names them
  * ("0.weight", "0.bias", "3.attn.qkv.weight", ...), initialised as PyTorch
  * initialises them. One network is used by one thread at a time; its
- * kernels use OpenMP and BLAS threads inside.
+ * kernels use OpenMP and BLAS threads inside, and give the same bits at any
+ * thread count with the OpenBLAS (OpenMP build) that ./bootstrap installs or
+ * with ETA_BLAS=builtin.
  */
 #ifndef ETA_NN_H
 #define ETA_NN_H
