@@ -5,6 +5,8 @@
  */
 #include "harness.h"
 
+#include <eta/eta.h>
+
 #include <cairo.h>
 
 /* Parses CSV rows of numbers after the header; returns the row count. */
@@ -331,6 +333,43 @@ static void test_model_summary(void **state)
     expect_usage("model 'Sequential(Linear(4))' --input 4", "missing required argument 'out_features'");
 }
 
+/* eta model --list: a line for every module and loss of the catalogue
+ * (eta_nn_module_*, eta_nn_loss_*), each starting with its name and its
+ * signature; every loss listed is one eta_net_set_loss takes. */
+static void test_model_list(void **state)
+{
+    (void)state;
+    char *out, *err, want[96];
+    assert_int_equal(run_eta("model --list", &out, &err), 0);
+    int nm = eta_nn_module_count(), nl = eta_nn_loss_count();
+    assert_true(nm >= 23 && nl == 5);
+    assert_null(eta_nn_module_name(-1));
+    assert_null(eta_nn_module_note(nm));
+    assert_null(eta_nn_loss_name(nl));
+    for (int k = 0; k < nm + nl; k++) {
+        const char *name = k < nm ? eta_nn_module_name(k) : eta_nn_loss_name(k - nm);
+        const char *note = k < nm ? eta_nn_module_note(k) : eta_nn_loss_note(k - nm);
+        size_t len = strlen(name);
+        assert_int_equal(strncmp(note, name, len), 0);
+        assert_int_equal(note[len], '(');
+        snprintf(want, sizeof want, "\n  %s(", name);
+        if (!strstr(out, want))
+            fail_msg("eta model --list lacks %s", name);
+    }
+    for (int k = 0; k < nl; k++) {
+        eta_net *net;
+        eta_err e;
+        snprintf(want, sizeof want, "%s()", eta_nn_loss_name(k));
+        assert_int_equal(eta_net_new(&net, "Sequential(Linear(3, 2))", &e), ETA_OK);
+        assert_int_equal(eta_net_prepare(net, 2, 1, (int64_t[]){3}, &e), ETA_OK);
+        if (eta_net_set_loss(net, want, &e))
+            fail_msg("%s: %s", want, e.msg);
+        eta_net_free(net);
+    }
+    free(out);
+    free(err);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -342,6 +381,7 @@ int main(void)
         cmocka_unit_test(test_schedule_plot),
         cmocka_unit_test(test_schedule_bad_usage),
         cmocka_unit_test(test_model_summary),
+        cmocka_unit_test(test_model_list),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -102,6 +102,18 @@ float *eta_net_buffer(eta_net *net, const char *name, size_t *n);
  * NULL puts everything in group 0. */
 int eta_net_attach(eta_net *net, eta_optim *opt, const char *no_decay, eta_err *err);
 
+/* The catalogue: the modules a network spec may use (Sequential first) and
+ * the losses eta_net_set_loss takes, each a name and one line with its
+ * signature, defaults and what it computes ("Linear(in_features,
+ * out_features, bias=True): y = x W^T + b"); NULL for k out of [0, count).
+ * `eta model --list` prints them. */
+int eta_nn_module_count(void);
+const char *eta_nn_module_name(int k);
+const char *eta_nn_module_note(int k);
+int eta_nn_loss_count(void);
+const char *eta_nn_loss_name(int k);
+const char *eta_nn_loss_note(int k);
+
 /* A summary as torchinfo prints it: one line per layer (index, layer,
  * output shape, parameters) and the total. Writes at most n bytes; returns
  * what snprintf would. Call after prepare. */

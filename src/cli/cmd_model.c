@@ -1,7 +1,7 @@
 /* cli/cmd_model.c - `eta model SPEC --input C,H,W`: builds a network from its
  * PyTorch-style spec and prints a summary like torchinfo's (layer, module,
  * output shape, parameters) with the total. Shape errors name the layer and
- * both shapes. */
+ * both shapes. `eta model --list`: every module and loss. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,7 +11,8 @@ static const char *const CMD = "model";
 
 static void help(void)
 {
-    printf("usage: eta model SPEC --input D1,D2,... [--batch N]\n\n"
+    printf("usage: eta model SPEC --input D1,D2,... [--batch N]\n"
+           "       eta model --list\n\n"
            "Builds a network from its PyTorch-style spec, checks every layer's shapes for\n"
            "inputs of shape [N, D1, D2, ...], and prints a summary: layer, module, output\n"
            "shape, parameters, and the total, like torchinfo.\n\n"
@@ -21,19 +22,37 @@ static void help(void)
            "  --input LIST   the shape of one example (without the batch); token ids for\n"
            "                 networks that start with an Embedding: the sequence length\n"
            "  --batch N      the batch size shown in the output shapes (default 1)\n"
+           "  --list         every module and loss with its arguments and defaults\n"
            "  --help         this text\n");
+}
+
+/* Every module, then every loss: "  Name(args...): what it computes". */
+static void list(void)
+{
+    printf("modules:\n");
+    for (int k = 0, n = eta_nn_module_count(); k < n; k++)
+        printf("  %s\n", eta_nn_module_note(k));
+    printf("\nlosses (eta_net_set_loss):\n");
+    for (int k = 0, n = eta_nn_loss_count(); k < n; k++)
+        printf("  %s\n", eta_nn_loss_note(k));
 }
 
 int cmd_model(int argc, char **argv)
 {
     const char *input_s = NULL, *batch_s = "1", *pos[1];
-    const cli_opt opts[] = {{"input", true, &input_s, NULL}, {"batch", true, &batch_s, NULL}};
+    bool want_list = false;
+    const cli_opt opts[] = {{"input", true, &input_s, NULL}, {"batch", true, &batch_s, NULL},
+                            {"list", false, NULL, &want_list}};
     int npos = 0;
     int done = cli_parse_opts(CMD, argc, argv, opts, sizeof opts / sizeof opts[0], help, pos, 1, &npos);
     if (done != CLI_CONTINUE)
         return done;
+    if (want_list) {
+        list();
+        return EXIT_OK;
+    }
     if (npos != 1)
-        return cli_usage_error(CMD, "expected one model spec, such as 'Sequential(Linear(784, 10))'");
+        return cli_usage_error(CMD, "expected one model spec, such as 'Sequential(Linear(784, 10))' (see --list)");
     if (!input_s)
         return cli_usage_error(CMD, "--input: give the shape of one example, such as --input 1,28,28");
     long long batch;

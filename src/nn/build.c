@@ -247,3 +247,22 @@ int nn_build(nn_net *net, const eta_spec *call, eta_err *err)
         rc = eta_spec_fail(err, ETA_EINVAL, call, "the network has no layers");
     return rc;
 }
+
+/* ---- the public catalogue (eta/nn.h) ---- */
+
+int eta_nn_module_count(void)
+{
+    return nn_module_count();
+}
+
+const char *eta_nn_module_name(int k)
+{
+    const nn_module *m = k >= 0 ? nn_module_at(k) : NULL;
+    return m ? m->name : NULL;
+}
+
+const char *eta_nn_module_note(int k)
+{
+    const nn_module *m = k >= 0 ? nn_module_at(k) : NULL;
+    return m ? m->note : NULL;
+}

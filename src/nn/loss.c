@@ -213,20 +213,42 @@ static const struct {
     const char *name;
     int kind;
     const char *args[4];   /* accepted argument names, in order */
+    const char *note;      /* the catalogue's line (eta_nn_loss_note) */
 } losses[] = {
-    {"CrossEntropyLoss", L_CE, {"ignore_index", "label_smoothing", "reduction", NULL}},
-    {"NLLLoss", L_NLL, {"ignore_index", "reduction", NULL}},
-    {"MSELoss", L_MSE, {"reduction", NULL}},
-    {"HuberLoss", L_HUBER, {"reduction", "delta", NULL}},
-    {"BCEWithLogitsLoss", L_BCE, {"reduction", NULL}},
+    {"CrossEntropyLoss", L_CE, {"ignore_index", "label_smoothing", "reduction", NULL},
+     "CrossEntropyLoss(ignore_index=-100, label_smoothing=0.0, reduction='mean'): logits [B, C] or [B, T, C], "
+     "int32 class targets [B] or [B, T]"},
+    {"NLLLoss", L_NLL, {"ignore_index", "reduction", NULL},
+     "NLLLoss(ignore_index=-100, reduction='mean'): log-probabilities (after LogSoftmax), int32 class targets"},
+    {"MSELoss", L_MSE, {"reduction", NULL}, "MSELoss(reduction='mean'): float targets shaped as the output"},
+    {"HuberLoss", L_HUBER, {"reduction", "delta", NULL},
+     "HuberLoss(reduction='mean', delta=1.0): float targets shaped as the output"},
+    {"BCEWithLogitsLoss", L_BCE, {"reduction", NULL},
+     "BCEWithLogitsLoss(reduction='mean'): logits and float targets in [0, 1] shaped as the output"},
 };
+#define NLOSSES (int)(sizeof losses / sizeof losses[0])
+
+int eta_nn_loss_count(void)
+{
+    return NLOSSES;
+}
+
+const char *eta_nn_loss_name(int k)
+{
+    return k >= 0 && k < NLOSSES ? losses[k].name : NULL;
+}
+
+const char *eta_nn_loss_note(int k)
+{
+    return k >= 0 && k < NLOSSES ? losses[k].note : NULL;
+}
 
 int nn_lower_loss(nn_builder *b, const eta_spec *call, int out, int *idx, eta_err *err)
 {
     if (call->kind != ETA_SPEC_CALL)
         return eta_spec_fail(err, ETA_EINVAL, call, "expected a loss such as CrossEntropyLoss()");
     int k = -1;
-    for (int i = 0; i < (int)(sizeof losses / sizeof losses[0]); i++)
+    for (int i = 0; i < NLOSSES; i++)
         if (!strcmp(losses[i].name, call->str))
             k = i;
     if (k < 0)
