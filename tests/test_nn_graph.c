@@ -15,7 +15,8 @@
  *    not left over from before: a second backward after the same forward
  *    gives the same gradients, and so does a network whose pieces are read
  *    twice (a residual, where the zeroing must stay);
- *  - a ReLU that is the network's output is not fused.
+ *  - a ReLU that is the network's output is not fused;
+ *  - ReLU passes NaN and -0.0 as torch's does, fused or not.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -179,6 +180,38 @@ static void test_maxpool_set_odd(void **state)
     eta_net_free(b);
 }
 
+/* ReLU is torch's clamp_min(x, 0): NaN (a diverging run's signal) and -0.0
+ * pass, as torch.relu gives (tensor([nan, -0., 0., 2.]) for [nan, -0., -1.,
+ * 2.]); through a fused MaxPool2d a window holding NaN gives NaN, as
+ * torch's max_pool2d(relu(x)) does, and the fused network gives what the
+ * unfused one (a Dropout(0.0) between them, identity in eval) gives. */
+static void test_relu_nan(void **state)
+{
+    (void)state;
+    eta_net *net = make_net("Sequential(ReLU())", 1, 1, (int64_t[]){5}, "MSELoss()");
+    const float x[5] = {NAN, -0.0f, -1.0f, 2.0f, 0.0f};
+    assert_int_equal(eta_net_forward(net, x, NULL, NULL), ETA_OK);
+    const float *y = eta_net_output(net, NULL, NULL);
+    assert_true(isnan(y[0]));
+    assert_true(y[1] == 0.0f && signbit(y[1]));
+    assert_true(y[2] == 0.0f && !signbit(y[2]));
+    assert_true(y[3] == 2.0f && y[4] == 0.0f && !signbit(y[4]));
+    eta_net_free(net);
+
+    const float img[8] = {NAN, 1.0f, -1.0f, -2.0f, 2.0f, -3.0f, -0.0f, -5.0f}; /* [1, 1, 2, 4] */
+    const char *specs[2] = {"Sequential(ReLU(), MaxPool2d(2))", "Sequential(ReLU(), Dropout(0.0), MaxPool2d(2))"};
+    float got[2][2];
+    for (int k = 0; k < 2; k++) {
+        net = make_net(specs[k], 1, 3, (int64_t[]){1, 2, 4}, "MSELoss()");
+        eta_net_train(net, false);
+        assert_int_equal(eta_net_forward(net, img, NULL, NULL), ETA_OK);
+        memcpy(got[k], eta_net_output(net, NULL, NULL), sizeof got[k]);
+        eta_net_free(net);
+    }
+    assert_true(isnan(got[0][0]) && isnan(got[1][0]));
+    assert_true(got[0][1] == 0.0f && got[1][1] == 0.0f);
+}
+
 /* The gradients of one backward pass, copied. */
 static float *grads_of(eta_net *net, size_t *n)
 {
@@ -270,6 +303,7 @@ int main(void)
         cmocka_unit_test(test_maxpool_set_odd),
         cmocka_unit_test(test_backward_twice),
         cmocka_unit_test(test_relu_output),
+        cmocka_unit_test(test_relu_nan),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

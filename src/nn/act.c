@@ -26,8 +26,10 @@ static int same_shape(nn_op *op, const nn_tensor *const *in, eta_err *err)
  * need only y), are plain arithmetic: vectorised loops, compiled per ISA,
  * over chunks of the tensor (eta_parallel_for). GELU, Tanh and Sigmoid
  * forward call libm (in double where the reference needs it) element by
- * element. The select `v > 0 ? v : 0` is the same in every lane and clone:
- * the bits do not depend on the ISA or the thread count. */
+ * element. ReLU is torch's clamp_min(x, 0): x < 0 ? 0 : x, so NaN (a
+ * diverging run's signal) and -0.0 pass, and its gradient is dy wherever x
+ * <= 0 is false, NaN included. The selects are the same in every lane and
+ * clone: the bits do not depend on the ISA or the thread count. */
 typedef struct act_job {
     const float *x, *y, *dy;
     float *out; /* forward: y; backward: dx (added to, or set when `set`) */
@@ -41,7 +43,7 @@ static void relu_fwd_loop(float *restrict y, const float *restrict x, size_t n)
 {
 #pragma omp simd
     for (size_t i = 0; i < n; i++)
-        y[i] = x[i] > 0 ? x[i] : 0.0f;
+        y[i] = x[i] < 0 ? 0.0f : x[i]; /* torch's clamp_min: NaN and -0.0 pass */
 }
 
 ETA_SIMD_CLONES
@@ -58,12 +60,12 @@ static void relu_bwd_loop(float *restrict dx, const float *restrict x, const flo
     if (set) {
 #pragma omp simd
         for (size_t i = 0; i < n; i++)
-            dx[i] = x[i] > 0 ? dy[i] : 0.0f;
+            dx[i] = x[i] <= 0 ? 0.0f : dy[i]; /* torch: dy where not y <= 0, NaN too */
         return;
     }
 #pragma omp simd
     for (size_t i = 0; i < n; i++)
-        dx[i] += x[i] > 0 ? dy[i] : 0.0f;
+        dx[i] += x[i] <= 0 ? 0.0f : dy[i];
 }
 
 ETA_SIMD_CLONES

@@ -112,15 +112,16 @@ static int maxpool_shape(nn_op *op, const nn_tensor *const *in, eta_err *err)
  * select of act.c's ReLU, so the same values as pooling its output. */
 static inline float relu_if(float v, bool relu)
 {
-    return relu ? (v > 0.0f ? v : 0.0f) : v;
+    nn_bits32 b = {.f = v}; /* v < 0 ? 0 : v, as a bit mask, which gcc vectorises */
+    b.i &= relu ? ~-(int32_t)(v < 0.0f) : -1;
+    return b.f;
 }
 
 /* Whether candidate v replaces the maximum m: larger, or NaN (torch's
- * `val > max || isnan(val)`); relu'd values are never NaN, and leaving out
- * that test lets gcc vectorise the relu loops. */
-static inline bool takes(float v, float m, bool relu)
+ * `val > max || isnan(val)`); ReLU passes NaN (act.c), so relu'd values too. */
+static inline bool takes(float v, float m)
 {
-    return relu ? v > m : (v > m) | (v != v);
+    return (v > m) | (v != v);
 }
 
 static inline __attribute__((always_inline)) void maxpool_plane(float *restrict y, int32_t *restrict arg,
@@ -143,7 +144,7 @@ static inline __attribute__((always_inline)) void maxpool_plane(float *restrict 
 #pragma omp simd
                 for (int ow = lo; ow < hi; ow++) {
                     float v = relu_if(xr[ow * S + off], relu), m = yr[ow];
-                    int32_t take = -(int32_t)takes(v, m, relu); /* all ones or 0: a mask, */
+                    int32_t take = -(int32_t)takes(v, m); /* all ones or 0: a mask, */
                     yr[ow] = take ? v : m;                       /* which gcc vectorises */
                     ar[ow] = (ar[ow] & ~take) | ((base + ow * S) & take);
                 }
@@ -169,15 +170,15 @@ static inline __attribute__((always_inline)) void maxpool_plane_2x2(float *restr
             int32_t a = i0 + 2 * ow;
             bool take;
             v = relu_if(r0[2 * ow + 1], relu);
-            take = takes(v, m, relu);
+            take = takes(v, m);
             m = take ? v : m;
             a = take ? i0 + 2 * ow + 1 : a;
             v = relu_if(r1[2 * ow], relu);
-            take = takes(v, m, relu);
+            take = takes(v, m);
             m = take ? v : m;
             a = take ? i0 + W + 2 * ow : a;
             v = relu_if(r1[2 * ow + 1], relu);
-            take = takes(v, m, relu);
+            take = takes(v, m);
             m = take ? v : m;
             a = take ? i0 + W + 2 * ow + 1 : a;
             yr[ow] = m;
@@ -214,7 +215,8 @@ static void maxpool_forward(nn_op *op, const nn_ctx *ctx)
  * window, so each is written once, with the window's gradient where its
  * argmax is and 0 elsewhere (0 too in a last odd row or column). The values
  * are those of zeroing and adding (0 + g); through a fused ReLU the mask is
- * y > 0, which is x > 0 at the argmax. No memset, no scatter. */
+ * !(y <= 0), which is !(x <= 0) at the argmax (act.c's ReLU gradient). No
+ * memset, no scatter. */
 static inline __attribute__((always_inline)) void maxpool_back_2x2_set(float *restrict dx, const float *restrict dy,
                                                                        const int32_t *restrict arg,
                                                                        const float *restrict y, const pgeom q,
@@ -229,7 +231,7 @@ static inline __attribute__((always_inline)) void maxpool_back_2x2_set(float *re
 #pragma omp simd
         for (int ow = 0; ow < OW; ow++) {
             nn_bits32 b = {.f = g[ow]}; /* masked by bits, which gcc vectorises (a select it does not) */
-            b.i &= relu ? -(int32_t)(yr[ow] > 0.0f) : -1;
+            b.i &= relu ? -(int32_t) !(yr[ow] <= 0.0f) : -1;
             float v = 0.0f + b.f;
             int32_t a = ar[ow] - (i0 + 2 * ow);
             d0[2 * ow] = a == 0 ? v : 0.0f;
@@ -271,7 +273,7 @@ static void maxpool_backward(nn_op *op, const nn_ctx *ctx)
             memset(dxp, 0, ip * sizeof *dxp);
         if (op->relu_in) /* through the fused ReLU: its select on x */
             for (size_t o = 0; o < op_; o++)
-                dxp[ap[o]] += xp[ap[o]] > 0 ? dyp[o] : 0.0f;
+                dxp[ap[o]] += xp[ap[o]] <= 0 ? 0.0f : dyp[o];
         else
             for (size_t o = 0; o < op_; o++)
                 dxp[ap[o]] += dyp[o];
