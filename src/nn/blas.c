@@ -45,7 +45,9 @@
  * region, so eta's loops and the BLAS never run two pools at full width
  * (measured with PyTorch's pthread BLAS + OpenMP: 3x slower). With a separate
  * pool (the pthreads build, or another OpenMP runtime) GEMMs get 1 thread
- * unless nn_blas_set_threads says otherwise.
+ * unless nn_blas_set_threads says otherwise. How a product is cut into
+ * parts for eta's threads, and why that keeps the bits at any thread
+ * count: at nn_gemm_parts below.
  *
  * What does not live here: convolution lowering (conv.c), the kernels that
  * call it (linear.c, ...).
@@ -440,32 +442,65 @@ void nn_blas_test_detected_(const char *name)
 
 /* ---- GEMM ------------------------------------------------------------- */
 
-/* Outside parallel regions a GEMM on t > 1 threads runs as t fixed parts of
- * C (rows, or columns when C is wider than tall), each a single-threaded
- * OpenBLAS call on its own thread of eta's pool. OpenBLAS's single-threaded
- * kernels compute each element of C the same way whatever part of C a call
- * covers (0.3.21's Cooperlake kernels, measured: the benchmark's MLP, CNN
- * and transformer products and squares from 64^3, in 2 to 4 parts, give the
- * bits of the whole), so a network gives the same bits at any thread count,
- * which OpenBLAS's own threading does not (it splits K-blocks differently).
- * Parts of fewer than SPLIT_MIN multiply-adds are not worth a thread, and
- * small products take other kernels: such GEMMs run whole on one thread. */
-#define SPLIT_MIN (1 << 20)
+/* The same bits at any thread count. OpenBLAS's single-threaded kernels
+ * give each element of C bits that depend on the call's whole shape, not
+ * only on the element's row, column and K: a call on half of C's rows
+ * gives other bits than the whole call for the Haswell and Zen kernels (on
+ * every split tried, even at multiples of 64), and for SkylakeX,
+ * Cooperlake and Prescott at some cuts (a third of 97 rows, 1-row parts),
+ * where other micro-kernels take over; Sandybridge's kept the bits at
+ * every cut tried. So no split
+ * that follows the thread count can keep the bits. What eta does instead:
+ * the parts of a product are fixed by its shape alone (nn_gemm_parts), every
+ * part is one single-threaded OpenBLAS call, and threads only decide which
+ * thread runs which part. 1, 2 or 3 threads make exactly the same calls
+ * with the same arguments, and a single-threaded call is deterministic, so
+ * the bits cannot differ, whatever the kernels. Inside a parallel region
+ * of the caller (active or not: omp_get_level, which depends on the code's
+ * structure, not on the thread count) a product is one whole call on the
+ * calling thread. tests/test_nn_bits.c proves it for every kernel family
+ * the CPU can run.
+ *
+ * The price is paid at 1 thread: each extra part packs the operand all
+ * parts share once more, a cost of about (parts - 1) * 15 / dim of the
+ * product (dim: the rows or columns of C being cut; measured with the
+ * Cooperlake kernels, less with slower ones). So a product gets a part per
+ * PART_MNK multiply-adds, at most 1 + dim / PART_DIM of them (a few per
+ * cent at 1 thread), at most PART_MAX, and a power of two, so that 2, 4 and
+ * 8 threads share them evenly (3 threads on 4 parts run 2, 1, 1). */
+enum { PART_MNK = 1 << 21, PART_DIM = 128, PART_MAX = 8, PART_ALIGN = 16 };
 
-static void sgemm_split(int parts, int opa, int opb, int M, int N, int K, float alpha, const float *A, int lda,
-                        const float *B, int ldb, float beta, float *C, int ldc, bool ta, bool tb)
+int nn_gemm_parts(int M, int N, int K)
 {
-    const bool rows = M >= N;
-    const int D = rows ? M : N;
-#pragma omp parallel for schedule(static) num_threads(parts)
-    for (int p = 0; p < parts; p++) {
-        int lo = (int)((int64_t)D * p / parts), hi = (int)((int64_t)D * (p + 1) / parts);
-        if (rows)
-            blas.sgemm(ROW_MAJOR, opa, opb, hi - lo, N, K, alpha, ta ? A + lo : A + (size_t)lo * (size_t)lda, lda, B,
-                       ldb, beta, C + (size_t)lo * (size_t)ldc, ldc);
-        else
-            blas.sgemm(ROW_MAJOR, opa, opb, M, hi - lo, K, alpha, A, lda, tb ? B + (size_t)lo * (size_t)ldb : B + lo,
-                       ldb, beta, C + lo, ldc);
+    const int dim = M >= N ? M : N;
+    const double mnk = (double)M * N * K;
+    int parts = 1;
+    while (parts < PART_MAX && mnk >= (double)PART_MNK * parts * 2 && parts * 2 <= 1 + dim / PART_DIM)
+        parts *= 2;
+    return parts;
+}
+
+/* Part p of `parts` along a dimension of D: [lo, hi), bounds at multiples
+ * of PART_ALIGN (the kernels' register blocks) where D allows. */
+static void part_range(int D, int parts, int p, int *lo, int *hi)
+{
+    int unit = D >= PART_ALIGN * parts ? PART_ALIGN : 1, units = D / unit;
+    *lo = (int)((int64_t)units * p / parts) * unit;
+    *hi = p + 1 == parts ? D : (int)((int64_t)units * (p + 1) / parts) * unit;
+}
+
+static void sgemm_part(int parts, int p, int opa, int opb, int M, int N, int K, float alpha, const float *A, int lda,
+                       const float *B, int ldb, float beta, float *C, int ldc, bool ta, bool tb)
+{
+    int lo, hi;
+    if (M >= N) { /* rows of C */
+        part_range(M, parts, p, &lo, &hi);
+        blas.sgemm(ROW_MAJOR, opa, opb, hi - lo, N, K, alpha, ta ? A + lo : A + (size_t)lo * (size_t)lda, lda, B,
+                   ldb, beta, C + (size_t)lo * (size_t)ldc, ldc);
+    } else { /* columns of C */
+        part_range(N, parts, p, &lo, &hi);
+        blas.sgemm(ROW_MAJOR, opa, opb, M, hi - lo, K, alpha, A, lda, tb ? B + (size_t)lo * (size_t)ldb : B + lo,
+                   ldb, beta, C + lo, ldc);
     }
 }
 
@@ -482,30 +517,41 @@ void nn_sgemm(bool ta, bool tb, int M, int N, int K, float alpha, const float *A
     int opa = ta ? TRANS : NO_TRANS, opb = tb ? TRANS : NO_TRANS;
 #ifdef ETA_HAVE_OPENMP
     if (blas.shares_pool) {
-        if (omp_in_parallel()) { /* OpenBLAS then runs on this thread only */
+        if (omp_in_parallel()) { /* an active region: OpenBLAS runs on this thread only */
             blas.sgemm(ROW_MAJOR, opa, opb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
             return;
         }
-        double mnk = (double)M * N * K;
-        int parts = gemm_threads(), dim = M >= N ? M : N;
-        if (mnk < (double)SPLIT_MIN * parts)
-            parts = (int)(mnk / SPLIT_MIN);
-        if (parts > dim)
-            parts = dim;
-        if (parts > 1) {
-            sgemm_split(parts, opa, opb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, ta, tb);
-            return;
+        const bool nested = omp_get_level() > 0;
+        const int parts = nested ? 1 : nn_gemm_parts(M, N, K);
+        int t = nested ? 1 : gemm_threads();
+        if (t > parts)
+            t = parts;
+        if (t > 1) {
+            /* Each part in an active region: single-threaded. Should the
+             * runtime give this region fewer threads, the parts still run
+             * one by one, each whole on its thread. */
+            int done = 0;
+#pragma omp parallel num_threads(t) reduction(+ : done)
+            if (omp_in_parallel()) {
+#pragma omp for schedule(static)
+                for (int p = 0; p < parts; p++) {
+                    sgemm_part(parts, p, opa, opb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, ta, tb);
+                    done++;
+                }
+            }
+            if (done == parts)
+                return;
         }
-        /* Whole, on one thread. OpenBLAS-OpenMP follows omp_get_max_threads(),
-         * except that a count of 1, once set, sticks. openblas_set_num_threads
-         * also sets the calling thread's OpenMP width, which eta's loops use:
-         * when a GEMM needs another width than the loops, both are put back
-         * after it. */
-        int prev = omp_get_max_threads(), want = 1;
-        if (blas.set_threads && (want != prev || atomic_load(&applied_threads) != want))
-            blas.set_threads(want);
-        blas.sgemm(ROW_MAJOR, opa, opb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-        if (blas.set_threads && want != prev)
+        /* On this thread alone. OpenBLAS-OpenMP follows omp_get_max_threads()
+         * outside active regions, except that a count of 1, once set,
+         * sticks. openblas_set_num_threads also sets the calling thread's
+         * OpenMP width, which eta's loops use: it is put back afterwards. */
+        int prev = omp_get_max_threads();
+        if (blas.set_threads && (prev != 1 || atomic_load(&applied_threads) != 1))
+            blas.set_threads(1);
+        for (int p = 0; p < parts; p++)
+            sgemm_part(parts, p, opa, opb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, ta, tb);
+        if (blas.set_threads && prev != 1)
             blas.set_threads(prev);
         if (omp_get_max_threads() != prev)
             omp_set_num_threads(prev);

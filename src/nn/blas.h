@@ -4,13 +4,16 @@
  * when no BLAS can be loaded.
  *
  * Bits: OpenBLAS's results depend on its version and its kernel set (core
- * type), and, when it threads a GEMM itself, on the thread count (the
- * 128x256x784 GEMM of an MLP's first layer gives other bits at 1 and 2
- * threads in 0.3.21). So with the OpenMP build eta threads GEMMs itself, as
- * fixed parts of C each computed by a single-threaded call, which gives the
- * bits of one thread at any thread count (blas.c, tested in test_nn_blas);
- * a BLAS with its own thread pool keeps its own splits. The C fallback gives
- * the same bits at any thread count.
+ * type), and, when it threads a GEMM itself, on the thread count. Even a
+ * single-threaded call gives an element of C other bits when the call
+ * covers another part of C (Haswell and Zen kernels: any part). So with
+ * the OpenMP build eta cuts a product into parts fixed by its shape alone
+ * (nn_gemm_parts), each a single-threaded call, and threads only choose
+ * who runs which part: the same calls at any thread count, so the same
+ * bits (blas.c; tests/test_nn_bits.c runs this on every kernel family the
+ * CPU can run). A BLAS with its own thread pool (ETA_BLAS=...) keeps its
+ * own splits: no such promise there. The C fallback gives the same bits at
+ * any thread count.
  */
 #ifndef ETA_NN_BLAS_H
 #define ETA_NN_BLAS_H
@@ -27,6 +30,10 @@
  * callers inside eta check shapes once when a network is prepared. */
 void nn_sgemm(bool ta, bool tb, int M, int N, int K, float alpha, const float *A, int lda, const float *B, int ldb,
               float beta, float *C, int ldc);
+
+/* The number of parts nn_sgemm cuts an M x N x K product into outside
+ * parallel regions (1: one call): a function of the shape only. */
+int nn_gemm_parts(int M, int N, int K);
 
 /* One line saying which GEMM runs and why, for bench output and version
  * reports: "OpenBLAS 0.3.21 (openmp) Cooperlake kernels (OpenBLAS's own
