@@ -795,17 +795,28 @@ def generate(outdir):
     write_cli_csv(outdir)
 
 
+def cli_real(x):
+    """A number as eta's CSV output writes it (src/cli/util.c, cli_print_real):
+    the fewest %g digits that read back exactly, so 1.0 is "1" (repr: "1.0")."""
+    for p in range(1, 18):
+        s = "%.*g" % (p, x)
+        if float(s) == x:
+            return s
+    return s
+
+
 def write_cli_csv(outdir):
-    """tests/ref/schedule_onecycle_cli.csv: what `eta schedule
+    """tests/ref/schedule_onecycle_cli.csv: the exact text `eta schedule
     'OneCycleLR(max_lr=1.0, total_steps=10)' --steps 10` must print, from
-    torch's SGD (momentum cycled) with the CLI's defaults (lr 0.1, momentum 0.9)."""
+    torch's SGD (momentum cycled) with the CLI's defaults (lr 0.1, momentum 0.9),
+    numbers written as eta writes them."""
     c = case("cli", "OneCycleLR(max_lr=1.0, total_steps=10)", 10, groups=[(0.1, 0.9)])
     lrs, moms = run_case(c)
     path = os.path.join(outdir, "schedule_onecycle_cli.csv")
     with open(path, "w") as f:
         f.write("step,lr,momentum\n")
         for t in range(10):
-            f.write("%d,%r,%r\n" % (t, lrs[0][t], moms[0][t]))
+            f.write("%d,%s,%s\n" % (t, cli_real(lrs[0][t]), cli_real(moms[0][t])))
     print("%-28s %7d rows" % ("schedule_onecycle_cli.csv", 10))
 
 
