@@ -16,8 +16,10 @@
  * ("0.weight", "0.bias", "3.attn.qkv.weight", ...), initialised as PyTorch
  * initialises them. One network is used by one thread at a time; its
  * kernels use OpenMP and BLAS threads inside, and give the same bits at any
- * thread count with the OpenBLAS (OpenMP build) that ./bootstrap installs or
- * with ETA_BLAS=builtin.
+ * thread count, with every kernel family of the OpenBLAS (OpenMP build) that
+ * ./bootstrap installs, and with ETA_BLAS=builtin. A BLAS with a thread pool
+ * of its own, named by ETA_BLAS, makes no such promise: its products may
+ * differ in the last bits between thread counts.
  */
 #ifndef ETA_NN_H
 #define ETA_NN_H
