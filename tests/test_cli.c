@@ -219,6 +219,28 @@ static void test_schedule_matches_torch(void **state)
     free(err);
 }
 
+/* Numbers are printed as Python's repr prints them (the fewest digits that
+ * read back exactly; positional from 1e-4 to 1e16, scientific outside), with
+ * integers bare: 100, not 1e+02 or 100.0. */
+static void test_number_format(void **state)
+{
+    (void)state;
+    char *out, *err;
+    assert_int_equal(run_eta("schedule 'StepLR(step_size=2)' --lr 100 --steps 5", &out, &err), 0);
+    assert_string_equal(out, "step,lr\n0,100\n1,100\n2,10\n3,10\n4,1.0000000000000002\n");
+    free(out);
+    free(err);
+    assert_int_equal(run_eta("schedule 'ExponentialLR(gamma=0.1)' --lr 0.05 --steps 4", &out, &err), 0);
+    assert_string_equal(out, "step,lr\n0,0.05\n1,0.005000000000000001\n2,0.0005000000000000001\n"
+                             "3,5.0000000000000016e-05\n");
+    free(out);
+    free(err);
+    assert_int_equal(run_eta("schedule 'ExponentialLR(gamma=100)' --lr 1e13 --steps 3", &out, &err), 0);
+    assert_string_equal(out, "step,lr\n0,10000000000000\n1,1000000000000000\n2,1e+17\n");
+    free(out);
+    free(err);
+}
+
 /* Counts pixels of a saturated colour (the curves) in a PNG. */
 static long curve_pixels(const char *path, int *w, int *h)
 {
@@ -376,6 +398,7 @@ int main(void)
         cmocka_unit_test(test_help_and_divergence),
         cmocka_unit_test(test_demo_matches_numpy),
         cmocka_unit_test(test_schedule_matches_torch),
+        cmocka_unit_test(test_number_format),
         cmocka_unit_test(test_schedule_plot),
         cmocka_unit_test(test_schedule_bad_usage),
         cmocka_unit_test(test_model_summary),

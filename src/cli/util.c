@@ -53,14 +53,25 @@ bool cli_parse_int(const char *cmd, const char *flag, const char *s, long long l
     return true;
 }
 
+/* The fewest significant digits that read back as x, written as Python's
+ * repr writes them: positional from 1e-4 to 1e16 (100, not 1e+02; 0.001),
+ * scientific outside (4e-07), but integers without ".0". */
 void cli_print_real(FILE *f, double x)
 {
-    char buf[40];
-    for (int p = 1; p <= 17; p++) {
-        snprintf(buf, sizeof buf, "%.*g", p, x);
-        if (strtod(buf, NULL) == x || isnan(x))
+    char buf[400];
+    int p = 1;
+    for (; p <= 17; p++) {
+        snprintf(buf, sizeof buf, "%.*e", p - 1, x);
+        if (strtod(buf, NULL) == x || !isfinite(x))
             break;
     }
+    int exp10 = isfinite(x) && x != 0 ? atoi(strchr(buf, 'e') + 1) : 0;
+    if (!isfinite(x))
+        snprintf(buf, sizeof buf, "%g", x);
+    else if (exp10 >= -4 && exp10 < 16)
+        snprintf(buf, sizeof buf, "%.*f", p - 1 - exp10 > 0 ? p - 1 - exp10 : 0, x);
+    else
+        snprintf(buf, sizeof buf, "%.*g", p, x);
     fputs(buf, f);
 }
 
