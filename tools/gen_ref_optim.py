@@ -59,7 +59,8 @@ FMA) need an absolute tolerance scaled to the operands.
 --selftest runs the formula code with every anchor option at its torch value
 against torch.optim 1.13 (rounding-level agreement expected), every formula
 case in float64 against a separate plain-numpy transcription, and torch's
-constructor defaults against 2.x's; it exits 1 on any failure.
+constructor defaults against 2.x's; it exits 1 on any failure, 77 (CTest:
+skipped) when numpy or torch is missing.
 """
 
 import argparse
@@ -67,8 +68,12 @@ import math
 import os
 import sys
 
-import numpy as np
-import torch
+try:
+    import numpy as np
+    import torch
+except ImportError as e:  # 77: CTest reports the selftest as skipped (tests/CMakeLists.txt)
+    print("gen_ref_optim.py: %s (needs /usr/bin/python3 with python3-torch and python3-numpy)" % e, file=sys.stderr)
+    sys.exit(77)
 
 import gen_ref_optim_defaults as defaults
 
