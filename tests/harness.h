@@ -47,19 +47,32 @@ static inline char *read_file(const char *path, size_t *len)
     return buf;
 }
 
-/* Reads whitespace-separated numbers from s into out (at most cap). */
-static inline size_t read_doubles(char *s, double *out, size_t cap)
+/* Reads whitespace-separated numbers from s into out, stopping after cap;
+ * *rest (if not NULL) gets what follows the last number read. */
+static inline size_t read_doubles_rest(const char *s, double *out, size_t cap, const char **rest)
 {
     size_t n = 0;
     char *end;
-    for (;;) {
+    while (n < cap) {
         double v = strtod(s, &end);
         if (end == s)
             break;
-        assert_true(n < cap);
         out[n++] = v;
         s = end;
     }
+    if (rest)
+        *rest = s;
+    return n;
+}
+
+/* Reads whitespace-separated numbers from s into out (at most cap). */
+static inline size_t read_doubles(char *s, double *out, size_t cap)
+{
+    const char *rest;
+    size_t n = read_doubles_rest(s, out, cap, &rest);
+    char *end;
+    (void)strtod(rest, &end);
+    assert_true(end == rest); /* no more than cap numbers */
     return n;
 }
 

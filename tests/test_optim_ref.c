@@ -3,9 +3,15 @@
  * formula", an independent implementation of the named reference).
  * labels: ref unit
  *
- * Each case: 3 parameter tensors in 2 groups, 50 fixed gradients fed in, the
- * learning rate of each group set before every step as the fixture says,
- * then parameters and every state array compared after every step.
+ * Each case: 3 parameter tensors in 2 groups, 50 fixed gradients fed in,
+ * parameters and every state array compared after every step. Cases with an
+ * lr schedule set each group's learning rate before every step as the
+ * fixture says; in every other case eta's learning rate must already be the
+ * fixture's. Each rule's <rule>_defaults cases are built from a spec with
+ * only the arguments upstream requires (`RMSprop()`, `SGD(lr=0.01)`), so they
+ * hold eta's defaults, the learning rate included, to PyTorch's (Optax's).
+ * Every line of a fixture is read and every value used: an unknown key, a
+ * missing or extra value or a line out of order is an error.
  * Bounds: max relative error (defined at FLOOR below) <= 1e-12 in float64,
  * <= 1e-5 in float32.
  */
@@ -37,6 +43,7 @@ typedef struct fx_case {
     double *x[MAXP], *g[MAXP]; /* as doubles; copied into typed arrays */
     void *px[MAXP], *pg[MAXP];
     eta_optim *opt;
+    unsigned inited; /* bit i: init line of param i read */
     bool stepped;
     double worst;
     char worst_what[256];
@@ -132,6 +139,117 @@ static void finish(fx_case *c, double *worst_all)
     memset(c, 0, sizeof *c);
 }
 
+/* A case whose note carries this phrase sets each group's learning rate before
+ * every step (lr = initial lr * (1 + 0.5*sin(t))); every other case must
+ * already have the lr its fixture lists, which is how a defaults case checks
+ * eta's default lr. tools/gen_ref_optim.py --check reads the same marker. */
+#define SCHED_MARK "base lr * (1 + 0.5*sin(t))"
+
+typedef struct fx_reader {
+    const char *file;
+    int line;
+} fx_reader;
+
+#define FX_FAIL(r, ...)                                                  \
+    do {                                                                 \
+        char msg_[512];                                                  \
+        snprintf(msg_, sizeof msg_, __VA_ARGS__);                        \
+        fail_msg("%s:%d: %s", ref_path((r)->file), (r)->line, msg_);     \
+    } while (0)
+
+/* Between lo and hi numbers and nothing after them; returns how many. */
+static size_t fx_numbers(const fx_reader *r, const char *what, const char *s, double *out, size_t lo, size_t hi)
+{
+    size_t n = read_doubles_rest(s, out, hi, &s);
+    char *end;
+    (void)strtod(s, &end);
+    if (end != s)
+        FX_FAIL(r, "%s: more than %zu values", what, hi);
+    s += strspn(s, " ");
+    if (*s)
+        FX_FAIL(r, "%s: unexpected '%.20s'", what, s);
+    if (n < lo)
+        FX_FAIL(r, "%s: %zu values, expected %zu", what, n, lo);
+    return n;
+}
+
+/* A non-negative index below `lim` followed by one space; returns what follows. */
+static char *fx_index(const fx_reader *r, const char *what, char *s, int lim, int *out)
+{
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (end == s || v < 0 || v >= lim || (*end != ' ' && *end != 0))
+        FX_FAIL(r, "%s: bad index '%.20s' (0 to %d)", what, s, lim - 1);
+    *out = (int)v;
+    return *end ? end + 1 : end;
+}
+
+/* Checks that step `step` listed an lr per group and a gradient and a value
+ * per parameter, and the same number of state arrays as step 1. */
+static void fx_step_done(const fx_reader *r, const fx_case *c, int step, const int *counts, int *nstate1)
+{
+    if (step == 0)
+        return;
+    if (counts[0] != c->ngroups || counts[1] != c->nparams || counts[2] != c->nparams)
+        FX_FAIL(r, "step %d: %d lr, %d grad, %d value lines (expected %d, %d, %d)", step, counts[0], counts[1],
+                counts[2], c->ngroups, c->nparams, c->nparams);
+    if (step == 1)
+        *nstate1 = counts[3];
+    else if (counts[3] != *nstate1)
+        FX_FAIL(r, "step %d: %d state lines, step 1 had %d", step, counts[3], *nstate1);
+}
+
+/* "param <i> group <g> shape <dims...>": the next parameter. */
+static void fx_param(const fx_reader *r, fx_case *c, char *rest)
+{
+    int pi, g;
+    char *s = fx_index(r, "param", rest, MAXP, &pi);
+    if (pi != c->nparams)
+        FX_FAIL(r, "param %d, expected %d", pi, c->nparams);
+    if (strncmp(s, "group ", 6))
+        FX_FAIL(r, "param: expected 'group'");
+    s = fx_index(r, "param group", s + 6, c->ngroups, &g);
+    if (strncmp(s, "shape ", 6))
+        FX_FAIL(r, "param: expected 'shape'");
+    double dims[ETA_MAX_DIMS];
+    int nd = (int)fx_numbers(r, "shape", s + 6, dims, 1, ETA_MAX_DIMS);
+    c->pgroup[pi] = g;
+    c->ndim[pi] = nd;
+    c->n[pi] = 1;
+    for (int d = 0; d < nd; d++) {
+        if (!(dims[d] >= 1 && dims[d] <= MAXN && dims[d] == floor(dims[d])))
+            FX_FAIL(r, "param %d: dim %d is %g", pi, d, dims[d]);
+        c->shape[pi][d] = (int64_t)dims[d];
+        c->n[pi] *= (size_t)dims[d];
+    }
+    if (c->n[pi] > MAXN)
+        FX_FAIL(r, "param %d: %zu elements", pi, c->n[pi]);
+    c->x[pi] = calloc(c->n[pi], sizeof(double));
+    c->g[pi] = calloc(c->n[pi], sizeof(double));
+    c->nparams = pi + 1;
+}
+
+/* "lr <g> <lr>" before step `step`: a schedule case checks the value against
+ * the schedule and sets it; any other case checks that eta already has it. */
+static void fx_lr(const fx_reader *r, fx_case *c, int g, const char *s, int step, bool schedule)
+{
+    double lr;
+    fx_numbers(r, "lr", s, &lr, 1, 1);
+    if (schedule) {
+        double want = eta_optim_initial_lr(c->opt, g) * (1 + 0.5 * sin((double)step));
+        if (!(fabs(lr - want) <= 1e-15 * want))
+            FX_FAIL(r, "lr %.17g, the schedule gives %.17g", lr, want);
+        if (eta_optim_set_lr(c->opt, g, lr))
+            fail_msg("%s: set_lr: %s", c->name, eta_optim_error(c->opt));
+    } else if (eta_optim_lr(c->opt, g) != lr) {
+        FX_FAIL(r, "%s: group %d lr is %.17g in eta, %.17g in the fixture", c->name, g, eta_optim_lr(c->opt, g),
+                lr);
+    }
+}
+
+/* Replays every case of one fixture file. Every line is read and every
+ * value used; an unknown key, a missing or extra value, or a line out of
+ * order fails the test with the file and line. */
 static void replay_file(const char *file)
 {
     char *text = read_file(ref_path(file), NULL);
@@ -140,98 +258,155 @@ static void replay_file(const char *file)
     static fx_case c;
     memset(&c, 0, sizeof c);
     static double vals[MAXN];
-    int step = 0, ncases = 0;
+    fx_reader r = {file, 0};
+    int step = 0, nsteps = -1, ncases = 0, ndefaults = 0, nstate1 = 0;
+    int counts[4] = {0}; /* this step's lr, grad, value and state lines */
+    bool in_case = false, schedule = false, states_seen = false;
     double worst_all = 0;
-    bool states_seen = false;
-    char *save = NULL;
-    for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+    char *next = text;
+    while (*next) {
+        char *line = next, *nl = strchr(line, '\n');
+        next = nl ? nl + 1 : line + strlen(line);
+        if (nl)
+            *nl = 0;
+        r.line++;
         char *sp = strchr(line, ' ');
-        char *rest = sp ? sp + 1 : line + strlen(line);
-        if (!strncmp(line, "case ", 5)) {
+        size_t klen = sp ? (size_t)(sp - line) : strlen(line);
+        char *rest = sp ? sp + 1 : line + klen;
+#define KEY(k) (klen == sizeof(k) - 1 && !strncmp(line, k, klen))
+        if (line[0] == '#')
+            continue;
+        if (KEY("case")) {
+            if (in_case)
+                FX_FAIL(&r, "case '%s' not closed by end", c.name);
+            memset(&c, 0, sizeof c);
             snprintf(c.name, sizeof c.name, "%s", rest);
             c.ngroups = 1;
-        } else if (!strncmp(line, "dtype ", 6)) {
+            in_case = true;
+            schedule = false;
+            step = 0;
+            nsteps = -1;
+            continue;
+        }
+        if (!in_case)
+            FX_FAIL(&r, "'%.20s' outside a case", line);
+        bool header = KEY("dtype") || KEY("source") || KEY("note") || KEY("spec") || KEY("group") || KEY("param") ||
+                      KEY("init") || KEY("steps");
+        if (header != (nsteps < 0))
+            FX_FAIL(&r, "'%.20s' %s steps", line, header ? "after" : "before");
+        if (KEY("dtype")) {
+            if (strcmp(rest, "f32") && strcmp(rest, "f64"))
+                FX_FAIL(&r, "dtype '%s' (f32 or f64)", rest);
             c.dtype = !strcmp(rest, "f32") ? ETA_F32 : ETA_F64;
-        } else if (!strncmp(line, "spec ", 5)) {
+        } else if (KEY("source")) {
+            if (strcmp(rest, "torch") && strcmp(rest, "formula"))
+                FX_FAIL(&r, "source '%s' (torch or formula)", rest);
+        } else if (KEY("note")) {
+            schedule = strstr(rest, SCHED_MARK) != NULL;
+        } else if (KEY("spec")) {
             snprintf(c.spec, sizeof c.spec, "%s", rest);
             snprintf(c.gspec[0], sizeof c.gspec[0], "%s", rest);
-        } else if (!strncmp(line, "group ", 6)) {
-            int gi = atoi(rest);
-            assert_true(gi > 0 && gi < 4);
-            snprintf(c.gspec[gi], sizeof c.gspec[gi], "%s", strchr(rest, ' ') + 1);
+        } else if (KEY("group")) {
+            int gi;
+            char *spec = fx_index(&r, "group", rest, 4, &gi);
+            if (gi == 0)
+                FX_FAIL(&r, "group 0 is the spec line");
+            snprintf(c.gspec[gi], sizeof c.gspec[gi], "%s", spec);
             if (gi + 1 > c.ngroups)
                 c.ngroups = gi + 1;
-        } else if (!strncmp(line, "param ", 6) && strstr(line, " shape ")) {
-            int pi = atoi(rest);
-            assert_true(pi >= 0 && pi < MAXP);
-            c.pgroup[pi] = atoi(strstr(line, " group ") + 7);
-            double dims[ETA_MAX_DIMS];
-            int nd = (int)read_doubles(strstr(line, " shape ") + 7, dims, ETA_MAX_DIMS);
-            c.ndim[pi] = nd;
-            c.n[pi] = 1;
-            for (int d = 0; d < nd; d++) {
-                c.shape[pi][d] = (int64_t)dims[d];
-                c.n[pi] *= (size_t)dims[d];
-            }
-            c.x[pi] = calloc(c.n[pi], sizeof(double));
-            c.g[pi] = calloc(c.n[pi], sizeof(double));
-            if (pi + 1 > c.nparams)
-                c.nparams = pi + 1;
-        } else if (!strncmp(line, "init ", 5)) {
-            int pi = atoi(rest);
-            assert_int_equal(read_doubles(strchr(rest, ' '), c.x[pi], c.n[pi]), c.n[pi]);
-        } else if (!strncmp(line, "steps ", 6)) {
+        } else if (KEY("param")) {
+            fx_param(&r, &c, rest);
+        } else if (KEY("init")) {
+            int pi;
+            char *s = fx_index(&r, "init", rest, c.nparams, &pi);
+            fx_numbers(&r, "init", s, c.x[pi], c.n[pi], c.n[pi]);
+            c.inited |= 1u << pi;
+        } else if (KEY("steps")) {
+            int n;
+            fx_index(&r, "steps", rest, 100000, &n);
+            if (n < 1 || !c.spec[0] || c.nparams == 0 || c.inited != (1u << c.nparams) - 1)
+                FX_FAIL(&r, "steps %d before a spec and every parameter's init", n);
+            nsteps = n;
             build(&c);
-        } else if (!strncmp(line, "step ", 5)) {
-            step = atoi(rest);
+        } else if (KEY("step")) {
+            fx_step_done(&r, &c, step, counts, &nstate1);
+            int t;
+            fx_index(&r, "step", rest, nsteps + 1, &t);
+            if (t != step + 1)
+                FX_FAIL(&r, "step %d after step %d", t, step);
+            step = t;
             c.stepped = false;
-        } else if (!strncmp(line, "lr ", 3)) {
-            int gi = atoi(rest);
-            double lr = strtod(strchr(rest, ' '), NULL);
-            if (eta_optim_set_lr(c.opt, gi, lr))
-                fail_msg("%s: set_lr: %s", c.name, eta_optim_error(c.opt));
-        } else if (!strncmp(line, "grad ", 5)) {
-            int pi = atoi(rest);
-            assert_int_equal(read_doubles(strchr(rest, ' '), c.g[pi], c.n[pi]), c.n[pi]);
+            memset(counts, 0, sizeof counts);
+        } else if (KEY("lr")) {
+            int g;
+            char *s = fx_index(&r, "lr", rest, c.ngroups, &g);
+            if (step == 0 || c.stepped)
+                FX_FAIL(&r, "lr line outside a step or after its values");
+            fx_lr(&r, &c, g, s, step, schedule);
+            counts[0]++;
+        } else if (KEY("grad")) {
+            int pi;
+            char *s = fx_index(&r, "grad", rest, c.nparams, &pi);
+            if (step == 0 || c.stepped)
+                FX_FAIL(&r, "grad line outside a step or after its values");
+            fx_numbers(&r, "grad", s, c.g[pi], c.n[pi], c.n[pi]);
             to_typed(c.dtype, c.pg[pi], c.g[pi], c.n[pi]);
-        } else if (!strncmp(line, "value ", 6) || !strncmp(line, "state ", 6)) {
+            counts[1]++;
+        } else if (KEY("value") || KEY("state")) {
+            const char *key = KEY("value") ? "value" : "state";
+            if (step == 0)
+                FX_FAIL(&r, "%s line before step 1", key);
             if (!c.stepped) {
                 if (eta_optim_step(c.opt))
                     fail_msg("%s: step %d: %s", c.name, step, eta_optim_error(c.opt));
                 c.stepped = true;
             }
-            int pi = atoi(rest);
-            char *after = strchr(rest, ' ') + 1;
+            int pi;
+            char *after = fx_index(&r, key, rest, c.nparams, &pi);
             char what[160];
-            if (line[0] == 'v') {
-                size_t n = read_doubles(after, vals, MAXN);
-                assert_int_equal(n, c.n[pi]);
+            if (KEY("value")) {
+                fx_numbers(&r, "value", after, vals, c.n[pi], c.n[pi]);
                 snprintf(what, sizeof what, "param %d", pi);
-                compare(&c, what, step, c.px[pi], vals, n);
+                compare(&c, what, step, c.px[pi], vals, c.n[pi]);
+                counts[2]++;
             } else {
                 char name[64];
                 size_t k = strcspn(after, " ");
                 snprintf(name, sizeof name, "%.*s", (int)k, after);
-                size_t n = read_doubles(after + k, vals, MAXN);
                 void *data;
                 size_t sn;
                 if (eta_optim_state(c.opt, pi, name, &data, &sn))
                     fail_msg("%s: param %d has no state '%s'", c.name, pi, name);
-                if (sn != n)
-                    fail_msg("%s: param %d state '%s': %zu elements, fixture has %zu", c.name, pi, name, sn, n);
+                if (sn > MAXN)
+                    FX_FAIL(&r, "state %s: %zu elements", name, sn);
+                fx_numbers(&r, name, after + k, vals, sn, sn);
                 snprintf(what, sizeof what, "param %d state %s", pi, name);
-                compare(&c, what, step, data, vals, n);
+                compare(&c, what, step, data, vals, sn);
+                counts[3]++;
                 states_seen = true;
             }
-        } else if (!strcmp(line, "end")) {
+        } else if (KEY("end")) {
+            fx_step_done(&r, &c, step, counts, &nstate1);
+            if (step != nsteps)
+                FX_FAIL(&r, "%s: %d steps, the case says %d", c.name, step, nsteps);
+            if (strstr(c.name, "_defaults_"))
+                ndefaults++;
             finish(&c, &worst_all);
             ncases++;
+            in_case = false;
+        } else {
+            FX_FAIL(&r, "unknown key '%.*s'", (int)klen, line);
         }
+#undef KEY
     }
+    if (in_case)
+        FX_FAIL(&r, "case '%s' not closed by end", c.name);
     free(text);
     print_message("%s: %d cases, worst relative error %.3g\n", file, ncases, worst_all);
     assert_true(ncases >= 6);
     assert_true(states_seen);
+    /* one case per dtype built with only the arguments upstream requires */
+    assert_int_equal(ndefaults, 2);
 }
 
 #define REF_TEST(nm) \

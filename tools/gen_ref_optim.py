@@ -46,6 +46,8 @@ Case names carry the dtype (adam_weight_decay_f32 / _f64).  Case name, spec
 and note are one line each.  Cases whose note says "base lr * (1 +
 0.5*sin(t))" change every group's lr before each step; the lr lines hold the
 value used.  Cases with maximize=True still list the user's gradient.
+Each rule's last case, <rule>_defaults, passes only what upstream requires
+(spec `RMSprop()`, `SGD(lr=0.01)`): see tools/gen_ref_optim_defaults.py.
 
 Comparing against these values: PyTorch's CPU kernels contract a + alpha*b
 (add/addcmul/addcdiv with a scalar) into one fused multiply-add on this
@@ -55,8 +57,10 @@ example x1 after step 1 of the quadratic CSV, -5.55e-17 in torch, 0 without
 FMA) need an absolute tolerance scaled to the operands.
 
 --selftest runs the formula code with every anchor option at its torch value
-against torch.optim 1.13 (rounding-level agreement expected), and every
-formula case in float64 against a separate plain-numpy transcription.
+against torch.optim 1.13 (rounding-level agreement expected), every formula
+case in float64 against a separate plain-numpy transcription, and torch's
+constructor defaults against 2.x's; it exits 1 on any failure, 77 (CTest:
+skipped) when numpy or torch is missing.
 """
 
 import argparse
@@ -64,8 +68,14 @@ import math
 import os
 import sys
 
-import numpy as np
-import torch
+try:
+    import numpy as np
+    import torch
+except ImportError as e:  # 77: CTest reports the selftest as skipped (tests/CMakeLists.txt)
+    print("gen_ref_optim.py: %s (needs /usr/bin/python3 with python3-torch and python3-numpy)" % e, file=sys.stderr)
+    sys.exit(77)
+
+import gen_ref_optim_defaults as defaults
 
 SHAPES = [(4, 3), (5,), (2, 3, 2)]
 PARAM_GROUP = [0, 0, 1]
@@ -153,13 +163,17 @@ def flat(t):
 # --------------------------------------------------------------------------
 
 class Case:
-    def __init__(self, name, cls, g0, g1, source="torch", schedule=False, note=""):
+    def __init__(self, name, cls, g0, g1, source="torch", schedule=False, note="", spec=None):
         self.name = name
         self.cls = cls
         self.groups = [g0, g1]
         self.source = source
         self.schedule = schedule
         self.note = note
+        self.spec = spec  # defaults cases: the only arguments written and passed to torch (both groups)
+
+    def spec_kw(self, gi):
+        return self.groups[gi] if self.spec is None else self.spec
 
     def lr_key(self):
         return "learning_rate" if "learning_rate" in self.groups[0] else "lr"
@@ -579,6 +593,7 @@ OPTIMIZERS = [
     ("Rprop", cases_rprop), ("Adafactor", cases_adafactor), ("Lion", cases_lion),
     ("LAMB", cases_lamb), ("LARS", cases_lars), ("AdaBelief", cases_adabelief),
 ]
+OPTIMIZERS = defaults.with_defaults(OPTIMIZERS, Case)
 
 STATE_ORDER = {
     "SGD": ["momentum_buffer"],
@@ -634,7 +649,7 @@ def run_torch(case, dt, init, grads):
     torch.set_default_dtype(dt)
     params = [torch.tensor(x, dtype=dt).requires_grad_(True) for x in init]
     cls = case.cls
-    kws = [dict(g) for g in case.groups]
+    kws = [dict(case.spec_kw(gi)) for gi in range(NGROUPS)]
     for kw in kws:
         assert not (MODE_KEYS & set(kw)), "torch case with an anchor option"
     negate = False
@@ -645,8 +660,8 @@ def run_torch(case, dt, init, grads):
         if dec[0]:
             cls = "AdamW"
     if cls == "RAdam":
-        dec = [kw.pop("decoupled_weight_decay") for kw in kws]
-        mx = [kw.pop("maximize") for kw in kws]
+        dec = [kw.pop("decoupled_weight_decay", False) for kw in kws]
+        mx = [kw.pop("maximize", False) for kw in kws]
         assert dec[0] == dec[1] and mx[0] == mx[1]
         negate = mx[0]
         if dec[0]:
@@ -1090,8 +1105,8 @@ def write_case(f, case, dname, init_vals, result):
     f.write("source %s\n" % case.source)
     if case.note:
         f.write("note %s\n" % case.note)
-    f.write("spec %s\n" % spec_str(case.cls, case.groups[0]))
-    f.write("group 1 %s\n" % spec_str(case.cls, case.groups[1]))
+    f.write("spec %s\n" % spec_str(case.cls, case.spec_kw(0)))
+    f.write("group 1 %s\n" % spec_str(case.cls, case.spec_kw(1)))
     for i, s in enumerate(SHAPES):
         f.write("param %d group %d shape %s\n" % (i, PARAM_GROUP[i], " ".join(str(x) for x in s)))
     for i, v in enumerate(init_vals):
@@ -1112,6 +1127,8 @@ def write_case(f, case, dname, init_vals, result):
 
 
 def generate(outdir):
+    if defaults.check_torch_defaults(torch):
+        raise SystemExit("torch.optim's defaults differ from 2.x's: the defaults cases would be wrong")
     os.makedirs(outdir, exist_ok=True)
     init, grads = make_data()
     summary = []
@@ -1295,6 +1312,7 @@ def parse_spec(text, cls):
             raise ValueError("unknown argument %s" % kw.arg)
         out[kw.arg] = ast.literal_eval(kw.value)
     lrkey = "learning_rate" if "learning_rate" in SPEC_ARGS[cls] else "lr"
+    out = dict(defaults.UPSTREAM[cls], **out)
     if lrkey not in out:
         raise ValueError("no %s" % lrkey)
     return out
@@ -1424,12 +1442,7 @@ def selftest():
     lerp where 1.13 uses mul/add); the tolerance is loose enough for that and
     far below any algorithmic difference."""
     init, grads = make_data()
-    pairs = []
-    for fn in (cases_sgd, cases_adam, cases_adamw, cases_radam, cases_adagrad, cases_rmsprop):
-        for c in fn():
-            if c.source != "torch":
-                continue
-            pairs.append(c)
+    pairs = [c for cls, fn in OPTIMIZERS if cls in FORMULAS for c in fn() if c.source == "torch"]
     # keras momentum with constant lr equals torch momentum (dampening 0)
     sk = cases_sgd()[-1]
     sk2 = Case("sgd_keras_const", "SGD", dict(sk.groups[0]), dict(sk.groups[1]), source="formula")
@@ -1442,7 +1455,7 @@ def selftest():
               {k: v for k, v in rk.groups[0].items() if k != "momentum_mode"},
               {k: v for k, v in rk.groups[1].items() if k != "momentum_mode"})
     worst = {}
-    bad = 0
+    bad = defaults.check_torch_defaults(torch)
     for dname, dt in DTYPES.items():
         tol = 2e-4 if dname == "f32" else 1e-11
         # (formula case, torch case, compare states?)  The keras buffers hold
