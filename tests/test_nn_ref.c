@@ -4,6 +4,12 @@
  *    spelled out; from the same parameters and input: the output, the loss,
  *    every parameter gradient, the input gradient and BatchNorm's running
  *    stats after the pass;
+ *  - nn_defaults.txt: the same for every module and loss written with its
+ *    required arguments only (PyTorch's defaults there, eta's here), and
+ *    Dropout() in train mode checked by statistics: every output is 0 or
+ *    the input times 1/(1 - p) for torch's default p, eta's loss and input
+ *    gradient follow its own mask, its number of zeros (and torch's) is
+ *    within 6 sigma of p*n;
  *  - nn_e2e.txt: three tiny networks (an MLP, a CNN with BatchNorm, a 2-block
  *    causal transformer) trained 10 steps with SGD-momentum and AdamW from
  *    the same weights: every gradient at step 0, the loss before every step
@@ -17,7 +23,7 @@
  * from the initial values (got - init against want - init): the values
  * themselves are dominated by the initial weights, where an error of a
  * hundredth of the 10 steps (weight decay left out, say) is 1e-4.
- * Bounds: ops, step-0 gradients and buffer_final 1e-5; e2e losses
+ * Bounds: ops, defaults, step-0 gradients and buffer_final 1e-5; e2e losses
  * 1e-4; final parameters 1e-3 (measured: 1.8e-4, transformer_adamw, where
  * AdamW's normalisation magnifies rounding; PyTorch's own float32 result is
  * up to 8e-4 from its float64 replay on this scale, tools/gen_ref_nn.py
@@ -48,7 +54,7 @@
 #define FINAL_BOUND 1e-3
 #define BUFFER_FINAL_BOUND 1e-5
 
-enum { F_OPS = 1, F_E2E = 2, F_ALL = 3 };
+enum { F_OPS = 1, F_E2E = 2, F_DEF = 4, F_ALL = 7 };
 
 typedef struct nncase {
     const char *file;
@@ -321,6 +327,49 @@ static size_t out_size(const nncase *c, int *nd, int64_t *shape)
     return n;
 }
 
+/* `dropout p scale zeros n` (train mode): torch's p, the factor torch
+ * applied to the kept elements, and how many of n it zeroed. eta's output
+ * must be 0 or scale * input everywhere, with a zero count as likely under p
+ * as torch's; its loss and input gradient must follow its own mask. */
+static void check_dropout(nncase *c, char *rest, double loss)
+{
+    row(c, rest, 4);
+    double p = vals[0], scale = vals[1];
+    long zeros_torch = as_int(c, vals[2]), n = as_int(c, vals[3]);
+    int nd;
+    int64_t shape[4];
+    if ((size_t)n != out_size(c, &nd, shape) || (size_t)n != c->nin || c->int_in || c->int_tgt)
+        fail_at(c, "dropout needs a float input and target of the output's %ld elements", n);
+    if (!(fabs(scale * (1 - p) - 1) < 1e-6))
+        fail_at(c, "torch scaled kept elements by %.9g, not 1/(1-p) for p = %g", scale, p);
+    const float *y = eta_net_output(c->net, NULL, NULL), *gx = eta_net_input_grad(c->net);
+    long zeros = 0;
+    double sum = 0;
+    for (long i = 0; i < n; i++) {
+        float x = c->in[i], t = c->tgt[i];
+        bool kept = y[i] != 0;
+        zeros += !kept;
+        if (x == 0)
+            fail_at(c, "input %ld is 0: use nonzero inputs", i);
+        if (kept && !(fabs(y[i] - scale * x) <= 1e-6 * fabs(scale * x)))
+            fail_at(c, "output %ld: %.9g is neither 0 nor %.9g * input %.9g", i, y[i], scale, x);
+        double dy = 2.0 * ((double)y[i] - t) / (double)n, want_gx = kept ? scale * dy : 0;
+        if (!(fabs(gx[i] - want_gx) <= 1e-5 * fabs(want_gx) + 1e-12))
+            fail_at(c, "input_grad %ld: %.9g, want %.9g for %s element", i, gx[i], want_gx,
+                    kept ? "a kept" : "a dropped");
+        sum += ((double)y[i] - t) * ((double)y[i] - t);
+    }
+    if (!(fabs(loss - sum / (double)n) <= 1e-5 * sum / (double)n))
+        fail_at(c, "loss %.9g, want %.9g from eta's own output", loss, sum / (double)n);
+    double sigma = sqrt((double)n * p * (1 - p));
+    if (fabs((double)zeros_torch - p * (double)n) > 6 * sigma || fabs((double)zeros - p * (double)n) > 6 * sigma)
+        fail_at(c, "zeros: torch %ld, eta %ld of %ld; p = %g expects %.0f +- %.0f", zeros_torch, zeros, n, p,
+                p * (double)n, 6 * sigma);
+    print_message("  %-36s dropout p %g: zeros torch %ld, eta %ld of %ld (6 sigma %.0f)\n", c->name, p, zeros_torch,
+                  zeros, n, 6 * sigma);
+    c->arrays += 3;
+}
+
 /* `noise <name> <k> <i1> ... <ik>`: the elements left out of the next line,
  * which must be `final <name>` or `buffer_final <name>` (increasing indices). */
 static void read_noise(nncase *c, char *rest)
@@ -405,11 +454,11 @@ static const struct {
     {"optimizer", F_E2E, true},     {"mode", F_ALL, true},          {"steps", F_E2E, true},
     {"input_shape", F_ALL, true},   {"batch", F_ALL, true},         {"input_type", F_ALL, true},
     {"input", F_ALL, true},         {"target_type", F_ALL, true},   {"target", F_ALL, true},
-    {"param", F_ALL, false},        {"buffer", F_ALL, false},       {"output", F_OPS, true},
-    {"buffer_after", F_OPS, false}, {"loss_value", F_OPS, true},    {"grad", F_OPS, false},
-    {"input_grad", F_OPS, true},    {"grad0", F_E2E, false},        {"loss_at", F_E2E, false},
-    {"noise", F_E2E, false},        {"final", F_E2E, false},        {"buffer_final", F_E2E, false},
-    {"end", F_ALL, true},
+    {"param", F_ALL, false},        {"buffer", F_ALL, false},       {"output", F_OPS | F_DEF, true},
+    {"buffer_after", F_OPS | F_DEF, false}, {"loss_value", F_OPS | F_DEF, true}, {"grad", F_OPS | F_DEF, false},
+    {"input_grad", F_OPS | F_DEF, true}, {"dropout", F_DEF, true},  {"grad0", F_E2E, false},
+    {"loss_at", F_E2E, false},      {"noise", F_E2E, false},        {"final", F_E2E, false},
+    {"buffer_final", F_E2E, false}, {"end", F_ALL, true},
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
 
@@ -511,11 +560,11 @@ static void read_line(nncase *c, const char *key, char *rest, double *loss)
         if (c->kind == F_E2E && (c->next_k != c->steps + 1 || c->nfinals != param_arrays(c)))
             fail_at(c, "loss_at up to %d of %d, %d final lines for %d parameters", c->next_k - 1, c->steps,
                     c->nfinals, param_arrays(c));
-        if (c->kind != F_E2E &&
+        if (c->kind != F_E2E && !seen(c, "dropout") &&
             !(seen(c, "output") && seen(c, "loss_value") && seen(c, "input_grad") == !c->int_in))
             fail_at(c, "output, loss_value or input_grad (f32 inputs) missing");
         int nbuf = eta_net_param_count(c->net) - param_arrays(c);
-        if (c->nbuffer_results != (c->kind == F_E2E || c->train ? nbuf : 0))
+        if (c->nbuffer_results != (c->kind == F_E2E || (c->train && !seen(c, "dropout")) ? nbuf : 0))
             fail_at(c, "%d buffer_after or buffer_final lines for %d buffers (%s mode)", c->nbuffer_results, nbuf,
                     c->train ? "train" : "eval");
 
@@ -556,6 +605,8 @@ static void read_line(nncase *c, const char *key, char *rest, double *loss)
             float *b = named_row(c, rest, true, name, &n);
             compare(c, name, b, n, 1e-5, NULL, NULL);
             c->nbuffer_results++;
+        } else if (IS("dropout")) {
+            check_dropout(c, rest, *loss);
         } else if (IS("loss_at")) { /* loss_at k v: the loss before step k (k = steps: after the last) */
             row(c, rest, 2);
             long k = as_int(c, vals[0]);
@@ -647,7 +698,7 @@ static void run_file(const char *file, int kind, int min_cases)
 
 static int kind_of(const char *file)
 {
-    return strstr(file, "e2e") ? F_E2E : F_OPS;
+    return strstr(file, "e2e") ? F_E2E : strstr(file, "defaults") ? F_DEF : F_OPS;
 }
 
 static void test_ops(void **state)
@@ -660,6 +711,12 @@ static void test_e2e(void **state)
 {
     (void)state;
     run_file("nn_e2e.txt", F_E2E, 6);
+}
+
+static void test_defaults(void **state)
+{
+    (void)state;
+    run_file("nn_defaults.txt", F_DEF, 32);
 }
 
 /* Malformed fixtures: a copy of a real one with one line broken is read by
@@ -732,6 +789,8 @@ static void test_bad_fixtures(void **state)
     bad_fixture("nn_e2e.txt", "grad0", 't', "values where");
     bad_fixture("nn_e2e.txt", "final", 'x', "values where");
     bad_fixture("nn_e2e.txt", "noise", 'n', "noise 0.bias is followed by final 1.weight");
+    bad_fixture("nn_defaults.txt", "dropout", 't', "values where");
+    bad_fixture("nn_defaults.txt", "buffer_after", 't', "values where");
 }
 
 int main(int argc, char **argv)
@@ -743,6 +802,6 @@ int main(int argc, char **argv)
         return cmocka_run_group_tests(one, NULL, NULL);
     }
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_ops), cmocka_unit_test(test_e2e),
-                                       cmocka_unit_test(test_bad_fixtures)};
+                                       cmocka_unit_test(test_defaults), cmocka_unit_test(test_bad_fixtures)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

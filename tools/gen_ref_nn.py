@@ -6,10 +6,12 @@ Run with the Debian interpreter that has PyTorch (1.13):
     /usr/bin/python3 tools/gen_ref_nn.py [--out tests/ref]
     /usr/bin/python3 tools/gen_ref_nn.py --check [--out tests/ref]
 
-Output: tests/ref/nn_ops.txt (one case per layer, loss and awkward shape)
-and tests/ref/nn_e2e.txt (three tiny networks trained 10 steps with two
-optimizers).  Deterministic: fixed seeds, one thread, float32 models,
-OpenBLAS's detected kernels.
+Output: tests/ref/nn_ops.txt (one case per layer, loss and awkward shape,
+every argument spelled out), tests/ref/nn_e2e.txt (three tiny networks
+trained 10 steps with two optimizers) and tests/ref/nn_defaults.txt (every
+module and loss with its required arguments only, against torch's own
+classes: tools/gen_ref_nn_defaults.py).  Deterministic: fixed seeds, one
+thread, float32 models, OpenBLAS's detected kernels.
 
 Network and loss specs are parsed here with Python's call syntax (ast), and
 every module is built with eta's argument names and defaults (SPEC_MODULES,
@@ -57,6 +59,10 @@ the `final` or `buffer_final` line of <name>, lists the elements whose
 value there is rounding noise (the rule: above noise_flags).  Optimizers
 get every parameter in one group (torch.optim, foreach=False).
 
+nn_defaults.txt: the keys of nn_ops.txt, and for Dropout() in train mode
+`dropout <p> <scale> <zeros> <n>` in place of the results (see
+tools/gen_ref_nn_defaults.py).
+
 Numbers: repr(float(x)) of float32 values (exactly widened), ints as ints.
 Inputs, targets and the parameters of nn_ops cases are rounded to dyadic
 grids (2**-10, 2**-12), so they are exact in float32.
@@ -75,13 +81,14 @@ float64 replay to 8e-4 and 5e-7 of max(|motion|, 0.1 * the array's largest
 |motion|), motion = final - initial (test_nn_ref.c's measure); the losses
 are unaffected by the noise.
 
---check re-reads both files and validates their structure, replays every
+--check re-reads the files and validates their structure, replays every
 case from the file alone (spec + written parameters -> written outputs),
 recomputes every loss from the written output with numpy (float64),
-cross-checks the eta-specific modules against independent formulations
-(tools/gen_ref_nn_modules.py: numpy per-head loops,
-torch.nn.MultiheadAttention, gradcheck, parameter counts) and regenerates
-both files in memory to confirm they are identical.
+replays the defaults cases through SPEC_MODULES / SPEC_LOSSES (so a
+default restated wrongly there fails), cross-checks the eta-specific
+modules against independent formulations (tools/gen_ref_nn_modules.py:
+numpy per-head loops, torch.nn.MultiheadAttention, gradcheck, parameter
+counts) and regenerates the files in memory to confirm they are identical.
 """
 
 import argparse
@@ -760,12 +767,13 @@ def render(blocks):
 def generate():
     ops = render([gen_op(c) for c in op_cases()])
     e2e = render(gen_e2e())
-    return {"nn_ops.txt": ops, "nn_e2e.txt": e2e}
+    defaults = helper("gen_ref_nn_defaults").generate_defaults()
+    return {"nn_ops.txt": ops, "nn_e2e.txt": e2e, "nn_defaults.txt": defaults}
 
 
 def helper(name):
-    """tools/<name>.py (the module cross-checks), which imports this module
-    as gen_ref_nn."""
+    """tools/<name>.py (the defaults generator, the module cross-checks),
+    which imports this module as gen_ref_nn."""
     sys.modules.setdefault("gen_ref_nn", sys.modules[__name__])
     return importlib.import_module(name)
 
@@ -983,8 +991,8 @@ def numpy_loss(spec, out, tgt):
     raise Bad("loss " + name)
 
 
-def check_ops(text):
-    cases = parse_file(text)
+def check_ops(text, only=None):
+    cases = [c for c in parse_file(text) if only is None or only(c)]
     names = set()
     for case in cases:
         d = decode(case, e2e=False)
@@ -1032,11 +1040,11 @@ def f64_state(d):
     return model
 
 
-def check_ops_f64(text):
+def check_ops_f64(text, only=None):
     """Each case replayed in float64: the written float32 results must agree
     to float32 rounding (conditioning: what tolerance the C side can use)."""
     worst = (0.0, "")
-    for case in parse_file(text):
+    for case in [c for c in parse_file(text) if only is None or only(c)]:
         d = decode(case, e2e=False)
         model = f64_state(d)
         x = tensor_in(d)
@@ -1144,6 +1152,8 @@ def main():
         print("nn_e2e.txt: %d cases ok" % check_e2e(files["nn_e2e.txt"]))
         print("nn_ops.txt float64 replay: worst rel %.3g (%s)" % check_ops_f64(files["nn_ops.txt"]))
         print("nn_e2e.txt float64 replay: worst rel %.3g (%s)" % check_e2e_f64(files["nn_e2e.txt"]))
+        n, worst = helper("gen_ref_nn_defaults").check_defaults(files["nn_defaults.txt"])
+        print("nn_defaults.txt: %d cases ok; float64 replay: worst rel %.3g (%s)" % (n, *worst))
     except Bad as e:
         print("CHECK FAILED:", e)
         return 1
