@@ -6,9 +6,12 @@ Run with the Debian interpreter that has PyTorch (1.13):
     /usr/bin/python3 tools/gen_ref_nn.py [--out tests/ref]
     /usr/bin/python3 tools/gen_ref_nn.py --check [--out tests/ref]
 
-Output: tests/ref/nn_ops.txt (one case per layer, loss and awkward shape)
-and tests/ref/nn_e2e.txt (three tiny networks trained 10 steps with two
-optimizers).  Deterministic: fixed seeds, one thread, float32 models.
+Output: tests/ref/nn_ops.txt (one case per layer, loss and awkward shape,
+every argument spelled out), tests/ref/nn_e2e.txt (three tiny networks
+trained 10 steps with two optimizers) and tests/ref/nn_defaults.txt (every
+module and loss with its required arguments only, against torch's own
+classes: tools/gen_ref_nn_defaults.py).  Deterministic: fixed seeds, one
+thread, float32 models, OpenBLAS's detected kernels.
 
 Network and loss specs are parsed here with Python's call syntax (ast), and
 every module is built with eta's argument names and defaults (SPEC_MODULES,
@@ -51,8 +54,14 @@ and `buffer` hold the initial state; one batch is used at every step;
 (k = 10: after the last step); `grad0 <name> <values>` the gradients at step
 0; `final <name> <ndim> <dims...> <values>` the parameters after the 10 steps
 and `buffer_final ...` the BatchNorm running stats after the 11 forward
-passes (all in train mode).  Optimizers get every parameter in one group
-(torch.optim, foreach=False).
+passes (all in train mode); `noise <name> <k> <i1> ... <ik>`, just before
+the `final` or `buffer_final` line of <name>, lists the elements whose
+value there is rounding noise (the rule: above noise_flags).  Optimizers
+get every parameter in one group (torch.optim, foreach=False).
+
+nn_defaults.txt: the keys of nn_ops.txt, and for Dropout() in train mode
+`dropout <p> <scale> <zeros> <n>` in place of the results (see
+tools/gen_ref_nn_defaults.py).
 
 Numbers: repr(float(x)) of float32 values (exactly widened), ints as ints.
 Inputs, targets and the parameters of nn_ops cases are rounded to dyadic
@@ -66,29 +75,37 @@ the e2e trajectories 5e-6), so a C float32 implementation can use such a
 tolerance.  Compare gradients relative to the case's largest gradient:
 some entries are 0 in exact arithmetic and rounding noise here (the CNN's
 conv bias before BatchNorm, the key part qkv.bias[D:2D] of every
-attention, since softmax ignores a shift shared by all keys).  AdamW turns
-that noise into steps of ~lr, so in the *_adamw e2e cases the `final`
-values of entries with 0 < |grad0| < 1e-5 * max|grad0| are noise; the
-losses are unaffected.
+attention, since softmax ignores a shift shared by all keys).  The e2e
+`final` and `buffer_final` values without the flagged noise agree with the
+float64 replay to 8e-4 and 5e-7 of max(|motion|, 0.1 * the array's largest
+|motion|), motion = final - initial (test_nn_ref.c's measure); the losses
+are unaffected by the noise.
 
---check re-reads both files and validates their structure, replays every
+--check re-reads the files and validates their structure, replays every
 case from the file alone (spec + written parameters -> written outputs),
 recomputes every loss from the written output with numpy (float64),
-cross-checks the eta-specific modules against independent formulations
-(numpy per-head loops, torch.nn.MultiheadAttention, gradcheck, parameter
-counts) and regenerates both files in memory to confirm they are identical.
+replays the defaults cases through SPEC_MODULES / SPEC_LOSSES (so a
+default restated wrongly there fails), cross-checks the eta-specific
+modules against independent formulations (tools/gen_ref_nn_modules.py:
+numpy per-head loops, torch.nn.MultiheadAttention, gradcheck, parameter
+counts) and regenerates the files in memory to confirm they are identical.
 """
 
 import argparse
 import ast
 import copy
-import io
+import importlib
 import math
 import os
 import sys
 import zlib
 
-import numpy as np
+# OpenBLAS chooses its kernels for the CPU unless OPENBLAS_CORETYPE forces a
+# type, and another kernel rounds float32 sums differently: the fixtures are
+# written (and --check reproduces them) with the detected kernels.
+os.environ.pop("OPENBLAS_CORETYPE", None)
+
+import numpy as np  # noqa: E402 (after the environment is set)
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -631,10 +648,13 @@ def e2e_nets():
 
 
 def train_e2e(model, opt_spec, x, y, loss_spec):
+    """10 steps on one batch.  Returns the losses (11 forward passes), the
+    step-0 gradients and, per parameter, the largest |gradient| of each
+    element over the steps relative to the case's largest of that step."""
     lossf = build_loss(loss_spec)
     model.train(True)
     opt = optimizer_for(opt_spec, model.parameters())
-    losses, grad0 = [], None
+    losses, grad0, gmax = [], None, None
     for k in range(E2E_STEPS + 1):
         opt.zero_grad(set_to_none=False)
         loss = lossf(model(x), y)
@@ -642,10 +662,74 @@ def train_e2e(model, opt_spec, x, y, loss_spec):
         if k == E2E_STEPS:
             break
         loss.backward()
+        g = [(n, p.grad.detach().clone()) for n, p in model.named_parameters()]
         if k == 0:
-            grad0 = [(n, p.grad.detach().clone()) for n, p in model.named_parameters()]
+            grad0 = g
+        top = max(float(t.abs().max()) for _, t in g)
+        r = [t.abs().double() / top for _, t in g]
+        gmax = r if gmax is None else [torch.maximum(a, b) for a, b in zip(gmax, r)]
         opt.step()
-    return losses, grad0
+    return losses, grad0, gmax
+
+
+# The noise rule.  An element whose gradient is 0 in exact arithmetic at
+# every step (the CNN's conv bias in front of BatchNorm; the key part
+# qkv.bias[D:2D] of every attention, since softmax ignores a shift shared by
+# all keys) does not affect the loss, but float32 rounding leaves it a
+# gradient of ~1e-8 of the largest: all its motion but weight decay is
+# rounding noise (~1e-9 under SGD, steps of ~lr under AdamW, which
+# normalises it).  A float64 replay of the same training finds these
+# elements: their gradient is below ZERO_GRAD times the step's largest at
+# every step (float64 rounding: ~1e-16; every other element: above 1e-4),
+# while float32 gave them a nonzero one at some step (an Embedding row of a
+# token that never occurs has exactly 0 in both and moves by weight decay
+# alone: not noise).  They are flagged.  A BatchNorm running_mean channel
+# fed by such a bias (the module before it) moves with that bias; it is
+# flagged when this decided its value: its float32 value differs from the
+# float64 replay's by more than NOISE_MOTION of max(|motion|, 0.1 * the
+# array's largest |motion|), motion = final - initial in float64 (the scale
+# test_nn_ref.c compares final values on; a tenth of its bound for buffers,
+# 1e-5: AdamW's drift of the bias moves them by 1e-2 on it, SGD's by 4e-7,
+# as float32 rounding moves any running stat here).  `noise
+# <name> <k> <i1> ... <ik>` lists the flagged elements just before the
+# `final` or `buffer_final` line of that name; every other element agrees
+# with the float64 replay (--check).
+ZERO_GRAD = 1e-10
+NOISE_MOTION = 1e-6
+
+
+def motion_err(v32, v64, v0):
+    """Elementwise |v32 - v64| / max(|v64 - v0|, 0.1 * max|v64 - v0|): the
+    error of a final value on the scale of its motion from v0."""
+    m = np.abs(v64 - v0)
+    return np.abs(v32 - v64) / np.maximum(np.maximum(m, 0.1 * (m.max() if m.size else 0)), 1e-300)
+
+
+def noise_flags(spec, init, x, y, opt_spec, gmax32, final32):
+    """{state_dict name: flat bool array} of the elements that are noise."""
+    model = build_net(spec)
+    model.load_state_dict(init)
+    model = model.double()
+    _, _, gmax64 = train_e2e(model, opt_spec, x.double() if x.is_floating_point() else x, y, "CrossEntropyLoss()")
+    flags = {}
+    for (n, _), g64, g32 in zip(model.named_parameters(), gmax64, gmax32):
+        flags[n] = ((g64 <= ZERO_GRAD) & (g32 > 0)).numpy().reshape(-1)
+    mods = list(model.named_children())
+    v = lambda t: t.detach().to(torch.float64).numpy().reshape(-1)
+    for i, (name, m) in enumerate(mods):
+        prev, rm = "%s.bias" % mods[i - 1][0] if i else None, name + ".running_mean"
+        if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)) and prev in flags:
+            err = motion_err(v(final32[rm]), v(model.state_dict()[rm]), v(init[rm]))
+            flags[rm] = flags[prev] & (err > NOISE_MOTION)
+    return {n: f for n, f in flags.items() if f.any()}
+
+
+def noise_line(flags, name):
+    f = flags.get(name)
+    if f is None:
+        return []
+    idx = np.nonzero(f)[0]
+    return ["noise %s %d %s" % (name, len(idx), " ".join(str(int(i)) for i in idx))]
 
 
 def gen_e2e():
@@ -663,11 +747,14 @@ def gen_e2e():
                  "input_type " + ("f32" if x.is_floating_point() else "i32"), "input " + fvals(x),
                  "target_type i32", "target " + fvals(y)]
             L += state_lines(model)
-            losses, grad0 = train_e2e(model, opt_spec, x, y, "CrossEntropyLoss()")
+            losses, grad0, gmax = train_e2e(model, opt_spec, x, y, "CrossEntropyLoss()")
+            flags = noise_flags(spec, init, x, y, opt_spec, gmax, model.state_dict())
             L += ["loss_at %d %s" % (k, fnum(v)) for k, v in enumerate(losses)]
             L += ["grad0 %s %s" % (n, fvals(g)) for n, g in grad0]
-            L += ["final %s %s %s" % (n, fshape(p.shape), fvals(p)) for n, p in model.named_parameters()]
-            L += buffer_lines(model, "buffer_final")
+            for n, p in model.named_parameters():
+                L += noise_line(flags, n) + ["final %s %s %s" % (n, fshape(p.shape), fvals(p))]
+            for line in buffer_lines(model, "buffer_final"):
+                L += noise_line(flags, line.split()[1]) + [line]
             L.append("end")
             blocks.append(L)
     return blocks
@@ -680,7 +767,15 @@ def render(blocks):
 def generate():
     ops = render([gen_op(c) for c in op_cases()])
     e2e = render(gen_e2e())
-    return {"nn_ops.txt": ops, "nn_e2e.txt": e2e}
+    defaults = helper("gen_ref_nn_defaults").generate_defaults()
+    return {"nn_ops.txt": ops, "nn_e2e.txt": e2e, "nn_defaults.txt": defaults}
+
+
+def helper(name):
+    """tools/<name>.py (the defaults generator, the module cross-checks),
+    which imports this module as gen_ref_nn."""
+    sys.modules.setdefault("gen_ref_nn", sys.modules[__name__])
+    return importlib.import_module(name)
 
 
 # --------------------------------------------------------------------------
@@ -743,10 +838,13 @@ def decode(case, e2e):
     single = ["spec", "loss", "mode", "input_shape", "batch", "input_type", "input", "target_type", "target"]
     single += ["optimizer", "steps"] if e2e else ["output", "loss_value"]
     d = {"name": case["name"], "params": [], "buffers": [], "grads": [], "buffer_after": [],
-         "loss_at": [], "final": [], "input_grad": None}
-    order = []
+         "loss_at": [], "final": [], "input_grad": None, "noise": {}}
+    pending = None
     for key, rest in case["items"]:
-        order.append(key)
+        if pending is not None:
+            need(key in ("final", "buffer_final") and rest.split()[0] == pending,
+                 "%s: noise %s is not followed by its final line" % (case["name"], pending))
+            pending = None
         if key in single:
             need(key not in d, "%s: duplicate %s" % (case["name"], key))
             d[key] = rest
@@ -761,6 +859,12 @@ def decode(case, e2e):
             d["grads"].append(_named_array(rest, with_shape=False))
         elif key == "final" and e2e:
             d["final"].append(_named_array(rest))
+        elif key == "noise" and e2e:
+            tok = rest.split()
+            pending, idx = tok[0], [int(v) for v in tok[2:]]
+            need(pending not in d["noise"] and int(tok[1]) == len(idx) > 0 and idx == sorted(set(idx))
+                 and idx[0] >= 0, "%s: noise %s: count or indices" % (case["name"], pending))
+            d["noise"][pending] = idx
         elif key == "loss_at" and e2e:
             k, v = rest.split()
             need(int(k) == len(d["loss_at"]), "loss_at out of order")
@@ -769,6 +873,7 @@ def decode(case, e2e):
             d["input_grad"] = _floats(rest)
         else:
             raise Bad("%s: unknown key %s" % (case["name"], key))
+    need(pending is None, "%s: noise at the end" % case["name"])
     for k in single:
         need(k in d, "%s: missing %s" % (case["name"], k))
     need(d["mode"] in ("train", "eval"), "bad mode")
@@ -787,6 +892,9 @@ def decode(case, e2e):
         d["steps"] = int(d["steps"])
         need(len(d["loss_at"]) == d["steps"] + 1, "loss_at count")
         need([f[0] for f in d["final"]] == pnames, "final names")
+        sizes = {n: len(v) for n, _, v in d["final"] + d["buffer_after"]}
+        for n, idx in d["noise"].items():
+            need(idx[-1] < sizes[n], "%s: noise %s: index out of range" % (d["name"], n))
         need(all(math.isfinite(v) for v in d["loss_at"]), "non-finite loss")
     else:
         tok = d["output"].split()
@@ -883,8 +991,8 @@ def numpy_loss(spec, out, tgt):
     raise Bad("loss " + name)
 
 
-def check_ops(text):
-    cases = parse_file(text)
+def check_ops(text, only=None):
+    cases = [c for c in parse_file(text) if only is None or only(c)]
     names = set()
     for case in cases:
         d = decode(case, e2e=False)
@@ -932,11 +1040,11 @@ def f64_state(d):
     return model
 
 
-def check_ops_f64(text):
+def check_ops_f64(text, only=None):
     """Each case replayed in float64: the written float32 results must agree
     to float32 rounding (conditioning: what tolerance the C side can use)."""
     worst = (0.0, "")
-    for case in parse_file(text):
+    for case in [c for c in parse_file(text) if only is None or only(c)]:
         d = decode(case, e2e=False)
         model = f64_state(d)
         x = tensor_in(d)
@@ -957,6 +1065,7 @@ def check_ops_f64(text):
 
 def check_e2e_f64(text):
     worst = (0.0, "")
+    motion = {"final": (0.0, ""), "buffer_final": (0.0, "")}  # test_nn_ref.c's measure
     for case in parse_file(text):
         d = decode(case, e2e=True)
         model = f64_state(d)
@@ -964,29 +1073,34 @@ def check_e2e_f64(text):
         x = x.double() if x.is_floating_point() else x
         y = torch.tensor(d["target"], dtype=torch.int64).reshape(([d["batch"]] + d["input_shape"])[:2]
                                                                   if d["input_type"] == "i32" else [d["batch"]])
-        losses, grad0 = train_e2e(model, d["optimizer"], x, y, d["loss"])
+        losses, grad0, gmax = train_e2e(model, d["optimizer"], x, y, d["loss"])
         errs = [("loss_at %d" % k, rel_err(v, [w])) for k, (v, w) in enumerate(zip(losses, d["loss_at"]))]
         errs += [("grad0 " + n, rel_err(g, gv, grad_floor(d))) for (n, g), (_, _, gv) in zip(grad0, d["grads"])]
-        # entries whose gradient is 0 in exact arithmetic (the CNN's conv
-        # bias before BatchNorm, the key part qkv.bias[D:2D] of attention:
-        # softmax ignores a shift shared by all keys) move by rounding noise;
-        # AdamW normalises that noise to steps of ~lr, so their final values
-        # are noise.  Such entries are found as 0 < |grad0| < 1e-5 * the
-        # case's largest gradient and skipped for AdamW.
-        fl = grad_floor(d)
+        # the noise rule (above noise_flags): float64 gradients either 0 to
+        # rounding or far from it; unflagged elements agree with float64
+        gaps = [float(g[(g > ZERO_GRAD) & (g < 1e-6)].numel()) for g in gmax]
+        need(sum(gaps) == 0, "%s: %d gradients between %g and 1e-6 of the largest: the noise rule is ambiguous"
+             % (d["name"], sum(gaps), ZERO_GRAD))
         nnoise = 0
-        for (n, p), (_, _, v), (_, _, g) in zip(model.named_parameters(), d["final"], d["grads"]):
-            keep = (np.abs(np.array(g)) >= 1e-5 * fl) | (np.array(g) == 0.0)
-            if not d["optimizer"].startswith("AdamW"):
-                keep[:] = True
+        init = {n: np.array(v) for n, _, v in d["params"] + d["buffers"]}
+        state = model.state_dict()
+        for key, (n, _, v) in [("final", f) for f in d["final"]] + [("buffer_final", b) for b in d["buffer_after"]]:
+            keep = np.ones(len(v), bool)
+            keep[d["noise"].get(n, [])] = False
             nnoise += int((~keep).sum())
-            pv = p.detach().numpy().reshape(-1)[keep]
+            pv = state[n].detach().numpy().reshape(-1)[keep]
             errs.append(("final " + n, rel_err(pv, np.array(v)[keep])))
+            em = motion_err(np.array(v)[keep], pv, init[n][keep])
+            motion[key] = max(motion[key], (float(em.max()) if em.size else 0.0, d["name"] + " " + n))
         if nnoise:
             print("  %s: %d noise entries skipped in final" % (d["name"], nnoise))
         for what, e in errs:
             need(e < 1e-4, "%s %s: float32 vs float64 rel %g" % (d["name"], what, e))
             worst = max(worst, (e, d["name"] + " " + what))
+    for key, bound in (("final", 1e-3), ("buffer_final", 1e-5)):  # test_nn_ref.c's bounds
+        e, where = motion[key]
+        need(e < bound, "%s %s: float32 vs float64 on the scale of the motion: %g" % (key, where, e))
+        print("nn_e2e.txt %s vs float64 on the scale of the motion: worst %.3g (%s)" % (key, e, where))
     return worst
 
 
@@ -998,7 +1112,7 @@ def check_e2e(text):
         x = tensor_in(d)
         y = torch.tensor(d["target"], dtype=torch.int64).reshape(([d["batch"]] + d["input_shape"])[:2]
                                                                   if d["input_type"] == "i32" else [d["batch"]])
-        losses, grad0 = train_e2e(model, d["optimizer"], x, y, d["loss"])
+        losses, grad0, _ = train_e2e(model, d["optimizer"], x, y, d["loss"])
         close([float(v) for v in losses], d["loss_at"], d["name"] + " losses", rtol=1e-5, atol=1e-6)
         for (n, g), (n2, _, gv) in zip(grad0, d["grads"]):
             need(n == n2, "grad0 names")
@@ -1009,114 +1123,6 @@ def check_e2e(text):
         for n, _, v in d["buffer_after"]:
             close(bufs[n], v, "%s buffer_final %s" % (d["name"], n), rtol=1e-5, atol=1e-6)
     return len(cases)
-
-
-# independent formulations of eta's own modules (float64 numpy)
-
-def np_layernorm(x, w, b, eps=1e-5):
-    mu = x.mean(-1, keepdims=True)
-    var = ((x - mu) ** 2).mean(-1, keepdims=True)
-    return (x - mu) / np.sqrt(var + eps) * w + b
-
-
-def np_mhsa(x, Wqkv, bqkv, Wp, bp, H, causal):
-    B, T, D = x.shape
-    hs = D // H
-    y = np.zeros_like(x)
-    for b in range(B):
-        qkv = x[b] @ Wqkv.T + (bqkv if bqkv is not None else 0.0)
-        q, k, v = qkv[:, :D], qkv[:, D:2 * D], qkv[:, 2 * D:]
-        heads = []
-        for h in range(H):
-            sl = slice(h * hs, (h + 1) * hs)
-            o = np.zeros((T, hs))
-            for i in range(T):
-                lim = i + 1 if causal else T
-                s = np.array([q[i, sl] @ k[j, sl] / math.sqrt(hs) for j in range(lim)])
-                p = np.exp(s - s.max())
-                p /= p.sum()
-                o[i] = sum(p[j] * v[j, sl] for j in range(lim))
-            heads.append(o)
-        y[b] = np.concatenate(heads, axis=1) @ Wp.T + (bp if bp is not None else 0.0)
-    return y
-
-
-def np_gelu_tanh(x):
-    return 0.5 * x * (1.0 + np.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * x ** 3)))
-
-
-def np_block(x, P, pre, H, causal):
-    g = lambda n: P[pre + n]
-    h = np_layernorm(x, g("ln_1.weight"), g("ln_1.bias"))
-    x = x + np_mhsa(h, g("attn.qkv.weight"), g("attn.qkv.bias"), g("attn.proj.weight"), g("attn.proj.bias"),
-                    H, causal)
-    h = np_layernorm(x, g("ln_2.weight"), g("ln_2.bias"))
-    h = np_gelu_tanh(h @ g("mlp.c_fc.weight").T + g("mlp.c_fc.bias"))
-    return x + h @ g("mlp.c_proj.weight").T + g("mlp.c_proj.bias")
-
-
-def check_modules():
-    torch.manual_seed(7)
-    rng = np.random.RandomState(7)
-    n = 0
-    for D, H, T, causal, bias in [(12, 3, 7, True, True), (12, 3, 5, False, True), (8, 2, 5, True, False),
-                                  (6, 1, 3, False, True), (8, 4, 1, True, True)]:
-        m = MultiheadSelfAttention(D, H, causal=causal, bias=bias).double()
-        x = torch.from_numpy(rng.standard_normal((2, T, D)))
-        y = m(x).detach().numpy()
-        P = {k: v.numpy() for k, v in m.state_dict().items()}
-        ref = np_mhsa(x.numpy(), P["qkv.weight"], P.get("qkv.bias"), P["proj.weight"], P.get("proj.bias"), H, causal)
-        close(y, ref, "mhsa vs numpy loop", rtol=1e-10, atol=1e-12)
-        names = ["qkv.weight", "qkv.bias", "proj.weight", "proj.bias"] if bias else ["qkv.weight", "proj.weight"]
-        need(list(m.state_dict()) == names, "mhsa names")
-        # torch.nn.MultiheadAttention with the same weights
-        mha = nn.MultiheadAttention(D, H, bias=bias, batch_first=True).double()
-        with torch.no_grad():
-            mha.in_proj_weight.copy_(m.qkv.weight)
-            mha.out_proj.weight.copy_(m.proj.weight)
-            if bias:
-                mha.in_proj_bias.copy_(m.qkv.bias)
-                mha.out_proj.bias.copy_(m.proj.bias)
-        mask = torch.triu(torch.ones(T, T, dtype=torch.bool), 1) if causal else None
-        y2 = mha(x, x, x, attn_mask=mask, need_weights=False)[0].detach().numpy()
-        close(y, y2, "mhsa vs nn.MultiheadAttention", rtol=1e-10, atol=1e-12)
-        xx = x.clone().requires_grad_(True)
-        need(torch.autograd.gradcheck(m, (xx,)), "mhsa gradcheck")
-        n += 3
-    for d, H, T, causal, r in [(8, 2, 5, False, 4), (12, 3, 7, True, 4), (8, 4, 3, True, 2), (16, 2, 8, True, 4)]:
-        blk = TransformerBlock(d, H, causal=causal, mlp_ratio=r).double()
-        with torch.no_grad():
-            for p in blk.parameters():
-                p.copy_(torch.from_numpy(rng.standard_normal(p.shape) * 0.3) + (1.0 if p.dim() == 1 and p.numel() == d else 0.0))
-        names = ["ln_1.weight", "ln_1.bias", "attn.qkv.weight", "attn.qkv.bias", "attn.proj.weight",
-                 "attn.proj.bias", "ln_2.weight", "ln_2.bias", "mlp.c_fc.weight", "mlp.c_fc.bias",
-                 "mlp.c_proj.weight", "mlp.c_proj.bias"]
-        need(list(blk.state_dict()) == names, "block names")
-        cnt = sum(p.numel() for p in blk.parameters())
-        need(cnt == (4 + 2 * r) * d * d + (9 + r) * d, "block parameter count")
-        if r == 4:
-            need(cnt == 12 * d * d + 13 * d, "block parameter count (12d^2+13d)")
-        x = torch.from_numpy(rng.standard_normal((2, T, d)))
-        P = {k: v.numpy() for k, v in blk.state_dict().items()}
-        close(blk(x).detach().numpy(), np_block(x.numpy(), P, "", H, causal), "block vs numpy",
-              rtol=1e-10, atol=1e-12)
-        need(torch.autograd.gradcheck(blk, (x.clone().requires_grad_(True),)), "block gradcheck")
-        n += 3
-    # the e2e transformer: parameter total
-    net = build_net(e2e_nets()[2][1])
-    need(sum(p.numel() for p in net.parameters()) == 17 * 16 + 8 * 16 + 2 * (12 * 256 + 13 * 16) + 32 + 16 * 17 + 17,
-         "transformer total")
-    # PositionalEmbedding, MeanPool, GELU tanh
-    pe = PositionalEmbedding(8, 5).double()
-    x = torch.from_numpy(rng.standard_normal((3, 6, 5)))
-    close(pe(x).detach().numpy(), x.numpy() + pe.weight.detach().numpy()[None, :6], "posemb")
-    close(MeanPool()(x).numpy(), x.numpy().sum(1) / 6.0, "meanpool", rtol=1e-14, atol=1e-15)
-    close(nn.GELU(approximate="tanh")(x).numpy(), np_gelu_tanh(x.numpy()), "gelu tanh", rtol=1e-13, atol=1e-15)
-    n += 4
-    # spec defaults: Softmax() is dim=-1, AdaptiveAvgPool2d() is 1
-    need(build_net("Softmax()").dim == -1 and build_net("LogSoftmax()").dim == -1, "softmax default")
-    need(build_net("AdaptiveAvgPool2d()").output_size == 1, "adaptive default")
-    return n
 
 
 def main():
@@ -1134,7 +1140,7 @@ def main():
             print("wrote %s (%d bytes)" % (path, len(text)))
         return 0
     try:
-        nm = check_modules()
+        nm = helper("gen_ref_nn_modules").check_modules()
         print("modules: %d cross-checks ok" % nm)
         for fn, text in files.items():
             path = os.path.join(a.out, fn)
@@ -1146,6 +1152,8 @@ def main():
         print("nn_e2e.txt: %d cases ok" % check_e2e(files["nn_e2e.txt"]))
         print("nn_ops.txt float64 replay: worst rel %.3g (%s)" % check_ops_f64(files["nn_ops.txt"]))
         print("nn_e2e.txt float64 replay: worst rel %.3g (%s)" % check_e2e_f64(files["nn_e2e.txt"]))
+        n, worst = helper("gen_ref_nn_defaults").check_defaults(files["nn_defaults.txt"])
+        print("nn_defaults.txt: %d cases ok; float64 replay: worst rel %.3g (%s)" % (n, *worst))
     except Bad as e:
         print("CHECK FAILED:", e)
         return 1
