@@ -22,6 +22,11 @@
  *    parameter and buffer afterwards.
  * A BLAS given through ETA_BLAS with a thread pool of its own threads
  * GEMMs its own way: no promise there, and test_user_blas says skipped.
+ *
+ * `test_nn_bits --family NAME [--quick]` is the child, also run by
+ * tests/cpu_paths.sh in an emulated CPU: NAME is a family, `builtin`, or
+ * `native` (whatever OpenBLAS picks); it prints a digest of its 1-thread
+ * results, which with the C GEMM must be the same on every CPU.
  */
 #include "harness.h"
 
@@ -42,6 +47,22 @@
 #endif
 
 enum { SKIP_CHILD = 77 }; /* the child's exit status for "no promise here" */
+
+/* --quick: products of at most QUICK_MNK multiply-adds only (for runs in an
+ * emulator, tests/cpu_paths.sh). */
+#define QUICK_MNK 3e7
+static bool quick;
+
+/* FNV-1a over every 1-thread result (GEMMs, then parameters and losses):
+ * printed by the child, so that runs on other CPUs can be compared. */
+static uint64_t digest = 0xcbf29ce484222325ull;
+
+static void digest_add(const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; i++)
+        digest = (digest ^ b[i]) * 0x100000001b3ull;
+}
 
 /* ---- what the CPU runs ------------------------------------------------- */
 
@@ -184,12 +205,15 @@ static int check_gemms(void)
     int bad = 0, saved = width();
     for (int i = 0; i < NGEMMS; i++) {
         const gemm_case *g = &GEMMS[i];
+        if (quick && (double)g->M * g->N * g->K > QUICK_MNK)
+            continue;
         int lda = (g->ta ? g->M : g->K) + g->pad, ldb = (g->tb ? g->K : g->N) + g->pad, ldc = g->N + g->pad;
         float *A = filled((size_t)(g->ta ? g->K : g->M) * (size_t)lda);
         float *B = filled((size_t)(g->tb ? g->N : g->K) * (size_t)ldb);
         float *C0 = filled((size_t)g->M * (size_t)ldc);
         size_t bytes = sizeof(float) * (size_t)g->M * (size_t)ldc;
         float *one = gemm_at(g, A, B, C0, 1, 0);
+        digest_add(one, bytes);
         for (int t = 2; t <= 3; t++) {
             float *got = gemm_at(g, A, B, C0, t, 0);
             if (memcmp(one, got, bytes) != 0) {
@@ -212,7 +236,8 @@ static int check_gemms(void)
         free(C0);
     }
     set_threads(saved);
-    printf("gemm: %d cases at 1, 2 and 3 threads, %d differ\n", NGEMMS, bad);
+    printf("gemm: %d cases at 1, 2 and 3 threads, %d differ; digest %016llx\n", NGEMMS, bad,
+           (unsigned long long)digest);
     return bad;
 }
 
@@ -297,6 +322,9 @@ static int check_nets(void)
         double loss1[NET_STEPS], loss[NET_STEPS];
         size_t n1, n;
         float *p1 = train_at(c, 1, loss1, &n1);
+        digest_add(p1, sizeof(float) * n1);
+        digest_add(loss1, sizeof loss1);
+        printf("net %s: digest %016llx\n", c->name, (unsigned long long)digest);
         for (int t = 2; t <= 3; t++) {
             float *p = train_at(c, t, loss, &n);
             if (n != n1 || memcmp(p, p1, sizeof(float) * n) != 0 || memcmp(loss, loss1, sizeof loss) != 0) {
@@ -317,6 +345,7 @@ static int check_nets(void)
 
 static int child_main(const char *family)
 {
+    /* "native": whatever OpenBLAS picks for this CPU (tests/cpu_paths.sh) */
     const char *config = nn_blas_config();
     printf("config: %s\n", config);
     if (!strcmp(family, "builtin")) {
@@ -329,7 +358,7 @@ static int child_main(const char *family)
             printf("no promise: this BLAS threads with its own pool\n");
             return SKIP_CHILD;
         }
-    } else {
+    } else if (strcmp(family, "native") != 0) {
         /* "... Haswell kernels (...": the family OpenBLAS runs */
         char want[64];
         snprintf(want, sizeof want, " %s kernels", family);
@@ -339,6 +368,7 @@ static int child_main(const char *family)
         }
     }
     int bad = check_gemms() + check_nets();
+    printf("digest: %016llx\n", (unsigned long long)digest);
     return bad ? 1 : 0;
 }
 
@@ -411,8 +441,10 @@ static void test_user_blas(void **state)
 
 int main(int argc, char **argv)
 {
-    if (argc > 2 && !strcmp(argv[1], "--family"))
+    if (argc > 2 && !strcmp(argv[1], "--family")) {
+        quick = argc > 3 && !strcmp(argv[3], "--quick");
         return child_main(argv[2]);
+    }
     ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
     if (n <= 0)
         return 1;

@@ -20,12 +20,47 @@
  * gcc -O2's "very cheap" cost model refuses any loop that needs a scalar
  * epilogue. Vector add, multiply, divide and sqrt round exactly as the
  * scalar instructions and -ffp-contract=off rules out FMA, so every element
- * gets the same bits on every clone and at every thread count. */
+ * gets the same bits on every clone and at every thread count. Not so a
+ * `omp simd reduction`: it sums in as many lanes as the ISA has (16 floats
+ * with AVX-512, 8 with AVX2, 4 with SSE2), so each CPU got other bits. A sum
+ * inside a cloned kernel uses ETA_LANES fixed lanes instead (below). */
 #if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 8 && defined(__x86_64__) && defined(__GLIBC__)
 #define ETA_SIMD_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
 #define ETA_SIMD_CLONES
 #endif
+
+/* Sums whose order does not depend on the vector width: element j goes to
+ * lane j % ETA_LANES of an accumulator array, and the lanes are added in a
+ * fixed tree. The loop over the lanes of one stretch vectorises on every
+ * ISA with each lane summing its elements in order:
+ *
+ *     float acc[ETA_LANES] = {0};
+ *     for (int64_t j0 = 0; j0 < n; j0 += ETA_LANES) {
+ *         int64_t m = n - j0 < ETA_LANES ? n - j0 : ETA_LANES;
+ *     #pragma omp simd
+ *         for (int64_t l = 0; l < m; l++)
+ *             acc[l] += x[j0 + l];
+ *     }
+ *     float sum = eta_lanes_sum_f32(acc);
+ */
+#define ETA_LANES 16
+
+static inline float eta_lanes_sum_f32(float *acc)
+{
+    for (int w = ETA_LANES / 2; w > 0; w /= 2)
+        for (int l = 0; l < w; l++)
+            acc[l] += acc[l + w];
+    return acc[0];
+}
+
+static inline double eta_lanes_sum_f64(double *acc)
+{
+    for (int w = ETA_LANES / 2; w > 0; w /= 2)
+        for (int l = 0; l < w; l++)
+            acc[l] += acc[l + w];
+    return acc[0];
+}
 
 #define ETA_CHUNK 16384   /* elements per parallel chunk */
 #define ETA_BLOCK 4096    /* elements per reduction block */

@@ -92,12 +92,17 @@ static void softmax_row(float *x, int64_t lim, int64_t T, const int32_t *kp, int
         memset(x, 0, (size_t)T * sizeof *x);
         return;
     }
-#pragma omp simd reduction(+ : sum)
-    for (int64_t j = 0; j < lim; j++) {
-        float e = nn_exp_vec(x[j] - mx);
-        x[j] = e;
-        sum += e;
+    float acc[ETA_LANES] = {0};
+    for (int64_t j0 = 0; j0 < lim; j0 += ETA_LANES) {
+        int64_t m = lim - j0 < ETA_LANES ? lim - j0 : ETA_LANES;
+#pragma omp simd
+        for (int64_t l = 0; l < m; l++) {
+            float e = nn_exp_vec(x[j0 + l] - mx);
+            x[j0 + l] = e;
+            acc[l] += e;
+        }
     }
+    sum = eta_lanes_sum_f32(acc);
     float inv = 1.0f / sum;
 #pragma omp simd
     for (int64_t j = 0; j < lim; j++)
@@ -111,10 +116,14 @@ static void softmax_row(float *x, int64_t lim, int64_t T, const int32_t *kp, int
 ETA_SIMD_CLONES
 static void dsoftmax_row(float *restrict w, const float *restrict pr, const float *restrict pd, int64_t nk)
 {
-    float dot = 0;
-#pragma omp simd reduction(+ : dot)
-    for (int64_t j = 0; j < nk; j++)
-        dot += pd[j] * w[j];
+    float acc[ETA_LANES] = {0};
+    for (int64_t j0 = 0; j0 < nk; j0 += ETA_LANES) {
+        int64_t m = nk - j0 < ETA_LANES ? nk - j0 : ETA_LANES;
+#pragma omp simd
+        for (int64_t l = 0; l < m; l++)
+            acc[l] += pd[j0 + l] * w[j0 + l];
+    }
+    float dot = eta_lanes_sum_f32(acc);
 #pragma omp simd
     for (int64_t j = 0; j < nk; j++)
         w[j] = pd[j] * w[j] - pr[j] * dot;

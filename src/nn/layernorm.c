@@ -27,14 +27,21 @@ static void layernorm_forward(float *restrict y, float *restrict mean, float *re
     for (int64_t r = r0; r < r1; r++) {
         const float *xr = x + r * C;
         float *yr = y + r * C;
-        double s = 0, v = 0;
-#pragma omp simd reduction(+ : s)
-        for (int64_t c = 0; c < C; c++)
-            s += xr[c];
-        double m = s / (double)C;
-#pragma omp simd reduction(+ : v)
-        for (int64_t c = 0; c < C; c++)
-            v += ((double)xr[c] - m) * ((double)xr[c] - m);
+        double as[ETA_LANES] = {0}, av[ETA_LANES] = {0};
+        for (int64_t c0 = 0; c0 < C; c0 += ETA_LANES) {
+            int64_t n = C - c0 < ETA_LANES ? C - c0 : ETA_LANES;
+#pragma omp simd
+            for (int64_t l = 0; l < n; l++)
+                as[l] += xr[c0 + l];
+        }
+        double m = eta_lanes_sum_f64(as) / (double)C;
+        for (int64_t c0 = 0; c0 < C; c0 += ETA_LANES) {
+            int64_t n = C - c0 < ETA_LANES ? C - c0 : ETA_LANES;
+#pragma omp simd
+            for (int64_t l = 0; l < n; l++)
+                av[l] += ((double)xr[c0 + l] - m) * ((double)xr[c0 + l] - m);
+        }
+        double v = eta_lanes_sum_f64(av);
         float fm = (float)m, fr = (float)(1.0 / sqrt(v / (double)C + eps));
         mean[r] = fm;
         rstd[r] = fr;
@@ -64,21 +71,27 @@ static void layernorm_backward_dx(float *restrict dx, const float *restrict dy, 
     for (int64_t r = r0; r < r1; r++) {
         const float *xr = x + r * C, *dyr = dy + r * C;
         float *dxr = dx + r * C, m = mean[r], rs = rstd[r];
-        double s1 = 0, s2 = 0;
-        if (w) {
-#pragma omp simd reduction(+ : s1, s2)
-            for (int64_t c = 0; c < C; c++) {
-                float dn = dyr[c] * w[c];
-                s1 += dn;
-                s2 += (double)dn * ((xr[c] - m) * rs);
-            }
-        } else {
-#pragma omp simd reduction(+ : s1, s2)
-            for (int64_t c = 0; c < C; c++) {
-                s1 += dyr[c];
-                s2 += (double)dyr[c] * ((xr[c] - m) * rs);
+        double a1[ETA_LANES] = {0}, a2[ETA_LANES] = {0};
+        for (int64_t c0 = 0; c0 < C; c0 += ETA_LANES) {
+            int64_t n = C - c0 < ETA_LANES ? C - c0 : ETA_LANES;
+            const float *xc = xr + c0, *dyc = dyr + c0;
+            if (w) {
+                const float *wc = w + c0;
+#pragma omp simd
+                for (int64_t l = 0; l < n; l++) {
+                    float dn = dyc[l] * wc[l];
+                    a1[l] += dn;
+                    a2[l] += (double)dn * ((xc[l] - m) * rs);
+                }
+            } else {
+#pragma omp simd
+                for (int64_t l = 0; l < n; l++) {
+                    a1[l] += dyc[l];
+                    a2[l] += (double)dyc[l] * ((xc[l] - m) * rs);
+                }
             }
         }
+        double s1 = eta_lanes_sum_f64(a1), s2 = eta_lanes_sum_f64(a2);
         float a = (float)(s1 / (double)C), bb = (float)(s2 / (double)C);
         if (w) {
 #pragma omp simd

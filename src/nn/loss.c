@@ -79,14 +79,18 @@ static void ce_rows(float *restrict prob, double *restrict rl, const float *rest
 #pragma omp simd reduction(max : mx)
         for (int64_t c = 1; c < C; c++)
             mx = xr[c] > mx ? xr[c] : mx;
-        double s = 0, mean = 0;
-#pragma omp simd reduction(+ : s, mean)
-        for (int64_t c = 0; c < C; c++) {
-            float e = nn_exp_vec(xr[c] - mx);
-            p[c] = e;
-            s += e;
-            mean += xr[c];
+        double as[ETA_LANES] = {0}, am[ETA_LANES] = {0}; /* fixed lanes: parallel.h */
+        for (int64_t c0 = 0; c0 < C; c0 += ETA_LANES) {
+            int64_t n = C - c0 < ETA_LANES ? C - c0 : ETA_LANES;
+#pragma omp simd
+            for (int64_t l = 0; l < n; l++) {
+                float e = nn_exp_vec(xr[c0 + l] - mx);
+                p[c0 + l] = e;
+                as[l] += e;
+                am[l] += xr[c0 + l];
+            }
         }
+        double s = eta_lanes_sum_f64(as), mean = eta_lanes_sum_f64(am);
         float inv = (float)(1.0 / s);
 #pragma omp simd
         for (int64_t c = 0; c < C; c++)
