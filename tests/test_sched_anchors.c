@@ -292,6 +292,19 @@ static void test_optax_sgdr_and_join(void **state)
     const char *sgdr = "sgdr_schedule([warmup_cosine_decay_schedule(0, 1, 10, 100, end_value=0.1), "
                        "warmup_cosine_decay_schedule(0, 0.5, 10, 200, end_value=0.05)])";
     check_lrs(sgdr, s, w, N(w), 1e-12);
+    /* Optax's form: a list of dicts of warmup_cosine_decay_schedule's arguments */
+    check_lrs("sgdr_schedule([{'init_value': 0, 'peak_value': 1, 'warmup_steps': 10, 'decay_steps': 100, "
+              "'end_value': 0.1}, dict(init_value=0, peak_value=0.5, warmup_steps=10, decay_steps=200, end_value=0.05)])",
+              s, w, N(w), 1e-12);
+    /* SGDRTest.test_limits: three cycles of 2000, 3000 and 5000 steps with 500
+     * warm-up steps each peak at step 500 of their cycle */
+    static const double s_sgdr[] = {500, 2500, 5500};
+    static const double w_sgdr[] = {1.6, 0.8, 0.4};
+    check_lrs("sgdr_schedule([{'decay_steps': 2000, 'peak_value': 1.6, 'init_value': 0, 'end_value': 0.0, "
+              "'warmup_steps': 500}, {'decay_steps': 3000, 'peak_value': 0.8, 'init_value': 0, 'end_value': 0.0, "
+              "'warmup_steps': 500}, {'decay_steps': 5000, 'peak_value': 0.4, 'init_value': 0, 'end_value': 0.0, "
+              "'warmup_steps': 500}])",
+              s_sgdr, w_sgdr, N(w_sgdr), 1e-15);
     check_lrs("join_schedules([warmup_cosine_decay_schedule(0, 1, 10, 100, end_value=0.1), "
               "warmup_cosine_decay_schedule(0, 0.5, 10, 200, end_value=0.05)], [100])",
               s, w, N(w), 1e-12);
@@ -623,7 +636,18 @@ static void test_errors(void **state)
                 "must not decrease", "3]");
     check_error("join_schedules([constant_schedule(1), constant_schedule(2)], [2.5])", "must be an integer", "2.5");
     check_error("sgdr_schedule([warmup_cosine_decay_schedule(0, 1, 1, 10), cosine_decay_schedule(1, 10)])",
-                "cosine_kwargs[1] must be a warmup_cosine_decay_schedule", "cosine_decay_schedule(1");
+                "cosine_kwargs[1] must be a dict of warmup_cosine_decay_schedule's arguments",
+                "cosine_decay_schedule(1");
+    check_error("sgdr_schedule([{'init_value': 0, 'peak': 1, 'warmup_steps': 1, 'decay_steps': 10}])",
+                "unexpected keyword argument 'peak'", "'peak'");
+    check_error("sgdr_schedule([{'init_value': 0, 'warmup_steps': 1, 'decay_steps': 10}])",
+                "missing required argument 'peak_value'", "{'init");
+    check_error("sgdr_schedule([{'init_value': 0, 'peak_value': 1, 'warmup_steps': 1, 'decay_steps': -10}])",
+                "decay_steps must be > 0", "-10");
+    check_error("sgdr_schedule([{10: 0.5}])", "must be argument names, got number", "10");
+    check_error("piecewise_constant_schedule(1.0, {'a': 0.5})", "boundaries_and_scales key must be a number, got string",
+                "'a'");
+    check_error("sgdr_schedule([1.0])", "expected a schedule", "1.0");
     /* fastai */
     check_error("fit_one_cycle(0, 1.0)", "n_epoch must be >= 1", "0");
     check_error("fit_one_cycle(5, 1.0, pct_start=1.0)", "pct_start must be in [0, 1)", "1.0");

@@ -42,7 +42,8 @@ typedef struct sched_arg {
     double dflt;              /* default of a number (NaN: None) */
     double lo, hi;            /* valid range of numbers (each element for lists) */
     bool lo_open, hi_open;
-    const char *choices;      /* SA_CHOICE: "cos|linear" */
+    const char *choices;      /* SA_CHOICE: "cos|linear"; SA_SCHEDS: the kind a dict item's keyword
+                               * arguments build (sgdr_schedule's "warmup_cosine_decay_schedule"), or NULL */
 } sched_arg;
 
 typedef struct sched_node sched_node;

@@ -32,8 +32,12 @@
  *   keys are sorted; linear/cosine_onecycle_schedule build theirs the same
  *   way, so coinciding boundaries (int(pct_final * T) == T) merge as in Optax.
  *
- * sgdr_schedule takes a list of dicts of keyword arguments in Optax; eta
- * takes the same cycles written as calls:
+ * sgdr_schedule takes Optax's list of dicts of warmup_cosine_decay_schedule
+ * keyword arguments,
+ *     sgdr_schedule([{'init_value': 0, 'peak_value': 1, 'warmup_steps': 10,
+ *                     'decay_steps': 100}, dict(init_value=0, ...)])
+ * or the same cycles written as calls (eta's form, which also takes
+ * positional arguments):
  *     sgdr_schedule([warmup_cosine_decay_schedule(0, 1, 10, 100),
  *                    warmup_cosine_decay_schedule(0, 0.5, 10, 200)])
  * each cycle lasting its decay_steps.
@@ -424,7 +428,8 @@ const sched_kind sched_optax_warmup_exponential_decay = {"warmup_exponential_dec
 
 /* ---- sgdr_schedule(cosine_kwargs) ----
  * join of warmup_cosine_decay_schedule cycles, each lasting its decay_steps. */
-static const sched_arg sgdr_args[] = {{"cosine_kwargs", SA_SCHEDS, true, NAN, 0, 0, false, false, NULL}};
+static const sched_arg sgdr_args[] = {
+    {"cosine_kwargs", SA_SCHEDS, true, NAN, 0, 0, false, false, "warmup_cosine_decay_schedule"}};
 
 static int sgdr_check(sched_node *n, const eta_spec *call, const eta_spec *const *vals, eta_err *err)
 {
@@ -432,8 +437,8 @@ static int sgdr_check(sched_node *n, const eta_spec *call, const eta_spec *const
     for (int k = 0; k < n->nkids; k++)
         if (n->kids[k]->kind != &sched_optax_warmup_cosine_decay)
             return eta_spec_fail(err, ETA_EINVAL, vals[0]->items[k],
-                                 "sgdr_schedule: cosine_kwargs[%d] must be a warmup_cosine_decay_schedule(...) call "
-                                 "(eta writes Optax's dicts of keyword arguments as calls), got %s",
+                                 "sgdr_schedule: cosine_kwargs[%d] must be a dict of warmup_cosine_decay_schedule's "
+                                 "arguments, or a warmup_cosine_decay_schedule(...) call, got %s",
                                  k, n->kids[k]->kind->name);
     return ETA_OK;
 }

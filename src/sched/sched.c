@@ -185,6 +185,40 @@ static int read_choice(const eta_spec *v, const sched_arg *a, double *out, eta_e
 
 static int build(sched_node **out, const eta_spec *call, eta_err *err);
 
+/* A dict of keyword arguments for the kind named `kind` (Optax's
+ * sgdr_schedule([{'init_value': 0.1, ...}, ...])): built as the call
+ * kind(**dict), its errors located in the dict. */
+static int build_kwargs(sched_node **out, const char *kind, const eta_spec *dict, eta_err *err)
+{
+    *out = NULL;
+    for (int k = 0; k < dict->n; k++)
+        if (dict->items[2 * k]->kind != ETA_SPEC_STRING)
+            return eta_spec_fail(err, ETA_EINVAL, dict->items[2 * k],
+                                 "the keys of a dict of %s's arguments must be argument names, got %s", kind,
+                                 eta_spec_kind_name(dict->items[2 * k]->kind));
+    size_t n = (size_t)dict->n + 1;
+    const eta_spec **items = malloc(n * sizeof *items);
+    const char **keys = malloc(n * sizeof *keys);
+    int *key_pos = malloc(n * sizeof *key_pos);
+    int rc;
+    if (!items || !keys || !key_pos) {
+        rc = eta_spec_fail(err, ETA_ENOMEM, dict, "out of memory");
+    } else {
+        for (int k = 0; k < dict->n; k++) {
+            items[k] = dict->items[2 * k + 1];
+            keys[k] = dict->items[2 * k]->str;
+            key_pos[k] = dict->items[2 * k]->pos;
+        }
+        eta_spec call = {ETA_SPEC_CALL, dict->pos, dict->len, 0, false, kind, dict->n, (eta_spec **)items, keys,
+                         key_pos};
+        rc = build(out, &call, err);
+    }
+    free(items);
+    free(keys);
+    free(key_pos);
+    return rc;
+}
+
 static int read_arg(sched_node *n, int i, const eta_spec *v, eta_err *err)
 {
     const sched_arg *a = &n->kind->args[i];
@@ -240,7 +274,10 @@ static int read_arg(sched_node *n, int i, const eta_spec *v, eta_err *err)
         if (!n->kids)
             return eta_spec_fail(err, ETA_ENOMEM, v, "out of memory");
         for (int k = 0; k < v->n; k++) {
-            if ((rc = build(&n->kids[k], v->items[k], err)))
+            const eta_spec *item = v->items[k];
+            rc = item->kind == ETA_SPEC_DICT && a->choices ? build_kwargs(&n->kids[k], a->choices, item, err)
+                                                           : build(&n->kids[k], item, err);
+            if (rc)
                 return rc;
             n->nkids++;
         }
@@ -254,9 +291,12 @@ static int read_arg(sched_node *n, int i, const eta_spec *v, eta_err *err)
         if (!n->vec[i] || !n->dict_values)
             return eta_spec_fail(err, ETA_ENOMEM, v, "out of memory");
         n->vlen[i] = v->n;
+        char key[64], value[64];
+        snprintf(key, sizeof key, "%s key", a->name);
+        snprintf(value, sizeof value, "%s value", a->name);
         for (int k = 0; k < v->n; k++) {
-            if ((rc = eta_spec_get_real(v->items[2 * k], "key", &n->vec[i][k], err)) ||
-                (rc = eta_spec_get_real(v->items[2 * k + 1], "value", &n->dict_values[k], err)))
+            if ((rc = eta_spec_get_real(v->items[2 * k], key, &n->vec[i][k], err)) ||
+                (rc = eta_spec_get_real(v->items[2 * k + 1], value, &n->dict_values[k], err)))
                 return rc;
         }
         return ETA_OK;
