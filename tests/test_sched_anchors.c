@@ -1,15 +1,30 @@
 /* tests/test_sched_anchors.c - labels: unit ref
  * The schedules of Keras, Optax, fastai, scikit-learn, darknet, llm.c and
  * eta's own (src/sched/{keras,optax,fastai,sklearn,darknet,llmc,scaling}.c)
- * against the reference values of lr-methods.md §5 (ports of each
- * framework's source; Optax rows marked (T) are Optax's own test values),
- * plus the divergences between anchors (§2.7), edge cases and the located
- * errors of bad arguments.
+ * against reference values from outside eta, plus the divergences between
+ * the anchors (docs/sched.md), edge cases and the located errors of bad
+ * arguments. None of these frameworks is installed here, so each value
+ * comes from one of:
+ *   - the framework's own tests, quoted: Optax's
+ *     optax/schedules/_schedule_test.py (google-deepmind/optax 0.2.9.dev,
+ *     revision 2edbcbe2), named by test class and method where used;
+ *   - a line-by-line port (to Python, in double) of the named function of
+ *     the framework's source at the revision the schedule's file in
+ *     src/sched/ follows: Keras 3.16.0 (keras-team/keras 3422977a,
+ *     keras/src/optimizers/schedules/learning_rate_schedule.py), Optax
+ *     0.2.9.dev (2edbcbe2, optax/schedules/_schedule.py), fastai
+ *     (fastai/fastai fastai/callback/schedule.py, combined_cos and the
+ *     Learner.fit_* methods), darknet (pjreddie/darknet f6afaabc,
+ *     src/network.c get_current_rate), llm.c (karpathy/llm.c f1e2ace6,
+ *     llmc/schedulers.h), scikit-learn 1.2.1 (sklearn/linear_model/
+ *     _sgd_fast.pyx, _plain_sgd's rate and its 'optimal' t0);
+ *   - arithmetic on a documented formula, where a comment shows it.
+ * Each test says which.
  *
- * Bounds: values the table prints to about 10 significant digits are
+ * Bounds: values the ports printed to about 10 significant digits are
  * checked at 1e-9 relative, those printed to 10 decimal places within half
  * a unit of the 10th decimal (5e-11 absolute: 0.0006692851); Optax's own
- * test values (T) that are float32 results at Optax's rtol 1e-6, and also
+ * test values that are float32 results at Optax's rtol 1e-6, and also
  * in double at 1e-15; values that are exact decimals at 1e-12 (the formulas
  * round on the way); values that are exactly representable and reached
  * without rounding (0, 1, 0.5, ...) exactly. Every anchor schedule ignores
@@ -32,7 +47,7 @@ static eta_sched *build(const char *spec)
     return s;
 }
 
-/* Half a unit of the 10th decimal place: for values §5 prints with 10 decimals. */
+/* Half a unit of the 10th decimal place: for values a port printed with 10 decimals. */
 #define DECIMALS10 (-5.000001e-11)
 
 /* lr(steps[i]) against want[i] within `tol` relative (0: exactly; negative:
@@ -88,7 +103,9 @@ static void check_error(const char *spec, const char *msg, const char *at)
         fail_msg("'%s': error at %d ('%s'), want at '%s'", spec, err.pos, err.pos >= 0 ? spec + err.pos : "", at);
 }
 
-/* ---- Keras (§5) ---- */
+/* ---- Keras ----
+ * Ports of Keras 3.16.0 learning_rate_schedule.py (keras-team/keras 3422977a):
+ * the class named by each spec, its __call__. */
 
 static void test_keras_cosine_decay_restarts(void **state)
 {
@@ -168,16 +185,18 @@ static void test_keras_exponential_decay(void **state)
               steps, stair, N(stair), 0);
 }
 
-/* ---- Optax (§5) ---- */
+/* ---- Optax ----
+ * Quoted from Optax's _schedule_test.py (0.2.9.dev, 2edbcbe2) where a test
+ * names the method; the rest are ports of _schedule.py's functions. */
 
 static void test_optax_cosine_onecycle(void **state)
 {
     (void)state;
-    static const double w1[] = {100, 550, 1000, 750.25, 250.75, 1, 1};
+    static const double w1[] = {100, 550, 1000, 750.25, 250.75, 1, 1}; /* OneCycleTest.test_cosine */
     check_series("cosine_onecycle_schedule(transition_steps=5, peak_value=1000, pct_start=0.4, div_factor=10, "
                  "final_div_factor=100)",
                  w1, N(w1), 1e-12);
-    /* defaults: peak one step later than PyTorch's OneCycleLR, minimum at T */
+    /* defaults (port of cosine_onecycle_schedule): peak one step later than PyTorch's OneCycleLR, minimum at T */
     static const double w2[] = {0.04,         0.28,         0.76,         1.0,          0.950484632, 0.8117456539,
                                  0.6112620219, 0.3887419781, 0.1882583461, 0.049519368, 4e-06};
     check_series("cosine_onecycle_schedule(10, 1.0)", w2, N(w2), 1e-9);
@@ -186,7 +205,7 @@ static void test_optax_cosine_onecycle(void **state)
 static void test_optax_linear_onecycle(void **state)
 {
     (void)state;
-    static const double want[] = {100, 400, 700, 1000, 775, 550, 325, 100, 67, 34, 1, 1};
+    static const double want[] = {100, 400, 700, 1000, 775, 550, 325, 100, 67, 34, 1, 1}; /* OneCycleTest.test_linear */
     check_series("linear_onecycle_schedule(transition_steps=10, peak_value=1000, pct_start=0.3, pct_final=0.7, "
                  "div_factor=10, final_div_factor=100)",
                  want, N(want), 1e-12);
@@ -199,6 +218,7 @@ static void test_optax_linear_onecycle(void **state)
 static void test_optax_piecewise_interpolate(void **state)
 {
     (void)state;
+    /* PiecewiseInterpolateTest.test_linear_piecewise and .test_cos_piecewise */
     static const double lin[] = {200, 220, 240, 260, 280, 300, 255, 210, 165, 120, 75, 75, 75};
     check_series("piecewise_interpolate_schedule('linear', 200, {5: 1.5, 10: 0.25})", lin, N(lin), 1e-12);
     static const double cosv[] = {400, 360, 280, 240, 264, 288, 288, 288, 288};
@@ -214,8 +234,9 @@ static void test_optax_cosine_decay(void **state)
 {
     (void)state;
     static const double steps[] = {0, 10, 50, 75, 100};
+    /* CosineDecayTest.test_with_exponent (float32 results, its rtol 1e-6) */
     static const double want[] = {0.1, 0.09516553580760956, 0.025, 0.0021446612663567066, 0.0};
-    check_lrs("cosine_decay_schedule(0.1, 100, alpha=0.0, exponent=2)", steps, want, N(want), 1e-6); /* float32 */
+    check_lrs("cosine_decay_schedule(0.1, 100, alpha=0.0, exponent=2)", steps, want, N(want), 1e-6);
     static const double exact[] = {0.1, 0.1 * 0.97552825814757682 * 0.97552825814757682, 0.025,
                                    0.1 * 0.14644660940672624 * 0.14644660940672624, 0.0};
     check_lrs("cosine_decay_schedule(0.1, 100, alpha=0.0, exponent=2)", steps, exact, N(exact), 1e-15);
@@ -227,12 +248,15 @@ static void test_optax_cosine_decay(void **state)
 static void test_optax_warmup_cosine_decay(void **state)
 {
     (void)state;
+    /* WarmupCosineDecayTest.test_with_exponent's arguments; its float32 results
+     * (0.20000004768371582, 0.4020000100135803, ...) are these decimals to its
+     * rtol 1e-6, which double reaches to 1e-12 */
     static const double s1[] = {0, 10, 50, 75, 100};
     static const double w1[] = {0.2, 0.402, 1.21, -1.9475, -3.0};
     check_lrs("warmup_cosine_decay_schedule(init_value=0.2, peak_value=1.21, warmup_steps=50, decay_steps=100, "
               "end_value=-3, exponent=2)",
               s1, w1, N(w1), 1e-12);
-    /* decay_steps includes the warm-up (Keras's CosineDecay excludes it) */
+    /* port: decay_steps includes the warm-up (Keras's CosineDecay excludes it) */
     static const double s2[] = {0, 5, 10, 55, 100, 150};
     static const double w2[] = {0.0, 0.5, 1.0, 0.55, 0.1, 0.1};
     check_lrs("warmup_cosine_decay_schedule(0, 1, 10, 100, end_value=0.1)", s2, w2, N(w2), 1e-12);
@@ -324,7 +348,10 @@ static void test_optax_sgdr_and_join(void **state)
     eta_sched_free(j);
 }
 
-/* ---- fastai (§5) ---- */
+/* ---- fastai ----
+ * Ports of fastai/callback/schedule.py: fit_one_cycle's ParamScheduler with
+ * combined_cos(pct_start, lr_max/div, lr_max, lr_max/div_final) and moms
+ * (0.95, 0.85, 0.95), read at pct_train = step / (n_epoch * n_iter). */
 
 static void test_fastai_one_cycle(void **state)
 {
@@ -370,7 +397,12 @@ static void test_fastai_flat_cos_sgdr(void **state)
     check_lrs("fit_sgdr(3, 2, lr_max=1.0, cycle_mult=1)", s3, w3, N(w3), 1e-12);
 }
 
-/* ---- scikit-learn (§5) ---- */
+/* ---- scikit-learn ----
+ * scikit-learn 1.2.1, sklearn/linear_model/_sgd_fast.pyx (_plain_sgd):
+ * 'optimal' eta = 1/(alpha (t0 + t - 1)) with t0 = 1/(typw alpha), typw =
+ * sqrt(1/sqrt(alpha)) = 10 for alpha 1e-4, so eta(t=1) = 10 and eta(t=1001)
+ * = 5; 'invscaling' eta = eta0 / t^power_t (the SGDRegressor docs' formula):
+ * 0.01 at t=1, 0.01/16^0.25 = 0.005, 0.01/10000^0.25 = 0.001. */
 
 static void test_sklearn_rates(void **state)
 {
@@ -463,7 +495,9 @@ static void test_sklearn_adaptive(void **state)
     eta_sched_free(s);
 }
 
-/* ---- darknet (§5) ---- */
+/* ---- darknet ----
+ * Ports of get_current_rate (pjreddie/darknet f6afaabc, src/network.c) with
+ * the [net] keys each spec names; the burn-in is learning_rate * (b/burn_in)^power. */
 
 static void test_darknet(void **state)
 {
@@ -492,7 +526,10 @@ static void test_darknet(void **state)
     eta_sched_free(s);
 }
 
-/* ---- llm.c and WSD (§5) ---- */
+/* ---- llm.c and WSD ----
+ * Ports of llmc/schedulers.h (karpathy/llm.c f1e2ace6), get_learning_rate_wsd
+ * and _cosine; the cosine case uses the GPT-2 124M run of
+ * scripts/run_gpt2_124M.sh (-l 0.0006 -u 700 -q 0.0, 18,865 steps). */
 
 static void test_llmc(void **state)
 {
