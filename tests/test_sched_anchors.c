@@ -547,9 +547,9 @@ static void test_llmc(void **state)
               s2, w2, N(w2), 1e-9);
     static const double s3[] = {0, 4, 5, 10};
     static const double w3[] = {0.5, 0.8125, 0.71875, 0.25}; /* linear to lr * 0.25 */
-    check_lrs("llmc('linear', 1.0, 2, 10, 0.25)", s3, w3, N(w3), 1e-15);
+    check_lrs("llmc(10, 'linear', 1.0, 2, 0.25)", s3, w3, N(w3), 1e-15);
     static const double w4[] = {3e-4, 3e-4, 3e-4, 3e-4}; /* constant: no warm-up; default frac 1.0 is flat */
-    check_lrs("llmc('constant', warmup_iterations=5, train_num_batches=10)", s3, w4, N(w4), 0);
+    check_lrs("llmc(10, 'constant', warmup_iterations=5)", s3, w4, N(w4), 0);
     check_lrs("llmc(train_num_batches=10)", s3, w4, N(w4), 1e-15);
     eta_sched *s = build("llmc(train_num_batches=10, final_learning_rate_frac=0)");
     assert_true(eta_sched_lr(s, 10, BASE) == 0);
@@ -565,7 +565,7 @@ static void test_wsd_variants(void **state)
     for (size_t k = 0; k < N(lengths); k++) {
         char a[256], b[256];
         int n = lengths[k], w = n / 10;
-        snprintf(a, sizeof a, "llmc('wsd', 0.5, %d, %d, 0.1)", w, n);
+        snprintf(a, sizeof a, "llmc(%d, 'wsd', 0.5, %d, 0.1)", n, w);
         snprintf(b, sizeof b, "WSD(0.5, %d, %d, final_lr_frac=0.1)", w, n);
         eta_sched *x = build(a), *y = build(b);
         for (int t = 0; t <= n; t++)
@@ -614,7 +614,7 @@ static void test_no_nan(void **state)
         "piecewise_interpolate_schedule('cosine', 1, {-5: 2, 0: 3, 1: 0})", "fit_one_cycle(1, pct_start=0)",
         "fit_flat_cos(1, pct_start=0)", "fit_sgdr(1, 1)", "fit_sgdr(4, 3, cycle_mult=3, steps_per_epoch=5)",
         "SGDClassifier(alpha=1e-12)", "SGDRegressor(power_t=-1)", "darknet(policy='sigmoid', gamma=-1e6)",
-        "darknet(policy='steps', steps=[5, 2], scales=[2, 3], burn_in=3, power=0)", "llmc('wsd', train_num_batches=1)",
+        "darknet(policy='steps', steps=[5, 2], scales=[2, 3], burn_in=3, power=0)", "llmc(1, 'wsd')",
         "llmc(train_num_batches=1)", "WSD(1, 0, 1, decay_frac=1)", "LinearScalingWarmup(batch_size=1, warmup_steps=3)",
         /* overflow: 0 * inf and log of an overflowing argument */
         "ExponentialDecay(0.0, 1, 1e10)", "exponential_decay(0.0, 1, 1e10)",
@@ -719,12 +719,12 @@ static void test_errors(void **state)
     check_error("LinearScalingWarmup(batch_size=0, warmup_steps=5)", "batch_size must be >= 1", "0");
     check_error("LinearScalingWarmup(base_lr=0, batch_size=512, warmup_steps=5)", "base_lr must be > 0", "0,");
     /* derived values that overflow, which would give NaN later */
-    check_error("LinearScalingWarmup(1e308, 512, 256, 5)", "overflows", NULL);
+    check_error("LinearScalingWarmup(512, 5, 1e308, 256)", "overflows", NULL);
     check_error("cosine_onecycle_schedule(10, 1, 0.3, 1e-300, 1e-300)",
                 "cosine_onecycle_schedule: the value from step 10 on overflows", NULL);
     check_error("piecewise_constant_schedule(1e300, {5: 1e10, 9: 0})", "the value from step 5 on overflows", "{5");
     check_error("linear_schedule(1e308, -1e308, 10)", "end_value - init_value overflows", "-1e308");
-    check_error("llmc('wsd', 1e308, 2, 20, 1e10)", "overflows", "1e10");
+    check_error("llmc(20, 'wsd', 1e308, 2, 1e10)", "overflows", "1e10");
 }
 
 /* ---- the catalogue ---- */
@@ -745,8 +745,9 @@ static void test_catalogue(void **state)
                    "steps_per_epoch=1)"},
         {"darknet", "darknet(policy='constant', learning_rate=0.001, burn_in=0, power=4.0, step=1, scale=1.0, "
                     "steps=None, scales=None, gamma=1.0, max_batches=0)"},
-        {"llm.c", "llmc(scheduler='cosine', learning_rate=0.0003, warmup_iterations=0, train_num_batches, "
+        {"llm.c", "llmc(train_num_batches, scheduler='cosine', learning_rate=0.0003, warmup_iterations=0, "
                   "final_learning_rate_frac=1.0)"},
+        {"eta", "LinearScalingWarmup(batch_size, warmup_steps, base_lr=0.1, base_batch_size=256)"},
         {"eta", "WSD(lr, warmup_steps, total_steps, decay_frac=0.2, final_lr_frac=0.0, cooldown='1-sqrt')"},
         {"sklearn", "SGDRegressor(loss='squared_error', "},
     };

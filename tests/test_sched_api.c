@@ -235,6 +235,19 @@ static void test_catalogue(void **state)
                                         "pct_start=0.3, anneal_strategy='cos'"));
         }
     assert_null(eta_sched_kind_name(n));
+    /* Every signature is a Python call: required arguments first, then those
+     * with defaults. */
+    for (int k = 0; k < n; k++) {
+        eta_sched_describe(k, buf, sizeof buf);
+        eta_spec *sig;
+        eta_err err;
+        if (eta_spec_parse(&sig, buf, &err))
+            fail_msg("'%s' does not parse: %s", buf, err.msg);
+        for (int i = 1; i < sig->n; i++)
+            if (!sig->keys[i] && sig->keys[i - 1])
+                fail_msg("'%s': required argument %d after one with a default", buf, i);
+        eta_spec_free(sig);
+    }
 }
 
 int main(void)
