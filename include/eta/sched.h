@@ -61,10 +61,31 @@ bool eta_sched_cycles_momentum(const eta_sched *s);
 double eta_sched_momentum(const eta_sched *s, double step, double base_momentum);
 double eta_sched_momentum_group(const eta_sched *s, double step, double base_momentum, int group);
 
-/* ETA_OK if `step` is within the schedule's domain, else ETA_EINVAL with the
- * anchor's message (OneCycleLR: "Tried to step 12 times. The specified
- * number of total steps is 10"). */
+/* ETA_OK if `step` is within the schedule's domain, else ETA_EINVAL with a
+ * message that says so: "step 12 is past the end of the schedule, which is
+ * defined for steps 0 to 10 (a run of 10 steps)" (OneCycleLR(total_steps=10),
+ * which PyTorch computes at step 10 too and refuses after). */
 int eta_sched_check_step(const eta_sched *s, int64_t step, eta_err *err);
+
+/* The length of the run the schedule is written for: a run of that many
+ * steps uses steps 0 to length - 1. 0 for schedules that go on for ever
+ * (StepLR, ExponentialLR, CyclicLR, warm-restarts, warm-ups such as
+ * LinearLR, plateau rules). The lengths: OneCycleLR's total_steps (or
+ * epochs * steps_per_epoch), CosineAnnealingLR's T_max, PolynomialLR's
+ * total_iters; Keras's CosineDecay (warm-up + decay_steps) and
+ * PolynomialDecay without cycle; Optax's decay_steps (cosine and
+ * warmup_cosine_decay), transition_begin + transition_steps (linear and
+ * polynomial), transition_steps (onecycle), the last boundary
+ * (piecewise_interpolate), the cycles' sum (sgdr); fastai's n_epoch *
+ * steps_per_epoch; darknet's max_batches; llm.c's train_num_batches; WSD's
+ * total_steps. Composites: SequentialLR and join_schedules the last
+ * milestone plus the last child's length (0 if it has none);
+ * ChainedScheduler the longest child. Never more than the last step the
+ * schedule is defined for (a SequentialLR whose OneCycleLR runs out). */
+int64_t eta_sched_length(const eta_sched *s);
+/* The last step the schedule is defined for (OneCycleLR(total_steps=10):
+ * 10, as PyTorch computes it and refuses step 11), or INT64_MAX. */
+int64_t eta_sched_last_step(const eta_sched *s);
 
 /* Stateful parts. needs_metric: the schedule contains ReduceLROnPlateau or
  * scikit-learn's 'adaptive'. observe: the metric measured after step `step`

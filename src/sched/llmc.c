@@ -115,7 +115,13 @@ static int64_t lc_last(const sched_node *n)
     return (int)n->v[LC_SCHEDULER] == S_CONSTANT ? INT64_MAX : (int64_t)n->v[LC_N];
 }
 
-const sched_kind sched_llmc = {"llmc", "llm.c", lc_args, NARGS(lc_args), lc_check, lc_lr, NULL, lc_last, NULL, 0};
+static int64_t lc_length(const sched_node *n)
+{
+    return sched_steps(n->v[LC_N]);
+}
+
+const sched_kind sched_llmc = {"llmc", "llm.c", lc_args, NARGS(lc_args), lc_check, lc_lr, NULL, NULL, lc_last,
+                               lc_length, NULL, 0};
 
 /* ---- WSD(...) ---- */
 enum { WS_LR, WS_WARMUP, WS_N, WS_DECAY_FRAC, WS_FINAL_FRAC, WS_COOLDOWN };
@@ -177,7 +183,7 @@ static int64_t wsd_last(const sched_node *n)
     return (int64_t)n->v[WS_N];
 }
 
-const sched_kind sched_eta_wsd = {"WSD", "eta", wsd_args, NARGS(wsd_args), wsd_check, wsd_lr, NULL, wsd_last,
-                                  NULL, 0};
+const sched_kind sched_eta_wsd = {"WSD", "eta", wsd_args, NARGS(wsd_args), wsd_check, wsd_lr, NULL, NULL, wsd_last,
+                                  wsd_last, NULL, 0};
 
 _Static_assert(NARGS(lc_args) <= SCHED_MAX_ARGS && NARGS(wsd_args) <= SCHED_MAX_ARGS, "argument tables fit");

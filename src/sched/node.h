@@ -64,11 +64,23 @@ typedef struct sched_kind {
      * `group` selects the element of per-group lists (PyTorch's
      * max_lr=[0.1, 0.05]); kinds without such lists ignore it. */
     double (*lr)(const sched_node *n, double t, double base, int group);
+    /* PyTorch's chainable get_lr, for the recursions of ChainedScheduler and
+     * SequentialLR (torch_chain.c): the lr at integer step t >= 0 from `lr`,
+     * the group's lr as the step before left it (at t = 0, the constructor's
+     * initial step, the lr the scheduler found), and `base`, the group's
+     * initial lr. NULL for kinds whose value does not depend on the lr they
+     * find (OneCycleLR, CyclicLR, the other families): lr(t, base). */
+    double (*chain)(const sched_node *n, int64_t t, double lr, double base, int group);
     /* The momentum at step t, or NaN where this node does not set it; NULL
      * for kinds that never cycle momentum. */
     double (*momentum)(const sched_node *n, double t, int group);
     /* The largest valid step (OneCycleLR), or NULL for unbounded. */
     int64_t (*last_step)(const sched_node *n);
+    /* The length of the run the schedule is written for (OneCycleLR's
+     * total_steps, CosineAnnealingLR's T_max, a decay's decay_steps), or 0
+     * for schedules that go on for ever (StepLR, warm-ups, restarts); NULL
+     * is 0. See eta_sched_length. */
+    int64_t (*length)(const sched_node *n);
     /* Stateful kinds: take the metric measured after step `step`. inputs[g]
      * is the lr flowing into this node at that step for group g (the group's
      * initial lr, or what earlier links of a chain made of it); ngroups >= 1.
@@ -109,6 +121,17 @@ void sched_node_observe(sched_node *n, int64_t step, double metric, const double
 int64_t sched_node_last_step(const sched_node *n); /* INT64_MAX if unbounded */
 
 #define SCHED_MAX_GROUPS 8 /* groups a stateful node tracks separately; more share the last */
+
+/* A length in steps from a count that may be fractional or huge (kinds
+ * take real step counts): 0 for none, rounded up, INT64_MAX when it does
+ * not fit. */
+static inline int64_t sched_steps(double steps)
+{
+    if (!(steps > 0))
+        return 0;
+    return steps >= 9.0e18 ? INT64_MAX : (int64_t)ceil(steps);
+}
+int64_t sched_node_length(const sched_node *n); /* 0: none */
 
 /* The kind tables of each family file, and the registry in sched.c. */
 extern const sched_kind *const sched_torch_kinds[];   /* NULL-terminated */

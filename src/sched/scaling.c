@@ -55,7 +55,7 @@ static double ls_lr(const sched_node *n, double t, double base, int group)
     return target;
 }
 
-const sched_kind sched_eta_linear_scaling_warmup = {"LinearScalingWarmup", "eta", ls_args, NARGS(ls_args),
-                                                    ls_check, ls_lr, NULL, NULL, NULL, 0};
+const sched_kind sched_eta_linear_scaling_warmup = {"LinearScalingWarmup", "eta", ls_args, NARGS(ls_args), ls_check,
+                                                    ls_lr, NULL, NULL, NULL, NULL, NULL, 0};
 
 _Static_assert(NARGS(ls_args) <= SCHED_MAX_ARGS, "argument table fits");

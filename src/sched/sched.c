@@ -131,6 +131,11 @@ int64_t sched_node_last_step(const sched_node *n)
     return n->kind->last_step ? n->kind->last_step(n) : INT64_MAX;
 }
 
+int64_t sched_node_length(const sched_node *n)
+{
+    return n->kind->length ? n->kind->length(n) : 0;
+}
+
 /* ---- building from a spec ------------------------------------------ */
 
 static int read_reals(const eta_spec *v, const sched_arg *a, double **out, int *len, eta_err *err)
@@ -431,9 +436,23 @@ int eta_sched_check_step(const eta_sched *s, int64_t step, eta_err *err)
     int64_t last = sched_node_last_step(s->root);
     if (step > last)
         return eta_spec_fail(err, ETA_EINVAL, NULL,
-                             "Tried to step %lld times. The specified number of total steps is %lld",
-                             (long long)step, (long long)last);
+                             "step %lld is past the end of the schedule, which is defined for steps 0 to %lld "
+                             "(a run of %lld steps)",
+                             (long long)step, (long long)last, (long long)eta_sched_length(s));
     return ETA_OK;
+}
+
+int64_t eta_sched_last_step(const eta_sched *s)
+{
+    return sched_node_last_step(s->root);
+}
+
+int64_t eta_sched_length(const eta_sched *s)
+{
+    int64_t len = sched_node_length(s->root), last = sched_node_last_step(s->root);
+    if (last != INT64_MAX && (len == 0 || len > last))
+        len = last; /* a run cannot go past the schedule's last step */
+    return len;
 }
 
 bool eta_sched_needs_metric(const eta_sched *s)

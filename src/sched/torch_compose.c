@@ -92,6 +92,14 @@ static int64_t seq_last(const sched_node *n)
     return INT64_MAX;
 }
 
+/* The last milestone plus the last child's length, if it has one. */
+static int64_t seq_length(const sched_node *n)
+{
+    int64_t l = sched_node_length(n->kids[n->nkids - 1]);
+    int nm = n->vlen[SEQ_MILESTONES];
+    return l ? sched_steps((nm ? n->vec[SEQ_MILESTONES][nm - 1] : 0) + (double)l) : 0;
+}
+
 static void seq_observe(sched_node *n, int64_t step, double metric, const double *inputs, int ngroups)
 {
     double local;
@@ -99,8 +107,8 @@ static void seq_observe(sched_node *n, int64_t step, double metric, const double
     sched_node_observe(n->kids[k], (int64_t)local, metric, inputs, ngroups);
 }
 
-const sched_kind sched_sequential_lr = {"SequentialLR", "torch", seq_args, 4, seq_check, seq_lr, seq_momentum,
-                                        seq_last, seq_observe, SCHED_COMPOSITE};
+const sched_kind sched_sequential_lr = {"SequentialLR", "torch", seq_args, 4, seq_check, seq_lr, NULL, seq_momentum,
+                                        seq_last, seq_length, seq_observe, SCHED_COMPOSITE};
 
 /* ---- ChainedScheduler(schedulers) ---- */
 static const sched_arg chain_args[] = {
@@ -137,6 +145,17 @@ static int64_t chain_last(const sched_node *n)
     return last;
 }
 
+/* The children run side by side: the longest of their lengths. */
+static int64_t chain_length(const sched_node *n)
+{
+    int64_t len = 0;
+    for (int k = 0; k < n->nkids; k++) {
+        int64_t l = sched_node_length(n->kids[k]);
+        len = l > len ? l : len;
+    }
+    return len;
+}
+
 /* Each child sees the lr the links before it made at this step. */
 static void chain_observe(sched_node *n, int64_t step, double metric, const double *inputs, int ngroups)
 {
@@ -150,8 +169,8 @@ static void chain_observe(sched_node *n, int64_t step, double metric, const doub
     }
 }
 
-const sched_kind sched_chained = {"ChainedScheduler", "torch", chain_args, 2, NULL, chain_lr, chain_momentum,
-                                  chain_last, chain_observe, SCHED_COMPOSITE};
+const sched_kind sched_chained = {"ChainedScheduler", "torch", chain_args, 2, NULL, chain_lr, NULL, chain_momentum,
+                                  chain_last, chain_length, chain_observe, SCHED_COMPOSITE};
 
 /* ---- ReduceLROnPlateau ----
  * State: the best metric, bad observations, cooldown left, and per group the
@@ -255,8 +274,8 @@ static void plateau_observe(sched_node *n, int64_t step, double metric, const do
         plateau_reduce(n, inputs, ngroups);
 }
 
-const sched_kind sched_reduce_on_plateau = {"ReduceLROnPlateau", "torch", plateau_args, 10, plateau_check,
-                                            plateau_lr, NULL, NULL, plateau_observe, 0};
+const sched_kind sched_reduce_on_plateau = {"ReduceLROnPlateau", "torch", plateau_args, 10, plateau_check, plateau_lr,
+                                            NULL, NULL, NULL, NULL, plateau_observe, 0};
 
 /* ---- the table ---- */
 extern const sched_kind sched_lambda_lr, sched_multiplicative_lr, sched_step_lr, sched_multistep_lr,

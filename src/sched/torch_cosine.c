@@ -28,8 +28,14 @@ static double cosine_lr(const sched_node *n, double t, double base, int group)
     return lo + (base - lo) * (1 + cos(PI * t / n->v[COS_TMAX])) / 2; /* fractional t: step(epoch) */
 }
 
-const sched_kind sched_cosine_annealing_lr = {"CosineAnnealingLR", "torch", cosine_args, 4, NULL, cosine_lr,
-                                              NULL, NULL, NULL, 0};
+/* A run of T_max steps (the cosine reaches eta_min at step T_max). */
+static int64_t cosine_length(const sched_node *n)
+{
+    return sched_steps(n->v[COS_TMAX]);
+}
+
+const sched_kind sched_cosine_annealing_lr = {"CosineAnnealingLR", "torch", cosine_args, 4, NULL, cosine_lr, NULL,
+                                              NULL, NULL, cosine_length, NULL, 0};
 
 /* CosineAnnealingWarmRestarts(T_0, T_mult=1, eta_min=0): the cosine restarts
  * every T_i steps, T_i = T_0 * T_mult^i. Integer steps follow step()'s
@@ -66,7 +72,7 @@ static double restarts_lr(const sched_node *n, double t, double base, int group)
 }
 
 const sched_kind sched_cosine_warm_restarts = {"CosineAnnealingWarmRestarts", "torch", restarts_args, 5, NULL,
-                                               restarts_lr, NULL, NULL, NULL, 0};
+                                               restarts_lr, NULL, NULL, NULL, NULL, NULL, 0};
 
 /* SWALR(swa_lr, anneal_epochs=10, anneal_strategy='cos'): anneals from the
  * group's lr to swa_lr: lr = swa_lr*a + base*(1 - a), a = f(min(1, t/E)),
@@ -86,4 +92,4 @@ static double swa_lr(const sched_node *n, double t, double base, int group)
     return sched_node_arg(n, SWA_LR, group) * a + base * (1 - a);
 }
 
-const sched_kind sched_swalr = {"SWALR", "torch", swa_args, 4, NULL, swa_lr, NULL, NULL, NULL, 0};
+const sched_kind sched_swalr = {"SWALR", "torch", swa_args, 4, NULL, swa_lr, NULL, NULL, NULL, NULL, NULL, 0};

@@ -32,10 +32,10 @@ static double multiplicative_lr(const sched_node *n, double t, double base, int 
 
 static const sched_arg lambda_args[] = {{"lr_lambda", SA_IGNORED, true, NAN, 0, 0, false, false, NULL}, TORCH_TAIL};
 
-const sched_kind sched_lambda_lr = {"LambdaLR", "torch", lambda_args, 3, NULL, lambda_lr, NULL, NULL, NULL,
-                                    SCHED_CALLBACK};
+const sched_kind sched_lambda_lr = {"LambdaLR", "torch", lambda_args, 3, NULL, lambda_lr, NULL, NULL, NULL, NULL,
+                                    NULL, SCHED_CALLBACK};
 const sched_kind sched_multiplicative_lr = {"MultiplicativeLR", "torch", lambda_args, 3, NULL, multiplicative_lr,
-                                            NULL, NULL, NULL, SCHED_CALLBACK};
+                                            NULL, NULL, NULL, NULL, NULL, SCHED_CALLBACK};
 
 /* StepLR(step_size, gamma=0.1): base * gamma^floor(t/step_size). */
 enum { STEP_SIZE, STEP_GAMMA };
@@ -47,7 +47,7 @@ static double step_lr(const sched_node *n, double t, double base, int group)
     return base * pow(n->v[STEP_GAMMA], floor(floor(t) / n->v[STEP_SIZE]));
 }
 
-const sched_kind sched_step_lr = {"StepLR", "torch", step_args, 4, NULL, step_lr, NULL, NULL, NULL, 0};
+const sched_kind sched_step_lr = {"StepLR", "torch", step_args, 4, NULL, step_lr, NULL, NULL, NULL, NULL, NULL, 0};
 
 /* MultiStepLR(milestones, gamma=0.1): base * gamma^(number of milestones <= t),
  * milestones a multiset: a repeated one applies gamma twice at once. */
@@ -81,8 +81,8 @@ static double multistep_lr(const sched_node *n, double t, double base, int group
     return base * pow(n->v[MS_GAMMA], k);
 }
 
-const sched_kind sched_multistep_lr = {"MultiStepLR", "torch", multistep_args, 4, multistep_check, multistep_lr,
-                                       NULL, NULL, NULL, 0};
+const sched_kind sched_multistep_lr = {"MultiStepLR", "torch", multistep_args, 4, multistep_check, multistep_lr, NULL,
+                                       NULL, NULL, NULL, NULL, 0};
 
 /* ConstantLR(factor=1/3, total_iters=5): base * factor while t < total_iters.
  * total_iters=0 keeps the factor for ever, as PyTorch's chainable form does
@@ -97,7 +97,8 @@ static double constant_lr(const sched_node *n, double t, double base, int group)
     return floor(t) < n->v[CONST_ITERS] || n->v[CONST_ITERS] == 0 ? base * n->v[CONST_FACTOR] : base;
 }
 
-const sched_kind sched_constant_lr = {"ConstantLR", "torch", constant_args, 4, NULL, constant_lr, NULL, NULL, NULL, 0};
+const sched_kind sched_constant_lr = {"ConstantLR", "torch", constant_args, 4, NULL, constant_lr, NULL, NULL, NULL,
+                                      NULL, NULL, 0};
 
 /* LinearLR(start_factor=1/3, end_factor=1.0, total_iters=5):
  * base * (start + (end - start) * min(t, T)/T). */
@@ -113,7 +114,8 @@ static double linear_lr(const sched_node *n, double t, double base, int group)
     return base * (s + (e - s) * fmin(floor(t), T) / T);
 }
 
-const sched_kind sched_linear_lr = {"LinearLR", "torch", linear_args, 5, NULL, linear_lr, NULL, NULL, NULL, 0};
+const sched_kind sched_linear_lr = {"LinearLR", "torch", linear_args, 5, NULL, linear_lr, NULL, NULL, NULL, NULL,
+                                    NULL, 0};
 
 /* ExponentialLR(gamma): base * gamma^t. */
 static const sched_arg exponential_args[] = {SARG_REAL_REQ("gamma", 0, INFINITY), TORCH_TAIL};
@@ -125,7 +127,7 @@ static double exponential_lr(const sched_node *n, double t, double base, int gro
 }
 
 const sched_kind sched_exponential_lr = {"ExponentialLR", "torch", exponential_args, 3, NULL, exponential_lr, NULL,
-                                         NULL, NULL, 0};
+                                         NULL, NULL, NULL, NULL, 0};
 
 /* PolynomialLR(total_iters=5, power=1.0): base * (1 - min(t, T)/T)^power. */
 enum { POLY_ITERS, POLY_POWER };
@@ -138,4 +140,10 @@ static double poly_lr(const sched_node *n, double t, double base, int group)
     return base * pow(1.0 - fmin(floor(t), T) / T, n->v[POLY_POWER]);
 }
 
-const sched_kind sched_polynomial_lr = {"PolynomialLR", "torch", poly_args, 4, NULL, poly_lr, NULL, NULL, NULL, 0};
+static int64_t poly_length(const sched_node *n)
+{
+    return sched_steps(n->v[POLY_ITERS]);
+}
+
+const sched_kind sched_polynomial_lr = {"PolynomialLR", "torch", poly_args, 4, NULL, poly_lr, NULL, NULL, NULL,
+                                        poly_length, NULL, 0};
