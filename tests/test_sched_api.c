@@ -218,6 +218,111 @@ static void test_apply_to_optimizer(void **state)
     eta_optim_free(opt);
 }
 
+/* ChainedScheduler and SequentialLR run PyTorch's recursion by default
+ * (values: test_sched_ref.c); mode='compose' is eta's composition of closed
+ * forms. The recursion is a pure function of the step: any order of
+ * queries, any mix of groups and bases, gives the same bits. */
+static void test_recursion_and_compose(void **state)
+{
+    (void)state;
+    eta_sched *t, *c;
+    eta_err err;
+    /* The case PyTorch and the composition disagree on (step 6). */
+    const char *chain = "ChainedScheduler([StepLR(step_size=6, gamma=0.723827), "
+                        "CosineAnnealingLR(T_max=11, eta_min=0.000210606)]";
+    char spec[256];
+    snprintf(spec, sizeof spec, "%s)", chain);
+    assert_int_equal(eta_sched_new(&t, spec, NULL), 0);
+    snprintf(spec, sizeof spec, "%s, mode='compose')", chain);
+    assert_int_equal(eta_sched_new(&c, spec, NULL), 0);
+    assert_true(eta_sched_lr(t, 6, 0.523134) == 0.16248645548788707);
+    assert_true(eta_sched_lr(c, 6, 0.523134) == 0.16250518351100912);
+    /* Queries out of order and interleaved with other groups and bases. */
+    double fwd[400];
+    for (int s = 0; s < 400; s++)
+        fwd[s] = eta_sched_lr(t, s, 0.523134);
+    for (int s = 399; s >= 0; s -= 7) {
+        double a = eta_sched_lr(t, s, 0.523134), b = eta_sched_lr_group(t, s, 0.1, 1);
+        (void)b;
+        if (memcmp(&a, &fwd[s], sizeof a))
+            fail_msg("step %d: %.17g backwards, %.17g forwards", s, a, fwd[s]);
+    }
+    eta_sched *alone;
+    snprintf(spec, sizeof spec, "%s)", chain);
+    assert_int_equal(eta_sched_new(&alone, spec, NULL), 0);
+    for (int s = 0; s < 400; s++) { /* the same group with another base in between */
+        double other = eta_sched_lr(t, s, 2.0), a = eta_sched_lr(t, s, 0.523134), want = eta_sched_lr(alone, s, 2.0);
+        if (memcmp(&a, &fwd[s], sizeof a) || memcmp(&other, &want, sizeof a))
+            fail_msg("step %d: %.17g and %.17g interleaved, %.17g and %.17g alone", s, a, other, fwd[s], want);
+    }
+    eta_sched_free(alone);
+    assert_true(eta_sched_lr(t, 6.9, 0.523134) == fwd[6]); /* whole steps */
+    eta_sched_free(t);
+    eta_sched_free(c);
+
+    /* SequentialLR: SWALR after a milestone anneals from the lr the cosine
+     * left (PyTorch 2.x); composed, from the initial lr. */
+    const char *seq = "SequentialLR([CosineAnnealingLR(T_max=50, eta_min=0.01), SWALR(swa_lr=0.02, anneal_epochs=5)], "
+                      "milestones=[30]";
+    snprintf(spec, sizeof spec, "%s)", seq);
+    assert_int_equal(eta_sched_new(&t, spec, NULL), 0);
+    snprintf(spec, sizeof spec, "%s, mode='compose')", seq);
+    assert_int_equal(eta_sched_new(&c, spec, NULL), 0);
+    assert_true(eta_sched_lr(t, 30, 0.1) == eta_sched_lr(t, 29, 0.1));
+    assert_true(eta_sched_lr(c, 30, 0.1) == 0.1);
+    assert_true(fabs(eta_sched_lr(t, 40, 0.1) - 0.02) < 1e-15 && fabs(eta_sched_lr(c, 40, 0.1) - 0.02) < 1e-15);
+    eta_sched_free(t);
+    eta_sched_free(c);
+
+    /* mode='compose' passes down to composites that give no mode. */
+    assert_int_equal(eta_sched_new(&c, "ChainedScheduler([LinearLR(start_factor=0.5, total_iters=4), "
+                                       "SequentialLR([ExponentialLR(gamma=0.9), SWALR(swa_lr=0.02)], "
+                                       "milestones=[3])], mode='compose')",
+                                   NULL),
+                     0);
+    assert_true(eta_sched_lr(c, 3, 1.0) == 0.875); /* SWALR restarts from the composed base, not 0.9^2 */
+    eta_sched_free(c);
+
+    /* ConstantLR(factor=0) cannot be undone by the recursion (PyTorch
+     * divides by the factor); composed it can. */
+    const char *zero = "SequentialLR([ConstantLR(factor=0.0, total_iters=3), ExponentialLR(gamma=0.9)], milestones=[5]";
+    snprintf(spec, sizeof spec, "%s)", zero);
+    assert_int_equal(eta_sched_new(&t, spec, &err), ETA_EINVAL);
+    assert_non_null(strstr(err.msg, "pass mode='compose'"));
+    assert_int_equal(err.pos, (int)(strstr(spec, "ConstantLR") - spec));
+    snprintf(spec, sizeof spec, "%s, mode='compose')", zero);
+    assert_int_equal(eta_sched_new(&c, spec, NULL), 0);
+    assert_true(eta_sched_lr(c, 2, 1.0) == 0 && eta_sched_lr(c, 4, 1.0) == 1.0);
+    eta_sched_free(c);
+    assert_int_equal(eta_sched_new(&t, "ChainedScheduler([ConstantLR(factor=0.5), StepLR(3)], mode='recurse')", &err),
+                     ETA_EINVAL);
+    assert_non_null(strstr(err.msg, "mode must be one of 'torch', 'compose'"));
+
+    /* A plateau rule in a recursion scales its result once per reduction. */
+    assert_int_equal(eta_sched_new(&t, "ChainedScheduler([ExponentialLR(gamma=0.9), "
+                                       "ReduceLROnPlateau(patience=0, factor=0.5)])",
+                                   NULL),
+                     0);
+    double one = 1.0;
+    assert_int_equal(eta_sched_observe(t, 0, 1.0, &one, 1, NULL), 0); /* best */
+    assert_int_equal(eta_sched_observe(t, 1, 1.0, &one, 1, NULL), 0); /* bad: halves from step 2 */
+    for (int s = 2; s < 20; s++)
+        assert_true(rel_err(eta_sched_lr(t, s, 1.0), 0.5 * pow(0.9, s)) < 1e-14);
+    eta_sched_free(t);
+
+    /* A stateful link whose value is absolute (scikit-learn's 'adaptive')
+     * changes the recursion when it observes: the cursor starts over. */
+    assert_int_equal(eta_sched_new(&t, "ChainedScheduler([SGDRegressor(learning_rate='adaptive', eta0=1.0, "
+                                       "n_iter_no_change=1), ExponentialLR(gamma=0.5)])",
+                                   NULL),
+                     0);
+    assert_true(eta_sched_lr(t, 3, 1.0) == 0.5);
+    assert_int_equal(eta_sched_observe(t, 3, 1.0, &one, 1, NULL), 0);
+    assert_int_equal(eta_sched_observe(t, 4, 1.0, &one, 1, NULL), 0); /* a miss: eta0 / 5 */
+    assert_true(rel_err(eta_sched_lr(t, 5, 1.0), 0.1) < 1e-15);
+    eta_sched_free(t);
+}
+
 /* The length of the run a schedule is written for (eta_sched_length), which
  * `eta schedule` prints by default. */
 static void test_length(void **state)
@@ -339,6 +444,7 @@ int main(void)
         cmocka_unit_test(test_plateau_inside_sequence),
         cmocka_unit_test(test_resume_is_exact),
         cmocka_unit_test(test_apply_to_optimizer),
+        cmocka_unit_test(test_recursion_and_compose),
         cmocka_unit_test(test_length),
         cmocka_unit_test(test_catalogue),
     };

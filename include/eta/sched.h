@@ -16,7 +16,10 @@
  * own values and ignore it. Stateful rules (ReduceLROnPlateau, scikit-learn's
  * 'adaptive') are nodes that observe a metric and keep a factor; they
  * compose with pure schedules, also inside SequentialLR, and are saved and
- * restored exactly. `eta schedule --list` shows every schedule.
+ * restored exactly. ChainedScheduler and SequentialLR give PyTorch's numbers:
+ * they run its recursion (each child's chainable step applied to the lr the
+ * step before left); mode='compose' composes the children's closed forms
+ * instead. `eta schedule --list` shows every schedule.
  */
 #ifndef ETA_SCHED_H
 #define ETA_SCHED_H
@@ -45,7 +48,11 @@ int eta_sched_new_lambda(eta_sched **out, eta_sched_fn fn, void *ud, bool multip
 /* The learning rate at `step` for a group whose initial lr is base_lr.
  * `step` may be fractional for schedules that accept it (PyTorch's
  * CosineAnnealingWarmRestarts.step(epoch)); integer schedules floor it.
- * NaN for a step the schedule rejects (see eta_sched_check_step). */
+ * NaN for a step the schedule rejects (see eta_sched_check_step).
+ * Composites in PyTorch's recursion keep a cursor in `s` so that a run costs
+ * O(1) per step (a jump back re-runs from step 0): the result does not
+ * depend on it, but the call writes it, so one schedule is used by one
+ * thread at a time, as every eta object. */
 double eta_sched_lr(const eta_sched *s, double step, double base_lr);
 /* The same for parameter group `group`, for schedules with per-group lists
  * (PyTorch's OneCycleLR(max_lr=[0.1, 0.05])); eta_sched_lr is group 0. */

@@ -51,6 +51,8 @@ typedef struct sched_node sched_node;
 /* sched_kind.flags */
 #define SCHED_COMPOSITE 1u  /* momentum, metrics and "cycles" come from the kids */
 #define SCHED_CALLBACK 2u   /* takes a C callback: not buildable from a spec */
+#define SCHED_TORCH_CLOSED 4u /* has PyTorch's _get_closed_form_lr, which step(epoch) uses: lr() at
+                               * epoch 0 is where SequentialLR restarts it (ConstantLR aside) */
 
 typedef struct sched_kind {
     const char *name;
@@ -89,8 +91,20 @@ typedef struct sched_kind {
     unsigned flags;
 } sched_kind;
 
+/* Where a composite's recursion (PyTorch's chain of steps) last stopped, for
+ * one group and base lr: the recursion continues from here when asked for a
+ * later step, so stepping through a run costs O(1) per step. A cache, not
+ * state: the same operations in the same order give the same bits. */
+typedef struct sched_cursor {
+    double base, lr;
+    int64_t t;
+    int group;
+    bool valid;
+} sched_cursor;
+
 struct sched_node {
     const sched_kind *kind;
+    int pos, len;                  /* the call's place in the spec text, for errors found later */
     double v[SCHED_MAX_ARGS];
     bool given[SCHED_MAX_ARGS];
     double *vec[SCHED_MAX_ARGS];
@@ -103,11 +117,15 @@ struct sched_node {
     bool cycles;                   /* sets momentum (check() decides, e.g. cycle_momentum) */
     eta_sched_fn fn;               /* LambdaLR / MultiplicativeLR */
     void *ud;
+    sched_cursor *cursor;          /* SCHED_MAX_GROUPS of them: composites running PyTorch's recursion */
+    bool in_ring;                  /* a link of an enclosing composite's recursion (fed its lr) */
 };
 
 /* Evaluation of a child (composites call these). */
 void sched_node_free(sched_node *n);
 double sched_node_lr(const sched_node *n, double t, double base, int group);
+/* kind.chain, or lr(t, base) for kinds whose value ignores the lr they find. */
+double sched_node_chain(const sched_node *n, int64_t t, double lr, double base, int group);
 double sched_node_momentum(const sched_node *n, double t, int group); /* NaN: not set here */
 /* Argument i of n for `group`: the group's element of a per-group list, or
  * the single value. */
@@ -132,6 +150,19 @@ static inline int64_t sched_steps(double steps)
     return steps >= 9.0e18 ? INT64_MAX : (int64_t)ceil(steps);
 }
 int64_t sched_node_length(const sched_node *n); /* 0: none */
+
+/* After a tree is built (torch_compose.c): settles each composite's mode
+ * (an explicit mode='compose' passes down to composites inside that give
+ * none), marks the links of recursions, allocates cursors, and refuses what
+ * a recursion cannot run (ConstantLR(factor=0) divides by zero at
+ * total_iters, as PyTorch does). */
+int sched_compose_prepare(sched_node *root, eta_err *err);
+/* Forgets every cursor (after a load, or a metric that changes the value of
+ * a link of a recursion). */
+void sched_cursors_reset(sched_node *root);
+/* Whether observing a metric can change a recursion's links (a stateful
+ * node whose value is absolute, such as scikit-learn's 'adaptive'). */
+bool sched_ring_stateful(const sched_node *root);
 
 /* The kind tables of each family file, and the registry in sched.c. */
 extern const sched_kind *const sched_torch_kinds[];   /* NULL-terminated */

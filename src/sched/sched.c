@@ -63,6 +63,7 @@ void sched_node_free(sched_node *n)
     for (int i = 0; i < SCHED_MAX_ARGS; i++)
         free(n->vec[i]);
     free(n->dict_values);
+    free(n->cursor);
     for (int i = 0; i < n->nkids; i++)
         sched_node_free(n->kids[i]);
     free(n->kids);
@@ -72,6 +73,11 @@ void sched_node_free(sched_node *n)
 double sched_node_lr(const sched_node *n, double t, double base, int group)
 {
     return n->kind->lr(n, t, base, group);
+}
+
+double sched_node_chain(const sched_node *n, int64_t t, double lr, double base, int group)
+{
+    return n->kind->chain ? n->kind->chain(n, t, lr, base, group) : n->kind->lr(n, (double)t, base, group);
 }
 
 double sched_node_momentum(const sched_node *n, double t, int group)
@@ -335,6 +341,8 @@ static int build(sched_node **out, const eta_spec *call, eta_err *err)
     if (!n)
         return eta_spec_fail(err, ETA_ENOMEM, call, "out of memory");
     n->kind = k;
+    n->pos = call->pos;
+    n->len = call->len;
     eta_spec_param sig[SCHED_MAX_ARGS];
     const eta_spec *vals[SCHED_MAX_ARGS];
     for (int i = 0; i < k->nargs; i++) {
@@ -363,6 +371,8 @@ int eta_sched_new_tree(eta_sched **out, const eta_spec *call, eta_err *err)
     if (!s)
         return eta_spec_fail(err, ETA_ENOMEM, NULL, "out of memory");
     int rc = build(&s->root, call, err);
+    if (!rc && (rc = sched_compose_prepare(s->root, err)))
+        sched_node_free(s->root);
     if (rc) {
         free(s);
         return rc;
@@ -476,6 +486,8 @@ int eta_sched_observe(eta_sched *s, int64_t step, double metric, const double *b
         ngroups = 1;
     }
     sched_node_observe(s->root, step, metric, base_lrs, ngroups);
+    if (sched_ring_stateful(s->root))
+        sched_cursors_reset(s->root);
     s->observed = step + 1;
     return ETA_OK;
 }
