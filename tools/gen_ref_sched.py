@@ -63,7 +63,11 @@ entering a child that goes on from the lr it finds (SWALR), where 2.x's
 _update_lr(0) does not count the entry as a step and 1.13's step(0) does;
 those run 1.13 with SequentialLR.step patched to do what 2.x does (the
 patch is the one --quirks shows). Other version-dependent behaviour is
-listed by --quirks.  Notes of
+listed by --quirks.
+
+Cases named torch_defaults give each class only its required arguments
+(checked against the installed class's signature), so the values hold
+PyTorch's defaults for the rest.  Notes of
 chainable schedulers give the largest relative gap between the recorded
 (chainable, recursive) values and the class's closed form, so a C
 implementation of the closed form knows the tolerance it needs.
@@ -71,6 +75,7 @@ implementation of the closed form knows the tolerance it needs.
 
 import argparse
 import ast
+import inspect
 import math
 import os
 import re
@@ -467,6 +472,39 @@ def case(name, spec, steps, groups=None, optimizer="SGD", note=None,
                 torch2x=torch2x)
 
 
+def _torch_class(name):
+    return swa_utils.SWALR if name == "SWALR" else getattr(LRS, name)
+
+
+# Arguments with a default of None that the class still needs (OneCycleLR
+# needs total_steps or both epochs and steps_per_epoch).
+NEEDED = {"OneCycleLR": ["total_steps"]}
+
+
+def only_required(call):
+    """Whether a parsed spec (and every schedule inside it) gives only the
+    arguments its torch class requires, leaving the rest to PyTorch's
+    defaults: the names come from the installed class's signature."""
+    params = list(inspect.signature(_torch_class(call.name).__init__).parameters.values())
+    params = [q for q in params if q.name not in ("self", "optimizer")]
+    required = [q.name for q in params if q.default is inspect.Parameter.empty]
+    required += NEEDED.get(call.name, [])
+    given = [q.name for q in params[:len(call.args)]] + list(call.kwargs)
+    if sorted(given) != sorted(required):
+        return False
+    kids = call.arg(0, "schedulers") if call.name in ("SequentialLR", "ChainedScheduler") else []
+    return all(only_required(k) for k in kids)
+
+
+def defaults_case(name, spec, steps, **kw):
+    """A case written with PyTorch's defaults: only the required arguments."""
+    assert only_required(parse_spec(spec)), spec
+    note = "only the required arguments: PyTorch's defaults for the rest"
+    if kw.get("note"):
+        note += "; " + kw.pop("note")
+    return case(name, spec, steps, note=note, **kw)
+
+
 def build_cases():
     C = []
     # ---- LambdaLR
@@ -730,6 +768,28 @@ def build_cases():
              "ConstantLR(factor=0.25, total_iters=0)], milestones=[10])", 30, groups=[(1.0, 0.9)],
              note="restarted by step(0): the closed form at epoch 0 is the initial lr, and the factor "
                   "never applies (as a first child it would apply for ever)"),
+    ]
+    # ---- PyTorch's defaults: each class with only its required arguments
+    C += [
+        defaults_case("torch_defaults", "LambdaLR(exp95)", 30),
+        defaults_case("torch_defaults", "MultiplicativeLR(mult95)", 30),
+        defaults_case("torch_defaults", "StepLR(step_size=3)", 30, groups=[(1.0, 0.9)]),
+        defaults_case("torch_defaults", "MultiStepLR(milestones=[5, 12])", 30, groups=[(1.0, 0.9)]),
+        defaults_case("torch_defaults", "ConstantLR()", 12, groups=SGD2),
+        defaults_case("torch_defaults", "LinearLR()", 12, groups=SGD2),
+        defaults_case("torch_defaults", "ExponentialLR(gamma=0.9)", 30),
+        defaults_case("torch_defaults", "PolynomialLR()", 12, groups=SGD2),
+        defaults_case("torch_defaults", "CosineAnnealingLR(T_max=50)", 120),
+        defaults_case("torch_defaults", "CosineAnnealingWarmRestarts(T_0=10)", 45),
+        defaults_case("torch_defaults", "CyclicLR(base_lr=0.001, max_lr=0.1)", 4500,
+                      note="step_size_up 2000: one full cycle and the start of the next"),
+        defaults_case("torch_defaults", "OneCycleLR(max_lr=0.1, total_steps=100)", 100),
+        defaults_case("torch_defaults", "SequentialLR([LinearLR(), ExponentialLR(gamma=0.9)], milestones=[5])",
+                      30),
+        defaults_case("torch_defaults", "ChainedScheduler([ConstantLR(), ExponentialLR(gamma=0.9)])", 30),
+        defaults_case("torch_defaults", "ReduceLROnPlateau()", 150, metrics=[1.0] * 150,
+                      note="a flat metric: a reduction every 11 steps until eps stops it"),
+        defaults_case("torch_defaults", "SWALR(swa_lr=0.05)", 20, groups=[(0.5, 0.9)]),
     ]
     return C
 
