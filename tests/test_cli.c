@@ -313,14 +313,14 @@ static void test_schedule_bad_usage(void **state)
     expect_usage("schedule 'CosineAnnealingLR(T_max=0)'", "^");
     expect_usage("schedule 'MultiStepLR(milestones=[30, 10])'", "increasing order");
     expect_usage("schedule 'OneCycleLR(max_lr=0.1)'", "total_steps");
-    expect_usage("schedule 'OneCycleLR(max_lr=0.1, total_steps=10)' --steps 12", "Tried to step 11 times");
+    expect_usage("schedule 'OneCycleLR(max_lr=0.1, total_steps=10)' --steps 12", "ends at step 10");
     expect_usage("schedule 'ReduceLROnPlateau()' --steps 5", "give --metrics with at least 4 values");
     expect_usage("schedule 'ReduceLROnPlateau()' --steps 5 --metrics 1,2,x", "--metrics");
     expect_usage("schedule 'StepLR(step_size=3)' --metrics 1,2", "does not observe a metric");
     expect_usage("schedule 'StepLR(step_size=3)' --lr -1", "--lr must be >= 0");
     expect_usage("schedule 'StepLR(step_size=3)' --lr nan", "--lr");
     expect_usage("optimize --sched 'StepLR(step_size=0)'", "step_size must be >= 1");
-    expect_usage("optimize --sched 'OneCycleLR(max_lr=0.1, total_steps=10)' --steps 50", "Tried to step");
+    expect_usage("optimize --sched 'OneCycleLR(max_lr=0.1, total_steps=10)' --steps 50", "past the end of the schedule");
     /* A plateau rule from the shell: metrics 1..1 plateau, the lr drops. */
     char *out, *err;
     assert_int_equal(run_eta("schedule 'ReduceLROnPlateau(patience=1, factor=0.5)' --steps 6 --metrics 1,1,1,1,1",

@@ -313,6 +313,69 @@ static void test_calls_and_positions(void **state)
     eta_spec_free(s);
 }
 
+/* Dicts: string keys (keyword arguments, as Optax's sgdr_schedule takes
+ * them) or number keys (Optax's {step: scale}); dict(a=1) is {'a': 1}. */
+static void test_dicts(void **state)
+{
+    (void)state;
+    const char *text = "[{'init_value': 0.1, \"decay_steps\": 100, 'x': {'y': f(1)}}, {}]";
+    eta_spec *s = parse_ok(text);
+    assert_int_equal(s->n, 2);
+    const eta_spec *d = s->items[0];
+    assert_int_equal(d->kind, ETA_SPEC_DICT);
+    assert_int_equal(d->n, 3);
+    assert_int_equal(d->pos, 1);
+    assert_int_equal(d->len, (int)(strstr(text, "}}") - text) + 2 - 1);
+    assert_int_equal(d->items[0]->kind, ETA_SPEC_STRING);
+    assert_string_equal(d->items[0]->str, "init_value");
+    assert_int_equal(d->items[0]->pos, 2);
+    expect_number(d->items[1], 0.1, false, 16, 3);
+    assert_string_equal(d->items[2]->str, "decay_steps");
+    expect_number(d->items[3], 100, true, 36, 3);
+    assert_int_equal(d->items[5]->kind, ETA_SPEC_DICT);
+    assert_int_equal(d->items[5]->items[1]->kind, ETA_SPEC_CALL);
+    assert_int_equal(s->items[1]->kind, ETA_SPEC_DICT);
+    assert_int_equal(s->items[1]->n, 0);
+    eta_spec_free(s);
+
+    /* A repeated number key is Python's: both pairs are kept, the binder
+     * lets the last win. */
+    s = parse_ok("{2: 0.1, 2: 0.5, -1.5: 3}");
+    assert_int_equal(s->n, 3);
+    expect_number(s->items[4], -1.5, false, 17, 4);
+    eta_spec_free(s);
+
+    /* dict(...) with keywords only folds into a dict, keys at the keywords. */
+    text = "sgdr([dict(init_value=0, peak_value=1.5), dict()])";
+    s = parse_ok(text);
+    d = s->items[0]->items[0];
+    assert_int_equal(d->kind, ETA_SPEC_DICT);
+    assert_int_equal(d->n, 2);
+    assert_int_equal(d->pos, 6);
+    assert_int_equal(d->items[2]->kind, ETA_SPEC_STRING);
+    assert_string_equal(d->items[2]->str, "peak_value");
+    assert_int_equal(d->items[2]->pos, (int)(strstr(text, "peak") - text));
+    assert_int_equal(d->items[2]->len, 10);
+    expect_number(d->items[3], 1.5, false, (int)(strstr(text, "1.5") - text), 3);
+    assert_int_equal(s->items[0]->items[1]->kind, ETA_SPEC_DICT);
+    assert_int_equal(s->items[0]->items[1]->n, 0);
+    eta_spec_free(s);
+    s = parse_ok("dict(1, a=2)"); /* positional: a call, for the binder to reject */
+    assert_int_equal(s->kind, ETA_SPEC_CALL);
+    assert_string_equal(s->str, "dict");
+    eta_spec_free(s);
+
+    expect_parse_error("{'a': 1, 'b': 2, 'a': 3}", 17, 3, "duplicate key 'a' in dict");
+    expect_parse_error("dict(a=1, b=2, a=3)", 15, 1, "duplicate key 'a' in dict");
+    expect_parse_error("{[1]: 2}", 1, 3, "dict keys must be strings or numbers, got list");
+    expect_parse_error("{None: 2}", 1, 4, "dict keys must be strings or numbers, got None");
+    expect_parse_error("{f(x): 2}", 1, 4, "dict keys must be strings or numbers, got call");
+    expect_parse_error("{'a': 1, 'b'", 0, 1, "'{' was never closed");
+    expect_parse_error("{'a': 1, 'b':", 13, 1, "expected a value, got end of text");
+    expect_parse_error("[{'a' 1}]", 6, 1, "expected ':' after dict key");
+    expect_parse_error("{'a': 1 'b': 2}", 8, 1, "expected '}' or ',' after dict item");
+}
+
 /* ---- parse errors ------------------------------------------------------- */
 
 static void test_parse_errors(void **state)
@@ -710,6 +773,7 @@ int main(void)
         cmocka_unit_test(test_numbers),
         cmocka_unit_test(test_constants_strings_names),
         cmocka_unit_test(test_containers),
+        cmocka_unit_test(test_dicts),
         cmocka_unit_test(test_calls_and_positions),
         cmocka_unit_test(test_parse_errors),
         cmocka_unit_test(test_depth_limit),

@@ -1,15 +1,30 @@
 /* tests/test_sched_anchors.c - labels: unit ref
  * The schedules of Keras, Optax, fastai, scikit-learn, darknet, llm.c and
  * eta's own (src/sched/{keras,optax,fastai,sklearn,darknet,llmc,scaling}.c)
- * against the reference values of lr-methods.md §5 (ports of each
- * framework's source; Optax rows marked (T) are Optax's own test values),
- * plus the divergences between anchors (§2.7), edge cases and the located
- * errors of bad arguments.
+ * against reference values from outside eta, plus the divergences between
+ * the anchors (docs/sched.md), edge cases and the located errors of bad
+ * arguments. None of these frameworks is installed here, so each value
+ * comes from one of:
+ *   - the framework's own tests, quoted: Optax's
+ *     optax/schedules/_schedule_test.py (google-deepmind/optax 0.2.9.dev,
+ *     revision 2edbcbe2), named by test class and method where used;
+ *   - a line-by-line port (to Python, in double) of the named function of
+ *     the framework's source at the revision the schedule's file in
+ *     src/sched/ follows: Keras 3.16.0 (keras-team/keras 3422977a,
+ *     keras/src/optimizers/schedules/learning_rate_schedule.py), Optax
+ *     0.2.9.dev (2edbcbe2, optax/schedules/_schedule.py), fastai
+ *     (fastai/fastai fastai/callback/schedule.py, combined_cos and the
+ *     Learner.fit_* methods), darknet (pjreddie/darknet f6afaabc,
+ *     src/network.c get_current_rate), llm.c (karpathy/llm.c f1e2ace6,
+ *     llmc/schedulers.h), scikit-learn 1.2.1 (sklearn/linear_model/
+ *     _sgd_fast.pyx, _plain_sgd's rate and its 'optimal' t0);
+ *   - arithmetic on a documented formula, where a comment shows it.
+ * Each test says which.
  *
- * Bounds: values the table prints to about 10 significant digits are
+ * Bounds: values the ports printed to about 10 significant digits are
  * checked at 1e-9 relative, those printed to 10 decimal places within half
  * a unit of the 10th decimal (5e-11 absolute: 0.0006692851); Optax's own
- * test values (T) that are float32 results at Optax's rtol 1e-6, and also
+ * test values that are float32 results at Optax's rtol 1e-6, and also
  * in double at 1e-15; values that are exact decimals at 1e-12 (the formulas
  * round on the way); values that are exactly representable and reached
  * without rounding (0, 1, 0.5, ...) exactly. Every anchor schedule ignores
@@ -32,7 +47,7 @@ static eta_sched *build(const char *spec)
     return s;
 }
 
-/* Half a unit of the 10th decimal place: for values §5 prints with 10 decimals. */
+/* Half a unit of the 10th decimal place: for values a port printed with 10 decimals. */
 #define DECIMALS10 (-5.000001e-11)
 
 /* lr(steps[i]) against want[i] within `tol` relative (0: exactly; negative:
@@ -88,7 +103,9 @@ static void check_error(const char *spec, const char *msg, const char *at)
         fail_msg("'%s': error at %d ('%s'), want at '%s'", spec, err.pos, err.pos >= 0 ? spec + err.pos : "", at);
 }
 
-/* ---- Keras (§5) ---- */
+/* ---- Keras ----
+ * Ports of Keras 3.16.0 learning_rate_schedule.py (keras-team/keras 3422977a):
+ * the class named by each spec, its __call__. */
 
 static void test_keras_cosine_decay_restarts(void **state)
 {
@@ -168,16 +185,18 @@ static void test_keras_exponential_decay(void **state)
               steps, stair, N(stair), 0);
 }
 
-/* ---- Optax (§5) ---- */
+/* ---- Optax ----
+ * Quoted from Optax's _schedule_test.py (0.2.9.dev, 2edbcbe2) where a test
+ * names the method; the rest are ports of _schedule.py's functions. */
 
 static void test_optax_cosine_onecycle(void **state)
 {
     (void)state;
-    static const double w1[] = {100, 550, 1000, 750.25, 250.75, 1, 1};
+    static const double w1[] = {100, 550, 1000, 750.25, 250.75, 1, 1}; /* OneCycleTest.test_cosine */
     check_series("cosine_onecycle_schedule(transition_steps=5, peak_value=1000, pct_start=0.4, div_factor=10, "
                  "final_div_factor=100)",
                  w1, N(w1), 1e-12);
-    /* defaults: peak one step later than PyTorch's OneCycleLR, minimum at T */
+    /* defaults (port of cosine_onecycle_schedule): peak one step later than PyTorch's OneCycleLR, minimum at T */
     static const double w2[] = {0.04,         0.28,         0.76,         1.0,          0.950484632, 0.8117456539,
                                  0.6112620219, 0.3887419781, 0.1882583461, 0.049519368, 4e-06};
     check_series("cosine_onecycle_schedule(10, 1.0)", w2, N(w2), 1e-9);
@@ -186,7 +205,7 @@ static void test_optax_cosine_onecycle(void **state)
 static void test_optax_linear_onecycle(void **state)
 {
     (void)state;
-    static const double want[] = {100, 400, 700, 1000, 775, 550, 325, 100, 67, 34, 1, 1};
+    static const double want[] = {100, 400, 700, 1000, 775, 550, 325, 100, 67, 34, 1, 1}; /* OneCycleTest.test_linear */
     check_series("linear_onecycle_schedule(transition_steps=10, peak_value=1000, pct_start=0.3, pct_final=0.7, "
                  "div_factor=10, final_div_factor=100)",
                  want, N(want), 1e-12);
@@ -199,6 +218,7 @@ static void test_optax_linear_onecycle(void **state)
 static void test_optax_piecewise_interpolate(void **state)
 {
     (void)state;
+    /* PiecewiseInterpolateTest.test_linear_piecewise and .test_cos_piecewise */
     static const double lin[] = {200, 220, 240, 260, 280, 300, 255, 210, 165, 120, 75, 75, 75};
     check_series("piecewise_interpolate_schedule('linear', 200, {5: 1.5, 10: 0.25})", lin, N(lin), 1e-12);
     static const double cosv[] = {400, 360, 280, 240, 264, 288, 288, 288, 288};
@@ -214,8 +234,9 @@ static void test_optax_cosine_decay(void **state)
 {
     (void)state;
     static const double steps[] = {0, 10, 50, 75, 100};
+    /* CosineDecayTest.test_with_exponent (float32 results, its rtol 1e-6) */
     static const double want[] = {0.1, 0.09516553580760956, 0.025, 0.0021446612663567066, 0.0};
-    check_lrs("cosine_decay_schedule(0.1, 100, alpha=0.0, exponent=2)", steps, want, N(want), 1e-6); /* float32 */
+    check_lrs("cosine_decay_schedule(0.1, 100, alpha=0.0, exponent=2)", steps, want, N(want), 1e-6);
     static const double exact[] = {0.1, 0.1 * 0.97552825814757682 * 0.97552825814757682, 0.025,
                                    0.1 * 0.14644660940672624 * 0.14644660940672624, 0.0};
     check_lrs("cosine_decay_schedule(0.1, 100, alpha=0.0, exponent=2)", steps, exact, N(exact), 1e-15);
@@ -227,12 +248,15 @@ static void test_optax_cosine_decay(void **state)
 static void test_optax_warmup_cosine_decay(void **state)
 {
     (void)state;
+    /* WarmupCosineDecayTest.test_with_exponent's arguments; its float32 results
+     * (0.20000004768371582, 0.4020000100135803, ...) are these decimals to its
+     * rtol 1e-6, which double reaches to 1e-12 */
     static const double s1[] = {0, 10, 50, 75, 100};
     static const double w1[] = {0.2, 0.402, 1.21, -1.9475, -3.0};
     check_lrs("warmup_cosine_decay_schedule(init_value=0.2, peak_value=1.21, warmup_steps=50, decay_steps=100, "
               "end_value=-3, exponent=2)",
               s1, w1, N(w1), 1e-12);
-    /* decay_steps includes the warm-up (Keras's CosineDecay excludes it) */
+    /* port: decay_steps includes the warm-up (Keras's CosineDecay excludes it) */
     static const double s2[] = {0, 5, 10, 55, 100, 150};
     static const double w2[] = {0.0, 0.5, 1.0, 0.55, 0.1, 0.1};
     check_lrs("warmup_cosine_decay_schedule(0, 1, 10, 100, end_value=0.1)", s2, w2, N(w2), 1e-12);
@@ -292,6 +316,19 @@ static void test_optax_sgdr_and_join(void **state)
     const char *sgdr = "sgdr_schedule([warmup_cosine_decay_schedule(0, 1, 10, 100, end_value=0.1), "
                        "warmup_cosine_decay_schedule(0, 0.5, 10, 200, end_value=0.05)])";
     check_lrs(sgdr, s, w, N(w), 1e-12);
+    /* Optax's form: a list of dicts of warmup_cosine_decay_schedule's arguments */
+    check_lrs("sgdr_schedule([{'init_value': 0, 'peak_value': 1, 'warmup_steps': 10, 'decay_steps': 100, "
+              "'end_value': 0.1}, dict(init_value=0, peak_value=0.5, warmup_steps=10, decay_steps=200, end_value=0.05)])",
+              s, w, N(w), 1e-12);
+    /* SGDRTest.test_limits: three cycles of 2000, 3000 and 5000 steps with 500
+     * warm-up steps each peak at step 500 of their cycle */
+    static const double s_sgdr[] = {500, 2500, 5500};
+    static const double w_sgdr[] = {1.6, 0.8, 0.4};
+    check_lrs("sgdr_schedule([{'decay_steps': 2000, 'peak_value': 1.6, 'init_value': 0, 'end_value': 0.0, "
+              "'warmup_steps': 500}, {'decay_steps': 3000, 'peak_value': 0.8, 'init_value': 0, 'end_value': 0.0, "
+              "'warmup_steps': 500}, {'decay_steps': 5000, 'peak_value': 0.4, 'init_value': 0, 'end_value': 0.0, "
+              "'warmup_steps': 500}])",
+              s_sgdr, w_sgdr, N(w_sgdr), 1e-15);
     check_lrs("join_schedules([warmup_cosine_decay_schedule(0, 1, 10, 100, end_value=0.1), "
               "warmup_cosine_decay_schedule(0, 0.5, 10, 200, end_value=0.05)], [100])",
               s, w, N(w), 1e-12);
@@ -311,7 +348,10 @@ static void test_optax_sgdr_and_join(void **state)
     eta_sched_free(j);
 }
 
-/* ---- fastai (§5) ---- */
+/* ---- fastai ----
+ * Ports of fastai/callback/schedule.py: fit_one_cycle's ParamScheduler with
+ * combined_cos(pct_start, lr_max/div, lr_max, lr_max/div_final) and moms
+ * (0.95, 0.85, 0.95), read at pct_train = step / (n_epoch * n_iter). */
 
 static void test_fastai_one_cycle(void **state)
 {
@@ -357,7 +397,12 @@ static void test_fastai_flat_cos_sgdr(void **state)
     check_lrs("fit_sgdr(3, 2, lr_max=1.0, cycle_mult=1)", s3, w3, N(w3), 1e-12);
 }
 
-/* ---- scikit-learn (§5) ---- */
+/* ---- scikit-learn ----
+ * scikit-learn 1.2.1, sklearn/linear_model/_sgd_fast.pyx (_plain_sgd):
+ * 'optimal' eta = 1/(alpha (t0 + t - 1)) with t0 = 1/(typw alpha), typw =
+ * sqrt(1/sqrt(alpha)) = 10 for alpha 1e-4, so eta(t=1) = 10 and eta(t=1001)
+ * = 5; 'invscaling' eta = eta0 / t^power_t (the SGDRegressor docs' formula):
+ * 0.01 at t=1, 0.01/16^0.25 = 0.005, 0.01/10000^0.25 = 0.001. */
 
 static void test_sklearn_rates(void **state)
 {
@@ -450,7 +495,9 @@ static void test_sklearn_adaptive(void **state)
     eta_sched_free(s);
 }
 
-/* ---- darknet (§5) ---- */
+/* ---- darknet ----
+ * Ports of get_current_rate (pjreddie/darknet f6afaabc, src/network.c) with
+ * the [net] keys each spec names; the burn-in is learning_rate * (b/burn_in)^power. */
 
 static void test_darknet(void **state)
 {
@@ -479,7 +526,10 @@ static void test_darknet(void **state)
     eta_sched_free(s);
 }
 
-/* ---- llm.c and WSD (§5) ---- */
+/* ---- llm.c and WSD ----
+ * Ports of llmc/schedulers.h (karpathy/llm.c f1e2ace6), get_learning_rate_wsd
+ * and _cosine; the cosine case uses the GPT-2 124M run of
+ * scripts/run_gpt2_124M.sh (-l 0.0006 -u 700 -q 0.0, 18,865 steps). */
 
 static void test_llmc(void **state)
 {
@@ -497,9 +547,9 @@ static void test_llmc(void **state)
               s2, w2, N(w2), 1e-9);
     static const double s3[] = {0, 4, 5, 10};
     static const double w3[] = {0.5, 0.8125, 0.71875, 0.25}; /* linear to lr * 0.25 */
-    check_lrs("llmc('linear', 1.0, 2, 10, 0.25)", s3, w3, N(w3), 1e-15);
+    check_lrs("llmc(10, 'linear', 1.0, 2, 0.25)", s3, w3, N(w3), 1e-15);
     static const double w4[] = {3e-4, 3e-4, 3e-4, 3e-4}; /* constant: no warm-up; default frac 1.0 is flat */
-    check_lrs("llmc('constant', warmup_iterations=5, train_num_batches=10)", s3, w4, N(w4), 0);
+    check_lrs("llmc(10, 'constant', warmup_iterations=5)", s3, w4, N(w4), 0);
     check_lrs("llmc(train_num_batches=10)", s3, w4, N(w4), 1e-15);
     eta_sched *s = build("llmc(train_num_batches=10, final_learning_rate_frac=0)");
     assert_true(eta_sched_lr(s, 10, BASE) == 0);
@@ -515,7 +565,7 @@ static void test_wsd_variants(void **state)
     for (size_t k = 0; k < N(lengths); k++) {
         char a[256], b[256];
         int n = lengths[k], w = n / 10;
-        snprintf(a, sizeof a, "llmc('wsd', 0.5, %d, %d, 0.1)", w, n);
+        snprintf(a, sizeof a, "llmc(%d, 'wsd', 0.5, %d, 0.1)", n, w);
         snprintf(b, sizeof b, "WSD(0.5, %d, %d, final_lr_frac=0.1)", w, n);
         eta_sched *x = build(a), *y = build(b);
         for (int t = 0; t <= n; t++)
@@ -564,7 +614,7 @@ static void test_no_nan(void **state)
         "piecewise_interpolate_schedule('cosine', 1, {-5: 2, 0: 3, 1: 0})", "fit_one_cycle(1, pct_start=0)",
         "fit_flat_cos(1, pct_start=0)", "fit_sgdr(1, 1)", "fit_sgdr(4, 3, cycle_mult=3, steps_per_epoch=5)",
         "SGDClassifier(alpha=1e-12)", "SGDRegressor(power_t=-1)", "darknet(policy='sigmoid', gamma=-1e6)",
-        "darknet(policy='steps', steps=[5, 2], scales=[2, 3], burn_in=3, power=0)", "llmc('wsd', train_num_batches=1)",
+        "darknet(policy='steps', steps=[5, 2], scales=[2, 3], burn_in=3, power=0)", "llmc(1, 'wsd')",
         "llmc(train_num_batches=1)", "WSD(1, 0, 1, decay_frac=1)", "LinearScalingWarmup(batch_size=1, warmup_steps=3)",
         /* overflow: 0 * inf and log of an overflowing argument */
         "ExponentialDecay(0.0, 1, 1e10)", "exponential_decay(0.0, 1, 1e10)",
@@ -623,7 +673,18 @@ static void test_errors(void **state)
                 "must not decrease", "3]");
     check_error("join_schedules([constant_schedule(1), constant_schedule(2)], [2.5])", "must be an integer", "2.5");
     check_error("sgdr_schedule([warmup_cosine_decay_schedule(0, 1, 1, 10), cosine_decay_schedule(1, 10)])",
-                "cosine_kwargs[1] must be a warmup_cosine_decay_schedule", "cosine_decay_schedule(1");
+                "cosine_kwargs[1] must be a dict of warmup_cosine_decay_schedule's arguments",
+                "cosine_decay_schedule(1");
+    check_error("sgdr_schedule([{'init_value': 0, 'peak': 1, 'warmup_steps': 1, 'decay_steps': 10}])",
+                "unexpected keyword argument 'peak'", "'peak'");
+    check_error("sgdr_schedule([{'init_value': 0, 'warmup_steps': 1, 'decay_steps': 10}])",
+                "missing required argument 'peak_value'", "{'init");
+    check_error("sgdr_schedule([{'init_value': 0, 'peak_value': 1, 'warmup_steps': 1, 'decay_steps': -10}])",
+                "decay_steps must be > 0", "-10");
+    check_error("sgdr_schedule([{10: 0.5}])", "must be argument names, got number", "10");
+    check_error("piecewise_constant_schedule(1.0, {'a': 0.5})", "boundaries_and_scales key must be a number, got string",
+                "'a'");
+    check_error("sgdr_schedule([1.0])", "expected a schedule", "1.0");
     /* fastai */
     check_error("fit_one_cycle(0, 1.0)", "n_epoch must be >= 1", "0");
     check_error("fit_one_cycle(5, 1.0, pct_start=1.0)", "pct_start must be in [0, 1)", "1.0");
@@ -658,12 +719,12 @@ static void test_errors(void **state)
     check_error("LinearScalingWarmup(batch_size=0, warmup_steps=5)", "batch_size must be >= 1", "0");
     check_error("LinearScalingWarmup(base_lr=0, batch_size=512, warmup_steps=5)", "base_lr must be > 0", "0,");
     /* derived values that overflow, which would give NaN later */
-    check_error("LinearScalingWarmup(1e308, 512, 256, 5)", "overflows", NULL);
+    check_error("LinearScalingWarmup(512, 5, 1e308, 256)", "overflows", NULL);
     check_error("cosine_onecycle_schedule(10, 1, 0.3, 1e-300, 1e-300)",
                 "cosine_onecycle_schedule: the value from step 10 on overflows", NULL);
     check_error("piecewise_constant_schedule(1e300, {5: 1e10, 9: 0})", "the value from step 5 on overflows", "{5");
     check_error("linear_schedule(1e308, -1e308, 10)", "end_value - init_value overflows", "-1e308");
-    check_error("llmc('wsd', 1e308, 2, 20, 1e10)", "overflows", "1e10");
+    check_error("llmc(20, 'wsd', 1e308, 2, 1e10)", "overflows", "1e10");
 }
 
 /* ---- the catalogue ---- */
@@ -684,8 +745,9 @@ static void test_catalogue(void **state)
                    "steps_per_epoch=1)"},
         {"darknet", "darknet(policy='constant', learning_rate=0.001, burn_in=0, power=4.0, step=1, scale=1.0, "
                     "steps=None, scales=None, gamma=1.0, max_batches=0)"},
-        {"llm.c", "llmc(scheduler='cosine', learning_rate=0.0003, warmup_iterations=0, train_num_batches, "
+        {"llm.c", "llmc(train_num_batches, scheduler='cosine', learning_rate=0.0003, warmup_iterations=0, "
                   "final_learning_rate_frac=1.0)"},
+        {"eta", "LinearScalingWarmup(batch_size, warmup_steps, base_lr=0.1, base_batch_size=256)"},
         {"eta", "WSD(lr, warmup_steps, total_steps, decay_frac=0.2, final_lr_frac=0.0, cooldown='1-sqrt')"},
         {"sklearn", "SGDRegressor(loss='squared_error', "},
     };

@@ -52,12 +52,14 @@ static void test_bad_input(void **state)
     const char *spec = "SequentialLR([LinearLR(start_factor=2), ExponentialLR(gamma=0.9)], milestones=[3])";
     assert_int_equal(eta_sched_new(&s, spec, &err), ETA_EINVAL);
     assert_int_equal(err.pos, (int)(strstr(spec, "2)") - spec));
-    /* A step past OneCycleLR's end is refused with PyTorch's message, and
-     * its lr is NaN rather than an extrapolation. */
+    /* A step past OneCycleLR's end is refused, in eta's terms, and its lr
+     * is NaN rather than an extrapolation. */
     assert_int_equal(eta_sched_new(&s, "OneCycleLR(max_lr=0.1, total_steps=10)", NULL), 0);
     assert_int_equal(eta_sched_check_step(s, 10, NULL), 0);
     assert_int_equal(eta_sched_check_step(s, 11, &err), ETA_EINVAL);
-    assert_string_equal(err.msg, "Tried to step 11 times. The specified number of total steps is 10");
+    assert_string_equal(err.msg, "step 11 is past the end of the schedule, which is defined for steps 0 to 10 "
+                                 "(a run of 10 steps)");
+    assert_int_equal(eta_sched_last_step(s), 10);
     assert_true(isnan(eta_sched_lr(s, 11, 0.1)));
     assert_true(isnan(eta_sched_lr(s, -1, 0.1)));
     eta_sched_free(s);
@@ -216,6 +218,191 @@ static void test_apply_to_optimizer(void **state)
     eta_optim_free(opt);
 }
 
+/* ChainedScheduler and SequentialLR run PyTorch's recursion by default
+ * (values: test_sched_ref.c); mode='compose' is eta's composition of closed
+ * forms. The recursion is a pure function of the step: any order of
+ * queries, any mix of groups and bases, gives the same bits. */
+static void test_recursion_and_compose(void **state)
+{
+    (void)state;
+    eta_sched *t, *c;
+    eta_err err;
+    /* The case PyTorch and the composition disagree on (step 6). */
+    const char *chain = "ChainedScheduler([StepLR(step_size=6, gamma=0.723827), "
+                        "CosineAnnealingLR(T_max=11, eta_min=0.000210606)]";
+    char spec[256];
+    snprintf(spec, sizeof spec, "%s)", chain);
+    assert_int_equal(eta_sched_new(&t, spec, NULL), 0);
+    snprintf(spec, sizeof spec, "%s, mode='compose')", chain);
+    assert_int_equal(eta_sched_new(&c, spec, NULL), 0);
+    assert_true(eta_sched_lr(t, 6, 0.523134) == 0.16248645548788707);
+    assert_true(eta_sched_lr(c, 6, 0.523134) == 0.16250518351100912);
+    /* Queries out of order and interleaved with other groups and bases. */
+    double fwd[400];
+    for (int s = 0; s < 400; s++)
+        fwd[s] = eta_sched_lr(t, s, 0.523134);
+    for (int s = 399; s >= 0; s -= 7) {
+        double a = eta_sched_lr(t, s, 0.523134), b = eta_sched_lr_group(t, s, 0.1, 1);
+        (void)b;
+        if (memcmp(&a, &fwd[s], sizeof a))
+            fail_msg("step %d: %.17g backwards, %.17g forwards", s, a, fwd[s]);
+    }
+    eta_sched *alone;
+    snprintf(spec, sizeof spec, "%s)", chain);
+    assert_int_equal(eta_sched_new(&alone, spec, NULL), 0);
+    for (int s = 0; s < 400; s++) { /* the same group with another base in between */
+        double other = eta_sched_lr(t, s, 2.0), a = eta_sched_lr(t, s, 0.523134), want = eta_sched_lr(alone, s, 2.0);
+        if (memcmp(&a, &fwd[s], sizeof a) || memcmp(&other, &want, sizeof a))
+            fail_msg("step %d: %.17g and %.17g interleaved, %.17g and %.17g alone", s, a, other, fwd[s], want);
+    }
+    eta_sched_free(alone);
+    assert_true(eta_sched_lr(t, 6.9, 0.523134) == fwd[6]); /* whole steps */
+    eta_sched_free(t);
+    eta_sched_free(c);
+
+    /* SequentialLR: SWALR after a milestone anneals from the lr the cosine
+     * left (PyTorch 2.x); composed, from the initial lr. */
+    const char *seq = "SequentialLR([CosineAnnealingLR(T_max=50, eta_min=0.01), SWALR(swa_lr=0.02, anneal_epochs=5)], "
+                      "milestones=[30]";
+    snprintf(spec, sizeof spec, "%s)", seq);
+    assert_int_equal(eta_sched_new(&t, spec, NULL), 0);
+    snprintf(spec, sizeof spec, "%s, mode='compose')", seq);
+    assert_int_equal(eta_sched_new(&c, spec, NULL), 0);
+    assert_true(eta_sched_lr(t, 30, 0.1) == eta_sched_lr(t, 29, 0.1));
+    assert_true(eta_sched_lr(c, 30, 0.1) == 0.1);
+    assert_true(fabs(eta_sched_lr(t, 40, 0.1) - 0.02) < 1e-15 && fabs(eta_sched_lr(c, 40, 0.1) - 0.02) < 1e-15);
+    eta_sched_free(t);
+    eta_sched_free(c);
+
+    /* mode='compose' passes down to composites that give no mode. */
+    assert_int_equal(eta_sched_new(&c, "ChainedScheduler([LinearLR(start_factor=0.5, total_iters=4), "
+                                       "SequentialLR([ExponentialLR(gamma=0.9), SWALR(swa_lr=0.02)], "
+                                       "milestones=[3])], mode='compose')",
+                                   NULL),
+                     0);
+    assert_true(eta_sched_lr(c, 3, 1.0) == 0.875); /* SWALR restarts from the composed base, not 0.9^2 */
+    eta_sched_free(c);
+
+    /* ConstantLR(factor=0) cannot be undone by the recursion (PyTorch
+     * divides by the factor); composed it can. */
+    const char *zero = "SequentialLR([ConstantLR(factor=0.0, total_iters=3), ExponentialLR(gamma=0.9)], milestones=[5]";
+    snprintf(spec, sizeof spec, "%s)", zero);
+    assert_int_equal(eta_sched_new(&t, spec, &err), ETA_EINVAL);
+    assert_non_null(strstr(err.msg, "pass mode='compose'"));
+    assert_int_equal(err.pos, (int)(strstr(spec, "ConstantLR") - spec));
+    snprintf(spec, sizeof spec, "%s, mode='compose')", zero);
+    assert_int_equal(eta_sched_new(&c, spec, NULL), 0);
+    assert_true(eta_sched_lr(c, 2, 1.0) == 0 && eta_sched_lr(c, 4, 1.0) == 1.0);
+    eta_sched_free(c);
+    assert_int_equal(eta_sched_new(&t, "ChainedScheduler([ConstantLR(factor=0.5), StepLR(3)], mode='recurse')", &err),
+                     ETA_EINVAL);
+    assert_non_null(strstr(err.msg, "mode must be one of 'torch', 'compose'"));
+
+    /* A plateau rule in a recursion scales its result once per reduction. */
+    assert_int_equal(eta_sched_new(&t, "ChainedScheduler([ExponentialLR(gamma=0.9), "
+                                       "ReduceLROnPlateau(patience=0, factor=0.5)])",
+                                   NULL),
+                     0);
+    double one = 1.0;
+    assert_int_equal(eta_sched_observe(t, 0, 1.0, &one, 1, NULL), 0); /* best */
+    assert_int_equal(eta_sched_observe(t, 1, 1.0, &one, 1, NULL), 0); /* bad: halves from step 2 */
+    for (int s = 2; s < 20; s++)
+        assert_true(rel_err(eta_sched_lr(t, s, 1.0), 0.5 * pow(0.9, s)) < 1e-14);
+    eta_sched_free(t);
+
+    /* A stateful link whose value is absolute (scikit-learn's 'adaptive')
+     * changes the recursion when it observes: the cursor starts over. */
+    assert_int_equal(eta_sched_new(&t, "ChainedScheduler([SGDRegressor(learning_rate='adaptive', eta0=1.0, "
+                                       "n_iter_no_change=1), ExponentialLR(gamma=0.5)])",
+                                   NULL),
+                     0);
+    assert_true(eta_sched_lr(t, 3, 1.0) == 0.5);
+    assert_int_equal(eta_sched_observe(t, 3, 1.0, &one, 1, NULL), 0);
+    assert_int_equal(eta_sched_observe(t, 4, 1.0, &one, 1, NULL), 0); /* a miss: eta0 / 5 */
+    assert_true(rel_err(eta_sched_lr(t, 5, 1.0), 0.1) < 1e-15);
+    eta_sched_free(t);
+}
+
+/* The length of the run a schedule is written for (eta_sched_length), which
+ * `eta schedule` prints by default. */
+static void test_length(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *spec;
+        int64_t length;
+    } cases[] = {
+        {"OneCycleLR(max_lr=0.1, total_steps=300)", 300},
+        {"OneCycleLR(max_lr=0.1, epochs=4, steps_per_epoch=25)", 100},
+        {"CosineAnnealingLR(T_max=500)", 500},
+        {"CosineAnnealingLR(T_max=10.5)", 11},
+        {"PolynomialLR()", 5},
+        {"PolynomialLR(total_iters=40, power=2.0)", 40},
+        {"StepLR(step_size=3)", 0},
+        {"MultiStepLR(milestones=[30, 80])", 0},
+        {"ExponentialLR(gamma=0.9)", 0},
+        {"LinearLR()", 0},
+        {"ConstantLR()", 0},
+        {"CosineAnnealingWarmRestarts(T_0=10)", 0},
+        {"CyclicLR(base_lr=0.001, max_lr=0.1)", 0},
+        {"ReduceLROnPlateau()", 0},
+        {"SWALR(swa_lr=0.05)", 0},
+        {"CosineDecay(0.1, 1000)", 1000},
+        {"CosineDecay(0.0, 1000, warmup_target=0.1, warmup_steps=100)", 1100},
+        {"CosineDecay(0.1, 1000, warmup_steps=100)", 1000}, /* no warmup_target: no warm-up */
+        {"PolynomialDecay(0.1, 500)", 500},
+        {"PolynomialDecay(0.1, 500, cycle=True)", 0},
+        {"ExponentialDecay(0.1, 100, 0.5)", 0},
+        {"CosineDecayRestarts(0.1, 100)", 0},
+        {"warmup_cosine_decay_schedule(0.0, 1e-3, 100, 1000)", 1000},
+        {"cosine_decay_schedule(0.1, 700)", 700},
+        {"linear_schedule(1.0, 0.0, 200, transition_begin=50)", 250},
+        {"linear_schedule(1.0, 0.0, 0)", 0},
+        {"polynomial_schedule(1.0, 0.0, 2, 300)", 300},
+        {"linear_onecycle_schedule(1000, 0.1)", 1000},
+        {"cosine_onecycle_schedule(400, 0.1)", 400},
+        {"piecewise_interpolate_schedule('linear', 1.0, {30: 0.5, 10: 2.0})", 30},
+        {"piecewise_constant_schedule(1.0, {30: 0.5})", 0},
+        {"exponential_decay(1.0, 10, 0.5)", 0},
+        {"warmup_constant_schedule(0.0, 1.0, 10)", 0},
+        {"sgdr_schedule([{'init_value': 0, 'peak_value': 1, 'warmup_steps': 10, 'decay_steps': 100}, "
+         "warmup_cosine_decay_schedule(0, 0.5, 10, 200)])",
+         300},
+        {"fit_one_cycle(8, 1.0, steps_per_epoch=10)", 80},
+        {"fit_sgdr(3, 1, 1.0, steps_per_epoch=2)", 14},
+        {"darknet(policy='steps', steps=[100], scales=[0.1], max_batches=500)", 500},
+        {"darknet()", 0},
+        {"llmc(1000)", 1000},
+        {"llmc(1000, 'constant')", 1000},
+        {"WSD(1.0, 10, 400)", 400},
+        {"LinearScalingWarmup(1024, 10)", 0},
+        {"SGDClassifier()", 0},
+        /* composites */
+        {"SequentialLR([LinearLR(total_iters=5), CosineAnnealingLR(T_max=95)], milestones=[5])", 100},
+        {"SequentialLR([LinearLR(total_iters=5), ExponentialLR(gamma=0.9)], milestones=[5])", 0},
+        {"SequentialLR([OneCycleLR(max_lr=1.0, total_steps=10), ConstantLR(factor=1.0)], milestones=[20])", 10},
+        {"SequentialLR([OneCycleLR(max_lr=1.0, total_steps=10), CosineAnnealingLR(T_max=40)], milestones=[10])", 50},
+        {"ChainedScheduler([LinearLR(total_iters=5), CosineAnnealingLR(T_max=300)])", 300},
+        {"ChainedScheduler([CosineAnnealingLR(T_max=50), PolynomialLR(total_iters=80)])", 80},
+        {"ChainedScheduler([StepLR(step_size=3), ExponentialLR(gamma=0.9)])", 0},
+        {"join_schedules([linear_schedule(0.0, 1.0, 10), cosine_decay_schedule(1.0, 90)], [10])", 100},
+        {"join_schedules([linear_schedule(0.0, 1.0, 10), constant_schedule(1.0)], [10])", 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        eta_sched *s;
+        eta_err err;
+        if (eta_sched_new(&s, cases[i].spec, &err))
+            fail_msg("%s: %s", cases[i].spec, err.msg);
+        int64_t got = eta_sched_length(s);
+        if (got != cases[i].length)
+            fail_msg("%s: length %lld, want %lld", cases[i].spec, (long long)got, (long long)cases[i].length);
+        /* a run of that length stays within the schedule */
+        assert_int_equal(eta_sched_check_step(s, got > 0 ? got - 1 : 0, NULL), 0);
+        assert_true(eta_sched_last_step(s) >= got);
+        eta_sched_free(s);
+    }
+}
+
 static void test_catalogue(void **state)
 {
     (void)state;
@@ -235,6 +422,19 @@ static void test_catalogue(void **state)
                                         "pct_start=0.3, anneal_strategy='cos'"));
         }
     assert_null(eta_sched_kind_name(n));
+    /* Every signature is a Python call: required arguments first, then those
+     * with defaults. */
+    for (int k = 0; k < n; k++) {
+        eta_sched_describe(k, buf, sizeof buf);
+        eta_spec *sig;
+        eta_err err;
+        if (eta_spec_parse(&sig, buf, &err))
+            fail_msg("'%s' does not parse: %s", buf, err.msg);
+        for (int i = 1; i < sig->n; i++)
+            if (!sig->keys[i] && sig->keys[i - 1])
+                fail_msg("'%s': required argument %d after one with a default", buf, i);
+        eta_spec_free(sig);
+    }
 }
 
 int main(void)
@@ -244,6 +444,8 @@ int main(void)
         cmocka_unit_test(test_plateau_inside_sequence),
         cmocka_unit_test(test_resume_is_exact),
         cmocka_unit_test(test_apply_to_optimizer),
+        cmocka_unit_test(test_recursion_and_compose),
+        cmocka_unit_test(test_length),
         cmocka_unit_test(test_catalogue),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -3,6 +3,10 @@
  * the lr (and momentum or beta1) at every step, per parameter group, with the
  * metrics ReduceLROnPlateau saw, and fractional epochs where the fixture
  * stepped with step(epoch). Bound: relative error 1e-12 (see REL_FLOOR).
+ * ChainedScheduler and SequentialLR run PyTorch's recursion by default and
+ * are checked against it; ChainedScheduler's mode='compose' is checked as
+ * the composition of its children. Every line of a fixture is read; an
+ * unknown one fails the test.
  * labels: ref unit
  */
 #include "harness.h"
@@ -100,47 +104,58 @@ static bool torch_misses_restart(const char *spec, double epoch)
     return n_torch != n;
 }
 
-/* Documented deviation 2: ChainedScheduler feeds each child's output to the
- * next at the same step (a composition of functions); PyTorch recurses
- * through the previous step's lr, which differs when a child adds a term
- * (CosineAnnealingLR with eta_min != 0). For these cases the test checks the
- * composition instead: the chain equals its children applied in turn. */
-static const char *const chain_recursion_cases[] = {"sched_chainedscheduler.txt:warmup_cosine_eta_min"};
+/* mode='compose' (eta's composition of closed forms, the default being
+ * PyTorch's recursion, which the fixtures hold): checked as what it is, for
+ * every ChainedScheduler case: the chain at step t equals its children
+ * applied in turn, each child's lr at t taking the one before's as its base.
+ * Composite children get mode='compose' too, as they inherit it. */
+static void with_compose(char *out, size_t n, const char *spec, size_t len)
+{
+    assert_true(len > 0 && spec[len - 1] == ')');
+    snprintf(out, n, "%.*s, mode='compose')", (int)(len - 1), spec);
+}
 
 static void check_composition(const char *name, const char *spec, int ngroups, const double *base, long steps)
 {
-    /* The children are the calls inside the list: split on "), " at depth 1. */
+    /* The children are the calls inside the list: split at depth-1 commas. */
     const char *l = strchr(spec, '['), *r = strrchr(spec, ']');
     assert_non_null(l);
     assert_non_null(r);
-    char kid[2][512];
+    char kid[4][512], chain[1024];
     int nk = 0, depth = 0;
     const char *start = l + 1;
-    for (const char *c = l + 1; c <= r && nk < 2; c++) {
-        depth += *c == '(' ? 1 : *c == ')' ? -1 : 0;
+    for (const char *c = l + 1; c <= r; c++) {
+        depth += *c == '(' || *c == '[' ? 1 : *c == ')' || *c == ']' ? -1 : 0;
         if ((*c == ',' && depth == 0) || c == r) {
-            snprintf(kid[nk++], sizeof kid[0], "%.*s", (int)(c - start), start);
+            assert_true(nk < 4);
+            size_t len = (size_t)(c - start);
+            if (!strncmp(start, "SequentialLR(", 13) || !strncmp(start, "ChainedScheduler(", 17))
+                with_compose(kid[nk++], sizeof kid[0], start, len);
+            else
+                snprintf(kid[nk++], sizeof kid[0], "%.*s", (int)len, start);
             start = c + 1;
             while (*start == ' ')
                 start++;
         }
     }
-    assert_int_equal(nk, 2);
-    eta_sched *chain, *a, *b;
-    assert_int_equal(eta_sched_new(&chain, spec, NULL), 0);
-    assert_int_equal(eta_sched_new(&a, kid[0], NULL), 0);
-    assert_int_equal(eta_sched_new(&b, kid[1], NULL), 0);
+    with_compose(chain, sizeof chain, spec, strlen(spec));
+    eta_sched *s, *k[4];
+    assert_int_equal(eta_sched_new(&s, chain, NULL), 0);
+    for (int i = 0; i < nk; i++)
+        if (eta_sched_new(&k[i], kid[i], NULL))
+            fail_msg("%s: child '%s' does not build", name, kid[i]);
     for (int g = 0; g < ngroups; g++)
         for (long t = 0; t < steps; t++) {
-            double want = eta_sched_lr(b, (double)t, eta_sched_lr(a, (double)t, base[g]));
-            double got = eta_sched_lr_group(chain, (double)t, base[g], g);
-            if (rel_err(got, want) > BOUND)
-                fail_msg("%s: step %ld: chain %.17g, children in turn %.17g", name, t, got, want);
+            double want = base[g];
+            for (int i = 0; i < nk; i++)
+                want = eta_sched_lr_group(k[i], (double)t, want, g);
+            double got = eta_sched_lr_group(s, (double)t, base[g], g);
+            if (!(rel_err(got, want) <= BOUND))
+                fail_msg("%s: step %ld: mode='compose' %.17g, children in turn %.17g", name, t, got, want);
         }
-    print_message("  %-44s documented deviation: composition checked instead of torch's recursion\n", name);
-    eta_sched_free(chain);
-    eta_sched_free(a);
-    eta_sched_free(b);
+    eta_sched_free(s);
+    for (int i = 0; i < nk; i++)
+        eta_sched_free(k[i]);
 }
 
 static double series_err(const char *what, const fx *c, int g, const double *want, long n, bool mom, eta_sched *s)
@@ -166,17 +181,6 @@ static double series_err(const char *what, const fx *c, int g, const double *wan
         worst = fmax(worst, e);
     }
     return worst;
-}
-
-/* Whether "FILE:CASE" is in list. */
-static bool in_list(const char *file, const char *name, const char *const *list, size_t n)
-{
-    char key[256];
-    snprintf(key, sizeof key, "%s:%s", file, name);
-    for (size_t i = 0; i < n; i++)
-        if (!strcmp(key, list[i]))
-            return true;
-    return false;
 }
 
 static void replay(const char *file)
@@ -215,16 +219,24 @@ static void replay(const char *file)
         } else if (!strncmp(line, "metrics ", 8)) {
             c.nmetrics = (long)read_doubles(rest, mbuf, MAXN);
             c.metrics = mbuf;
+            assert_int_equal(c.nmetrics, c.steps);
         } else if (!strncmp(line, "epochs ", 7)) {
             c.nepochs = (long)read_doubles(rest, ebuf, MAXN);
             c.epochs = ebuf;
+            assert_int_equal(c.nepochs, c.steps);
         } else if (!strncmp(line, "lrs ", 4)) {
             int g = atoi(rest);
             nl[g] = (long)read_doubles(strchr(rest, ' '), lrs[g], MAXN);
         } else if (!strncmp(line, "moms ", 5)) {
             int g = atoi(rest);
             nm[g] = (long)read_doubles(strchr(rest, ' '), moms[g], MAXN);
-        } else if (!strcmp(line, "end")) {
+        } else if (!strncmp(line, "note ", 5) || line[0] == '#') {
+            /* prose */
+        } else if (!strncmp(line, "optimizer ", 10)) {
+            assert_true(!strcmp(rest, "SGD") || !strcmp(rest, "Adam"));
+        } else if (strcmp(line, "end")) {
+            fail_msg("%s: unknown line '%.40s'", file, line);
+        } else {
             eta_sched *s;
             build(&s, c.spec, c.name);
             double worst = 0;
@@ -232,6 +244,9 @@ static void replay(const char *file)
                 /* A stateful schedule: evaluate step by step, observing the
                  * metric after each step. */
                 assert_true(eta_sched_needs_metric(s));
+                for (int g = 0; g < c.ngroups; g++)
+                    assert_int_equal(nl[g], c.steps);
+                assert_int_equal(nm[0], 0); /* plateau rules set no momentum */
                 for (long t = 0; t < c.steps; t++) {
                     for (int g = 0; g < c.ngroups; g++) {
                         double got = eta_sched_lr_group(s, (double)t, c.base[g], g);
@@ -243,18 +258,18 @@ static void replay(const char *file)
                     if (t < c.nmetrics)
                         assert_int_equal(eta_sched_observe(s, t, c.metrics[t], c.base, c.ngroups, NULL), 0);
                 }
-            } else if (in_list(file, c.name, chain_recursion_cases,
-                               sizeof chain_recursion_cases / sizeof chain_recursion_cases[0])) {
-                check_composition(c.name, c.spec, c.ngroups, c.base, c.steps);
             } else {
                 for (int g = 0; g < c.ngroups; g++) {
                     assert_int_equal(nl[g], c.steps);
                     worst = fmax(worst, series_err("lr", &c, g, lrs[g], c.steps, false, s));
-                    if (nm[g]) {
+                    if (nm[0]) {
+                        assert_int_equal(nm[g], c.steps);
                         assert_true(eta_sched_cycles_momentum(s));
                         worst = fmax(worst, series_err("momentum", &c, g, moms[g], nm[g], true, s));
                     }
                 }
+                if (!strncmp(c.spec, "ChainedScheduler(", 17))
+                    check_composition(c.name, c.spec, c.ngroups, c.base, c.steps);
             }
             print_message("  %-44s %ld steps, %d group(s), max rel err %.3g\n", c.name, c.steps, c.ngroups, worst);
             worst_all = fmax(worst_all, worst);

@@ -57,8 +57,17 @@ Source of every case is torch 1.13 except where the note starts with
 line-by-line port of 2.x's CyclicLR beta1 code for the moms (the port is
 checked bit-for-bit against 1.13's SGD momentum cycling on every run).
 
-Only cases whose values torch 1.13 and 2.x agree on are written (apart from
-that beta1 case); version-dependent behaviour is listed by --quirks.  Notes of
+Only cases whose values torch 1.13 and 2.x agree on are written, apart from
+that beta1 case and the cases whose note starts with "2.x": SequentialLR
+entering a child that goes on from the lr it finds (SWALR), where 2.x's
+_update_lr(0) does not count the entry as a step and 1.13's step(0) does;
+those run 1.13 with SequentialLR.step patched to do what 2.x does (the
+patch is the one --quirks shows). Other version-dependent behaviour is
+listed by --quirks.
+
+Cases named torch_defaults give each class only its required arguments
+(checked against the installed class's signature), so the values hold
+PyTorch's defaults for the rest.  Notes of
 chainable schedulers give the largest relative gap between the recorded
 (chainable, recursive) values and the class's closed form, so a C
 implementation of the closed form knows the tolerance it needs.
@@ -66,6 +75,7 @@ implementation of the closed form knows the tolerance it needs.
 
 import argparse
 import ast
+import inspect
 import math
 import os
 import re
@@ -456,9 +466,43 @@ SGD2 = [(0.1, 0.9), (0.02, 0.9)]
 
 
 def case(name, spec, steps, groups=None, optimizer="SGD", note=None,
-         metrics=None, epochs=None):
+         metrics=None, epochs=None, torch2x=False):
     return dict(name=name, spec=spec, steps=steps, groups=groups or SGD1,
-                optimizer=optimizer, note=note, metrics=metrics, epochs=epochs)
+                optimizer=optimizer, note=note, metrics=metrics, epochs=epochs,
+                torch2x=torch2x)
+
+
+def _torch_class(name):
+    return swa_utils.SWALR if name == "SWALR" else getattr(LRS, name)
+
+
+# Arguments with a default of None that the class still needs (OneCycleLR
+# needs total_steps or both epochs and steps_per_epoch).
+NEEDED = {"OneCycleLR": ["total_steps"]}
+
+
+def only_required(call):
+    """Whether a parsed spec (and every schedule inside it) gives only the
+    arguments its torch class requires, leaving the rest to PyTorch's
+    defaults: the names come from the installed class's signature."""
+    params = list(inspect.signature(_torch_class(call.name).__init__).parameters.values())
+    params = [q for q in params if q.name not in ("self", "optimizer")]
+    required = [q.name for q in params if q.default is inspect.Parameter.empty]
+    required += NEEDED.get(call.name, [])
+    given = [q.name for q in params[:len(call.args)]] + list(call.kwargs)
+    if sorted(given) != sorted(required):
+        return False
+    kids = call.arg(0, "schedulers") if call.name in ("SequentialLR", "ChainedScheduler") else []
+    return all(only_required(k) for k in kids)
+
+
+def defaults_case(name, spec, steps, **kw):
+    """A case written with PyTorch's defaults: only the required arguments."""
+    assert only_required(parse_spec(spec)), spec
+    note = "only the required arguments: PyTorch's defaults for the rest"
+    if kw.get("note"):
+        note += "; " + kw.pop("note")
+    return case(name, spec, steps, note=note, **kw)
 
 
 def build_cases():
@@ -683,6 +727,70 @@ def build_cases():
         case("anneal_epochs_1_up", "SWALR(swa_lr=0.3, anneal_epochs=1, anneal_strategy='linear')", 10,
              note="swa_lr above the base lr: anneals upwards"),
     ]
+    # ---- the recursions: children that add a term, override, or go on from the lr they find
+    C += [
+        case("step_cosine_eta_min", "ChainedScheduler([StepLR(step_size=6, gamma=0.723827), "
+             "CosineAnnealingLR(T_max=11, eta_min=0.000210606)])", 300, groups=[(0.523134, 0.9)],
+             note="recursion: at step 6 the lr is 0.16248645548788707; composing the closed forms gives "
+                  "0.16250518351100912"),
+        case("cosine_eta_min_then_exp", "ChainedScheduler([CosineAnnealingLR(T_max=20, eta_min=0.01), "
+             "ExponentialLR(gamma=0.97)])", 200, groups=SGD2,
+             note="the eta_min term is added to an lr the exponential keeps shrinking"),
+        case("warmup_cosine_step_three", "ChainedScheduler([LinearLR(start_factor=0.25, total_iters=8), "
+             "CosineAnnealingLR(T_max=30, eta_min=0.05), StepLR(step_size=17, gamma=0.6)])", 250,
+             groups=[(1.0, 0.9)], note="periodic cosine with eta_min between two multiplicative children"),
+        case("two_cosines_eta_min", "ChainedScheduler([CosineAnnealingLR(T_max=13, eta_min=0.003), "
+             "CosineAnnealingLR(T_max=7, eta_min=0.02)])", 200,
+             note="two additive children; each one's special step (t-1-T) % 2T == 0 adds to the other's lr"),
+        case("warm_restarts_override", "ChainedScheduler([LinearLR(start_factor=0.1, total_iters=10), "
+             "CosineAnnealingWarmRestarts(T_0=7, T_mult=2, eta_min=0.001)])", 150,
+             note="CosineAnnealingWarmRestarts sets its value from the initial lr: the warm-up is lost"),
+        case("cyclic_then_exp", "ChainedScheduler([CyclicLR(base_lr=0.01, max_lr=0.1, step_size_up=10, "
+             "cycle_momentum=False), ExponentialLR(gamma=0.99)])", 120,
+             note="CyclicLR overwrites the lr each step; ExponentialLR then multiplies it by gamma once"),
+        case("constant_then_onecycle", "ChainedScheduler([ConstantLR(factor=0.5, total_iters=10), "
+             "OneCycleLR(max_lr=0.1, total_steps=100)])", 100,
+             note="OneCycleLR's value and momentum win at every step"),
+        case("exp_then_swalr", "ChainedScheduler([ExponentialLR(gamma=0.98), SWALR(swa_lr=0.01, "
+             "anneal_epochs=15, anneal_strategy='linear')])", 60, groups=SGD2,
+             note="SWALR recovers its start from the lr ExponentialLR left, each step"),
+        case("nested_sequential", "ChainedScheduler([SequentialLR([LinearLR(start_factor=0.2, total_iters=5), "
+             "CosineAnnealingLR(T_max=40, eta_min=0.002)], milestones=[5]), ExponentialLR(gamma=0.995)])", 200,
+             note="SequentialLR resets the lr at construction and restarts the cosine at its milestone"),
+        case("nested_chained", "ChainedScheduler([ChainedScheduler([ConstantLR(factor=0.5, total_iters=4), "
+             "CosineAnnealingLR(T_max=25, eta_min=0.01)]), MultiStepLR(milestones=[10, 20], gamma=0.5)])", 120,
+             groups=SGD2, note="a chain inside a chain is the flat chain"),
+        case("swalr_after_cosine", "SequentialLR([CosineAnnealingLR(T_max=50, eta_min=0.01), "
+             "SWALR(swa_lr=0.02, anneal_epochs=5)], milestones=[30])", 80, groups=SGD2, torch2x=True,
+             note="2.x: SWALR anneals from the lr the cosine left at step 29 (1.13's step(0) counts the "
+                  "milestone as SWALR's first step, one step ahead)"),
+        case("constant_total_iters_0_later", "SequentialLR([ExponentialLR(gamma=0.9), "
+             "ConstantLR(factor=0.25, total_iters=0)], milestones=[10])", 30, groups=[(1.0, 0.9)],
+             note="restarted by step(0): the closed form at epoch 0 is the initial lr, and the factor "
+                  "never applies (as a first child it would apply for ever)"),
+    ]
+    # ---- PyTorch's defaults: each class with only its required arguments
+    C += [
+        defaults_case("torch_defaults", "LambdaLR(exp95)", 30),
+        defaults_case("torch_defaults", "MultiplicativeLR(mult95)", 30),
+        defaults_case("torch_defaults", "StepLR(step_size=3)", 30, groups=[(1.0, 0.9)]),
+        defaults_case("torch_defaults", "MultiStepLR(milestones=[5, 12])", 30, groups=[(1.0, 0.9)]),
+        defaults_case("torch_defaults", "ConstantLR()", 12, groups=SGD2),
+        defaults_case("torch_defaults", "LinearLR()", 12, groups=SGD2),
+        defaults_case("torch_defaults", "ExponentialLR(gamma=0.9)", 30),
+        defaults_case("torch_defaults", "PolynomialLR()", 12, groups=SGD2),
+        defaults_case("torch_defaults", "CosineAnnealingLR(T_max=50)", 120),
+        defaults_case("torch_defaults", "CosineAnnealingWarmRestarts(T_0=10)", 45),
+        defaults_case("torch_defaults", "CyclicLR(base_lr=0.001, max_lr=0.1)", 4500,
+                      note="step_size_up 2000: one full cycle and the start of the next"),
+        defaults_case("torch_defaults", "OneCycleLR(max_lr=0.1, total_steps=100)", 100),
+        defaults_case("torch_defaults", "SequentialLR([LinearLR(), ExponentialLR(gamma=0.9)], milestones=[5])",
+                      30),
+        defaults_case("torch_defaults", "ChainedScheduler([ConstantLR(), ExponentialLR(gamma=0.9)])", 30),
+        defaults_case("torch_defaults", "ReduceLROnPlateau()", 150, metrics=[1.0] * 150,
+                      note="a flat metric: a reduction every 11 steps until eps stops it"),
+        defaults_case("torch_defaults", "SWALR(swa_lr=0.05)", 20, groups=[(0.5, 0.9)]),
+    ]
     return C
 
 
@@ -737,7 +845,7 @@ def render(cls, cases):
     gaps = []
     for c in cases:
         call = parse_spec(c["spec"])
-        lrs, moms = run_case(c)
+        lrs, moms = run_case(c, patch_2x=c["torch2x"])
         notes = []
         if c["note"]:
             notes.append(c["note"])

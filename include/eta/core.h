@@ -91,8 +91,12 @@ uint32_t eta_crc32(uint32_t crc, const void *data, size_t n);
  *
  * Numbers follow Python (1, -2, 3e-4, 1_000, .5, inf and nan are names that
  * denote floats, as float('inf') would). A one-element tuple needs its comma
- * "(0.9,)" as in Python; "(x)" is just x. Dotted names such as
- * `torch.optim.AdamW` are allowed; the last component is the call's name.
+ * "(0.9,)" as in Python; "(x)" is just x. Dict keys are string or number
+ * literals: {'init_value': 0.1}, where a repeated string key is an error, or
+ * {100: 0.1}, where a repeated number key stays in the tree for the reader,
+ * which lets the last one win as Python does. dict(a=1, b=2) is the dict
+ * {'a': 1, 'b': 2}. Dotted names such as `torch.optim.AdamW` are allowed;
+ * the last component is the call's name.
  * The tree is read-only after parsing and owned by its root.
  * ------------------------------------------------------------------------ */
 

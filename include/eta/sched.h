@@ -16,7 +16,10 @@
  * own values and ignore it. Stateful rules (ReduceLROnPlateau, scikit-learn's
  * 'adaptive') are nodes that observe a metric and keep a factor; they
  * compose with pure schedules, also inside SequentialLR, and are saved and
- * restored exactly. `eta schedule --list` shows every schedule.
+ * restored exactly. ChainedScheduler and SequentialLR give PyTorch's numbers:
+ * they run its recursion (each child's chainable step applied to the lr the
+ * step before left); mode='compose' composes the children's closed forms
+ * instead. `eta schedule --list` shows every schedule.
  */
 #ifndef ETA_SCHED_H
 #define ETA_SCHED_H
@@ -45,7 +48,11 @@ int eta_sched_new_lambda(eta_sched **out, eta_sched_fn fn, void *ud, bool multip
 /* The learning rate at `step` for a group whose initial lr is base_lr.
  * `step` may be fractional for schedules that accept it (PyTorch's
  * CosineAnnealingWarmRestarts.step(epoch)); integer schedules floor it.
- * NaN for a step the schedule rejects (see eta_sched_check_step). */
+ * NaN for a step the schedule rejects (see eta_sched_check_step).
+ * Composites in PyTorch's recursion keep a cursor in `s` so that a run costs
+ * O(1) per step (a jump back re-runs from step 0): the result does not
+ * depend on it, but the call writes it, so one schedule is used by one
+ * thread at a time, as every eta object. */
 double eta_sched_lr(const eta_sched *s, double step, double base_lr);
 /* The same for parameter group `group`, for schedules with per-group lists
  * (PyTorch's OneCycleLR(max_lr=[0.1, 0.05])); eta_sched_lr is group 0. */
@@ -61,10 +68,31 @@ bool eta_sched_cycles_momentum(const eta_sched *s);
 double eta_sched_momentum(const eta_sched *s, double step, double base_momentum);
 double eta_sched_momentum_group(const eta_sched *s, double step, double base_momentum, int group);
 
-/* ETA_OK if `step` is within the schedule's domain, else ETA_EINVAL with the
- * anchor's message (OneCycleLR: "Tried to step 12 times. The specified
- * number of total steps is 10"). */
+/* ETA_OK if `step` is within the schedule's domain, else ETA_EINVAL with a
+ * message that says so: "step 12 is past the end of the schedule, which is
+ * defined for steps 0 to 10 (a run of 10 steps)" (OneCycleLR(total_steps=10),
+ * which PyTorch computes at step 10 too and refuses after). */
 int eta_sched_check_step(const eta_sched *s, int64_t step, eta_err *err);
+
+/* The length of the run the schedule is written for: a run of that many
+ * steps uses steps 0 to length - 1. 0 for schedules that go on for ever
+ * (StepLR, ExponentialLR, CyclicLR, warm-restarts, warm-ups such as
+ * LinearLR, plateau rules). The lengths: OneCycleLR's total_steps (or
+ * epochs * steps_per_epoch), CosineAnnealingLR's T_max, PolynomialLR's
+ * total_iters; Keras's CosineDecay (warm-up + decay_steps) and
+ * PolynomialDecay without cycle; Optax's decay_steps (cosine and
+ * warmup_cosine_decay), transition_begin + transition_steps (linear and
+ * polynomial), transition_steps (onecycle), the last boundary
+ * (piecewise_interpolate), the cycles' sum (sgdr); fastai's n_epoch *
+ * steps_per_epoch; darknet's max_batches; llm.c's train_num_batches; WSD's
+ * total_steps. Composites: SequentialLR and join_schedules the last
+ * milestone plus the last child's length (0 if it has none);
+ * ChainedScheduler the longest child. Never more than the last step the
+ * schedule is defined for (a SequentialLR whose OneCycleLR runs out). */
+int64_t eta_sched_length(const eta_sched *s);
+/* The last step the schedule is defined for (OneCycleLR(total_steps=10):
+ * 10, as PyTorch computes it and refuses step 11), or INT64_MAX. */
+int64_t eta_sched_last_step(const eta_sched *s);
 
 /* Stateful parts. needs_metric: the schedule contains ReduceLROnPlateau or
  * scikit-learn's 'adaptive'. observe: the metric measured after step `step`

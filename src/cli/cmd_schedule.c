@@ -28,14 +28,23 @@ static void help(void)
            "Keras or Optax code: 'OneCycleLR(max_lr=0.1, total_steps=1000)'.\n\n"
            "options:\n"
            "  --lr BASE        the optimizer's lr, which PyTorch schedules scale (default 0.1)\n"
-           "  --steps N        rows to print (default: the schedule's total steps, else 100)\n"
+           "  --steps N        rows to print (default: the schedule's length, else 100; see below)\n"
            "  --metrics LIST   one metric per step for plateau rules; metric i is observed after\n"
            "                   step i and first affects row i+1\n"
            "  --momentum M     the optimizer's momentum, shown where no cycling part sets it (default 0.9)\n"
            "  --plot FILE      also draw the curve (.png or .svg)\n"
            "  --log-y          logarithmic lr axis in the plot\n"
            "  --list           every schedule with its arguments and defaults\n"
-           "  --help           this text\n");
+           "  --help           this text\n\n"
+           "A schedule written for a run of N steps prints N rows by default, steps 0 to N-1:\n"
+           "OneCycleLR's total_steps, CosineAnnealingLR's T_max, PolynomialLR's total_iters, Keras's\n"
+           "CosineDecay (warm-up + decay_steps) and PolynomialDecay, Optax's decay_steps (cosine and\n"
+           "warmup_cosine_decay), transition_begin + transition_steps (linear, polynomial) or\n"
+           "transition_steps (onecycle), fastai's epochs * steps_per_epoch, llm.c's train_num_batches,\n"
+           "WSD's total_steps, darknet's max_batches. SequentialLR and join_schedules: the last\n"
+           "milestone plus the last schedule's length; ChainedScheduler: the longest child's.\n"
+           "Schedules that go on for ever (StepLR, ExponentialLR, CyclicLR, warm-ups, restarts,\n"
+           "plateau rules) print 100 rows.\n");
 }
 
 static void list(void)
@@ -108,26 +117,14 @@ int cmd_schedule(int argc, char **argv)
         return cli_spec_error(CMD, "schedule", spec, &err);
     int rc = EXIT_OK;
     double *metrics = NULL, *xs = NULL, *lrs = NULL, *moms = NULL;
-    long long steps = 100;
+    long long steps = 100, length = (long long)eta_sched_length(s);
     if (steps_s) {
         if (!cli_parse_int(CMD, "--steps", steps_s, 1, 100000000, &steps)) {
             rc = EXIT_USAGE;
             goto out;
         }
-    } else {
-        for (int64_t t = 1; t <= 1000000000; t *= 2) /* a bounded schedule: up to its end */
-            if (eta_sched_check_step(s, t, NULL)) {
-                int64_t lo = t / 2, hi = t; /* lo valid, hi not */
-                while (hi - lo > 1) {
-                    int64_t mid = lo + (hi - lo) / 2;
-                    if (eta_sched_check_step(s, mid, NULL))
-                        hi = mid;
-                    else
-                        lo = mid;
-                }
-                steps = lo; /* rows 0..lo-1, the steps of a run of `total_steps` */
-                break;
-            }
+    } else if (length > 0) {
+        steps = length < 100000000 ? length : 100000000; /* steps 0..length-1: a run of that length */
     }
     long nmetrics = 0;
     if (metrics_s && (nmetrics = parse_metrics(metrics_s, &metrics)) < 0) {
@@ -144,8 +141,13 @@ int cmd_schedule(int argc, char **argv)
         rc = cli_usage_error(CMD, "--metrics: this schedule does not observe a metric");
         goto out;
     }
-    if (eta_sched_check_step(s, steps - 1, &err)) {
-        rc = cli_usage_error(CMD, "--steps %lld: %s", steps, err.msg);
+    if (steps - 1 > eta_sched_last_step(s)) {
+        long long last = (long long)eta_sched_last_step(s);
+        rc = cli_usage_error(CMD,
+                             "--steps %lld asks for steps 0 to %lld, but this schedule ends at step %lld (it is "
+                             "written for a run of %lld steps, the default --steps); give --steps %lld or fewer, "
+                             "or make the schedule longer",
+                             steps, steps - 1, last, length, last + 1);
         goto out;
     }
     bool mom = eta_sched_cycles_momentum(s);

@@ -4,10 +4,11 @@
  * signature, the typed readers and the range check live in spec_bind.c.
  *
  * The subset core.h describes: int, float and string literals (spec_lex.c),
- * True/False/None, tuples, lists, dicts, calls with keywords, comments (#)
- * and white space anywhere between tokens. Extensions of the "a name denotes
- * a float" kind: inf, nan (also dotted, math.inf), float('inf'),
- * float('-1e3') and float(3) fold into NUMBER nodes. A dotted name
+ * True/False/None, tuples, lists, dicts (string or number keys), calls with
+ * keywords, comments (#) and white space anywhere between tokens. Extensions
+ * of the "a name denotes a float" kind: inf, nan (also dotted, math.inf),
+ * float('inf'), float('-1e3') and float(3) fold into NUMBER nodes, and
+ * dict(a=1) into a DICT node. A dotted name
  * (torch.optim.SGD) is known by its last component, for calls and plain
  * names alike. Unary +/- apply to numbers only.
  *
@@ -222,6 +223,64 @@ static int fold_float(spec_parser *p, eta_spec *call)
     return ETA_OK;
 }
 
+/* Dict keys are string or number literals: the names of keyword arguments
+ * ({'init_value': 0.1}) or Optax's {step: scale}. A string key may appear
+ * once (as a keyword in a call); a number key may repeat, the last value
+ * winning as in Python. items[k] is the new key, items[0, 2, ..., k-2] the
+ * earlier ones. */
+static int check_key(spec_parser *p, eta_spec *const *items, int k)
+{
+    const eta_spec *key = items[k];
+    if (key->kind != ETA_SPEC_STRING && key->kind != ETA_SPEC_NUMBER)
+        return eta_spec_fail_at_(p, key->pos, key->len, "dict keys must be strings or numbers, got %s",
+                                 eta_spec_kind_name(key->kind));
+    if (key->kind == ETA_SPEC_STRING)
+        for (int j = 0; j < k; j += 2)
+            if (items[j]->kind == ETA_SPEC_STRING && !strcmp(items[j]->str, key->str))
+                return eta_spec_fail_at_(p, key->pos, key->len, "duplicate key '%.100s' in dict", key->str);
+    return ETA_OK;
+}
+
+/* dict(a=1, b=2) is the dict {'a': 1, 'b': 2}: keyword arguments become
+ * string keys located at the keywords. Calls with positional arguments are
+ * left to the binder to reject. */
+static int fold_dict(spec_parser *p, eta_spec *call)
+{
+    for (int i = 0; i < call->n; i++)
+        if (!call->keys[i])
+            return ETA_OK;
+    for (int i = 0; i < call->n; i++)
+        for (int j = 0; j < i; j++)
+            if (!strcmp(call->keys[i], call->keys[j]))
+                return eta_spec_fail_at_(p, call->key_pos[i], (int)strlen(call->keys[i]),
+                                         "duplicate key '%.100s' in dict", call->keys[i]);
+    eta_spec **items = malloc(2 * (size_t)call->n * sizeof *items + 1);
+    if (!items)
+        return eta_spec_oom_(p);
+    for (int i = 0; i < call->n; i++) {
+        eta_spec *key = new_node(ETA_SPEC_STRING, call->key_pos[i], (int)strlen(call->keys[i]));
+        if (!key) {
+            for (int j = 0; j < i; j++)
+                eta_spec_free(items[2 * j]);
+            free(items);
+            return eta_spec_oom_(p);
+        }
+        key->str = call->keys[i]; /* moved from the call */
+        items[2 * i] = key;
+        items[2 * i + 1] = call->items[i];
+    }
+    free(call->items);
+    free((void *)call->keys);
+    free((void *)call->key_pos);
+    free((void *)call->str);
+    call->kind = ETA_SPEC_DICT;
+    call->items = items;
+    call->keys = NULL;
+    call->key_pos = NULL;
+    call->str = NULL;
+    return ETA_OK;
+}
+
 /* The arguments of a call whose '(' is at p->pos. */
 static int parse_call(spec_parser *p, eta_spec **out, int start, const char *name, int name_len)
 {
@@ -289,7 +348,8 @@ static int parse_call(spec_parser *p, eta_spec **out, int start, const char *nam
     node->keys = (const char **)v.keys;
     node->key_pos = v.kpos;
     node->n = v.n;
-    if (word_is(name, name_len, "float") && (rc = fold_float(p, node))) {
+    if ((word_is(name, name_len, "float") && (rc = fold_float(p, node))) ||
+        (word_is(name, name_len, "dict") && (rc = fold_dict(p, node)))) {
         eta_spec_free(node);
         return rc;
     }
@@ -379,6 +439,8 @@ static int parse_seq(spec_parser *p, eta_spec **out)
         }
         eta_spec *item;
         if ((rc = parse_value(p, &item)) || (rc = vec_push(p, &v, item, NULL, -1, false)))
+            goto fail;
+        if (kind == ETA_SPEC_DICT && (rc = check_key(p, v.items, v.n - 1)))
             goto fail;
         eta_spec_skip_ws_(p);
         if (kind == ETA_SPEC_DICT) {

@@ -131,7 +131,13 @@ static int64_t dn_last(const sched_node *n)
     return (int)n->v[DN_POLICY] == P_POLY ? (int64_t)n->v[DN_MAX_BATCHES] : INT64_MAX;
 }
 
-const sched_kind sched_darknet = {"darknet", "darknet", dn_args, NARGS(dn_args), dn_check, dn_lr, NULL,
-                                  dn_last, NULL, 0};
+/* max_batches, darknet's training length, whatever the policy. */
+static int64_t dn_length(const sched_node *n)
+{
+    return sched_steps(n->v[DN_MAX_BATCHES]);
+}
+
+const sched_kind sched_darknet = {"darknet", "darknet", dn_args, NARGS(dn_args), dn_check, dn_lr, NULL, NULL, dn_last,
+                                  dn_length, NULL, 0};
 
 _Static_assert(NARGS(dn_args) <= SCHED_MAX_ARGS && NARGS(reads) == NARGS(dn_args), "argument tables fit");

@@ -129,8 +129,8 @@ static int64_t total_steps(const sched_node *n)
     return (int64_t)n->d[D_TOTAL];
 }
 
-const sched_kind sched_fastai_fit_one_cycle = {"fit_one_cycle", "fastai", oc_args, NARGS(oc_args), oc_check,
-                                               oc_lr, oc_momentum, total_steps, NULL, 0};
+const sched_kind sched_fastai_fit_one_cycle = {"fit_one_cycle", "fastai", oc_args, NARGS(oc_args), oc_check, oc_lr,
+                                               NULL, oc_momentum, total_steps, total_steps, NULL, 0};
 
 /* ---- fit_flat_cos ---- */
 enum { FC_EPOCHS, FC_LR, FC_DIV_FINAL, FC_PCT, FC_WD, FC_CBS, FC_RESET, FC_SPE };
@@ -151,8 +151,8 @@ static double fc_lr(const sched_node *n, double t, double base, int group)
     return combined_cos(n->v[FC_PCT], lr, lr, lr / n->v[FC_DIV_FINAL], pos);
 }
 
-const sched_kind sched_fastai_fit_flat_cos = {"fit_flat_cos", "fastai", fc_args, NARGS(fc_args), fc_check,
-                                              fc_lr, NULL, total_steps, NULL, 0};
+const sched_kind sched_fastai_fit_flat_cos = {"fit_flat_cos", "fastai", fc_args, NARGS(fc_args), fc_check, fc_lr,
+                                              NULL, NULL, total_steps, total_steps, NULL, 0};
 
 /* ---- fit_sgdr ----
  * In epochs e = pos * n_epoch: cycle i starts at cycle_len (mult^i - 1)/(mult - 1)
@@ -190,8 +190,8 @@ static double sg_lr(const sched_node *n, double t, double base, int group)
     return sched_cos(lr, 0, (e - cycle_start(n, i)) / len);
 }
 
-const sched_kind sched_fastai_fit_sgdr = {"fit_sgdr", "fastai", sg_args, NARGS(sg_args), sg_check,
-                                          sg_lr, NULL, total_steps, NULL, 0};
+const sched_kind sched_fastai_fit_sgdr = {"fit_sgdr", "fastai", sg_args, NARGS(sg_args), sg_check, sg_lr, NULL, NULL,
+                                          total_steps, total_steps, NULL, 0};
 
 _Static_assert(NARGS(oc_args) <= SCHED_MAX_ARGS && NARGS(fc_args) <= SCHED_MAX_ARGS &&
                    NARGS(sg_args) <= SCHED_MAX_ARGS,

@@ -69,8 +69,8 @@ static double exp_lr(const sched_node *n, double t, double base, int group)
     return n->v[ED_INIT] == 0 ? 0 : n->v[ED_INIT] * pow(n->v[ED_RATE], p); /* 0, not 0 * inf */
 }
 
-const sched_kind sched_keras_exponential_decay = {"ExponentialDecay", "keras", exp_args, NARGS(exp_args),
-                                                  finite_only, exp_lr, NULL, NULL, NULL, 0};
+const sched_kind sched_keras_exponential_decay = {"ExponentialDecay", "keras", exp_args, NARGS(exp_args), finite_only,
+                                                  exp_lr, NULL, NULL, NULL, NULL, NULL, 0};
 
 /* ---- PiecewiseConstantDecay(boundaries, values) ----
  * values[0] while step <= boundaries[0], values[i] while boundaries[i-1] <
@@ -116,7 +116,7 @@ static double pc_lr(const sched_node *n, double t, double base, int group)
 }
 
 const sched_kind sched_keras_piecewise_constant_decay = {"PiecewiseConstantDecay", "keras", pc_args, NARGS(pc_args),
-                                                         pc_check, pc_lr, NULL, NULL, NULL, 0};
+                                                         pc_check, pc_lr, NULL, NULL, NULL, NULL, NULL, 0};
 
 /* ---- PolynomialDecay(initial_learning_rate, decay_steps, end_learning_rate=0.0001, power=1.0, cycle=False) ----
  * (init - end) * (1 - step/decay_steps)^power + end, the step clamped to
@@ -144,8 +144,14 @@ static double poly_lr(const sched_node *n, double t, double base, int group)
     return (n->v[PD_INIT] - n->v[PD_END]) * pow(1 - p, n->v[PD_POWER]) + n->v[PD_END];
 }
 
-const sched_kind sched_keras_polynomial_decay = {"PolynomialDecay", "keras", poly_args, NARGS(poly_args),
-                                                 finite_only, poly_lr, NULL, NULL, NULL, 0};
+/* decay_steps; a cycling decay goes on for ever. */
+static int64_t poly_length(const sched_node *n)
+{
+    return n->v[PD_CYCLE] != 0 ? 0 : sched_steps(n->v[PD_STEPS]);
+}
+
+const sched_kind sched_keras_polynomial_decay = {"PolynomialDecay", "keras", poly_args, NARGS(poly_args), finite_only,
+                                                 poly_lr, NULL, NULL, NULL, poly_length, NULL, 0};
 
 /* ---- InverseTimeDecay(initial_learning_rate, decay_steps, decay_rate, staircase=False) ----
  * init / (1 + rate * step/decay_steps), the ratio floored with staircase. */
@@ -165,7 +171,7 @@ static double inv_lr(const sched_node *n, double t, double base, int group)
 }
 
 const sched_kind sched_keras_inverse_time_decay = {"InverseTimeDecay", "keras", inv_args, NARGS(inv_args),
-                                                   finite_only, inv_lr, NULL, NULL, NULL, 0};
+                                                   finite_only, inv_lr, NULL, NULL, NULL, NULL, NULL, 0};
 
 /* ---- CosineDecay(initial_learning_rate, decay_steps, alpha=0.0, name=None, warmup_target=None, warmup_steps=0) ----
  * Without warmup_target: init * ((1-alpha) * (1 + cos(pi * min(step, ds)/ds))/2 + alpha).
@@ -197,8 +203,14 @@ static double cos_lr(const sched_node *n, double t, double base, int group)
     return keras_cos(step - ws, ds, target, alpha);
 }
 
-const sched_kind sched_keras_cosine_decay = {"CosineDecay", "keras", cos_args, NARGS(cos_args),
-                                             finite_only, cos_lr, NULL, NULL, NULL, 0};
+/* The warm-up (with a warmup_target) plus decay_steps. */
+static int64_t cos_length(const sched_node *n)
+{
+    return sched_steps(n->v[CD_STEPS] + (isnan(n->v[CD_TARGET]) ? 0 : n->v[CD_WARMUP]));
+}
+
+const sched_kind sched_keras_cosine_decay = {"CosineDecay", "keras", cos_args, NARGS(cos_args), finite_only, cos_lr,
+                                             NULL, NULL, NULL, cos_length, NULL, 0};
 
 /* ---- CosineDecayRestarts(initial_learning_rate, first_decay_steps, t_mul=2.0, m_mul=1.0, alpha=0.0) ----
  * f = step/first; restart i and the fraction f of it: t_mul = 1: i =
@@ -247,8 +259,8 @@ static double restart_lr(const sched_node *n, double t, double base, int group)
 }
 
 const sched_kind sched_keras_cosine_decay_restarts = {"CosineDecayRestarts", "keras", restart_args,
-                                                      NARGS(restart_args), finite_only, restart_lr, NULL, NULL,
-                                                      NULL, 0};
+                                                      NARGS(restart_args), finite_only, restart_lr, NULL, NULL, NULL,
+                                                      NULL, NULL, 0};
 
 _Static_assert(NARGS(exp_args) <= SCHED_MAX_ARGS && NARGS(pc_args) <= SCHED_MAX_ARGS &&
                    NARGS(poly_args) <= SCHED_MAX_ARGS && NARGS(inv_args) <= SCHED_MAX_ARGS &&

@@ -1,12 +1,15 @@
 /* sched/llmc.c - llm.c's learning-rate schedulers, and eta's WSD
  * (warmup-stable-decay) with a choice of cooldown.
  *
- *   llmc(scheduler='cosine', learning_rate=3e-4, warmup_iterations=0,
- *        train_num_batches, final_learning_rate_frac=1.0)
+ *   llmc(train_num_batches, scheduler='cosine', learning_rate=3e-4,
+ *        warmup_iterations=0, final_learning_rate_frac=1.0)
  * follows karpathy/llm.c llmc/schedulers.h (read at 4b5fecc8; the
  * LearningRateScheduler fields and get_learning_rate_*), with the defaults
  * of train_gpt2.cu (-l 3e-4, -u 0, -q 1.0, scheduler "cosine"), lr-methods.md
- * §2.6. step = eta's step (fractional steps floored), W = warmup_iterations,
+ * §2.6. llm.c's lr_scheduler_init takes (scheduler, learning_rate,
+ * warmup_iterations, train_num_batches, final_learning_rate_frac), all
+ * required; here train_num_batches, the one without a default, comes first
+ * so that the signature is valid Python (keywords read the same). step = eta's step (fractional steps floored), W = warmup_iterations,
  * N = train_num_batches, lr = learning_rate, min = lr * final_learning_rate_frac:
  *   cosine    step < W: lr (step+1)/W (never 0); else
  *             min + (1 + cos(pi (step-W)/(N-W)))/2 (lr - min)
@@ -45,14 +48,14 @@ int sched_anchor_check_finite(const sched_node *n, const eta_spec *const *vals, 
 #define AT(i) (vals[i] ? vals[i] : call)
 
 /* ---- llmc(...) ---- */
-enum { LC_SCHEDULER, LC_LR, LC_WARMUP, LC_N, LC_FRAC };
+enum { LC_N, LC_SCHEDULER, LC_LR, LC_WARMUP, LC_FRAC };
 enum { S_COSINE, S_LINEAR, S_CONSTANT, S_WSD };
 enum { D_DECAY_POINT };
 static const sched_arg lc_args[] = {
+    SARG_INT_REQ("train_num_batches", 1),
     SARG_CHOICE("scheduler", "cosine|linear|constant|wsd"),
     SARG_NONNEG("learning_rate", 3e-4),
     SARG_INT("warmup_iterations", 0, 0),
-    SARG_INT_REQ("train_num_batches", 1),
     SARG_NONNEG("final_learning_rate_frac", 1.0),
 };
 
@@ -112,7 +115,13 @@ static int64_t lc_last(const sched_node *n)
     return (int)n->v[LC_SCHEDULER] == S_CONSTANT ? INT64_MAX : (int64_t)n->v[LC_N];
 }
 
-const sched_kind sched_llmc = {"llmc", "llm.c", lc_args, NARGS(lc_args), lc_check, lc_lr, NULL, lc_last, NULL, 0};
+static int64_t lc_length(const sched_node *n)
+{
+    return sched_steps(n->v[LC_N]);
+}
+
+const sched_kind sched_llmc = {"llmc", "llm.c", lc_args, NARGS(lc_args), lc_check, lc_lr, NULL, NULL, lc_last,
+                               lc_length, NULL, 0};
 
 /* ---- WSD(...) ---- */
 enum { WS_LR, WS_WARMUP, WS_N, WS_DECAY_FRAC, WS_FINAL_FRAC, WS_COOLDOWN };
@@ -174,7 +183,7 @@ static int64_t wsd_last(const sched_node *n)
     return (int64_t)n->v[WS_N];
 }
 
-const sched_kind sched_eta_wsd = {"WSD", "eta", wsd_args, NARGS(wsd_args), wsd_check, wsd_lr, NULL, wsd_last,
-                                  NULL, 0};
+const sched_kind sched_eta_wsd = {"WSD", "eta", wsd_args, NARGS(wsd_args), wsd_check, wsd_lr, NULL, NULL, wsd_last,
+                                  wsd_last, NULL, 0};
 
 _Static_assert(NARGS(lc_args) <= SCHED_MAX_ARGS && NARGS(wsd_args) <= SCHED_MAX_ARGS, "argument tables fit");

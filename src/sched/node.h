@@ -42,7 +42,8 @@ typedef struct sched_arg {
     double dflt;              /* default of a number (NaN: None) */
     double lo, hi;            /* valid range of numbers (each element for lists) */
     bool lo_open, hi_open;
-    const char *choices;      /* SA_CHOICE: "cos|linear" */
+    const char *choices;      /* SA_CHOICE: "cos|linear"; SA_SCHEDS: the kind a dict item's keyword
+                               * arguments build (sgdr_schedule's "warmup_cosine_decay_schedule"), or NULL */
 } sched_arg;
 
 typedef struct sched_node sched_node;
@@ -50,6 +51,8 @@ typedef struct sched_node sched_node;
 /* sched_kind.flags */
 #define SCHED_COMPOSITE 1u  /* momentum, metrics and "cycles" come from the kids */
 #define SCHED_CALLBACK 2u   /* takes a C callback: not buildable from a spec */
+#define SCHED_TORCH_CLOSED 4u /* has PyTorch's _get_closed_form_lr, which step(epoch) uses: lr() at
+                               * epoch 0 is where SequentialLR restarts it (ConstantLR aside) */
 
 typedef struct sched_kind {
     const char *name;
@@ -63,11 +66,23 @@ typedef struct sched_kind {
      * `group` selects the element of per-group lists (PyTorch's
      * max_lr=[0.1, 0.05]); kinds without such lists ignore it. */
     double (*lr)(const sched_node *n, double t, double base, int group);
+    /* PyTorch's chainable get_lr, for the recursions of ChainedScheduler and
+     * SequentialLR (torch_chain.c): the lr at integer step t >= 0 from `lr`,
+     * the group's lr as the step before left it (at t = 0, the constructor's
+     * initial step, the lr the scheduler found), and `base`, the group's
+     * initial lr. NULL for kinds whose value does not depend on the lr they
+     * find (OneCycleLR, CyclicLR, the other families): lr(t, base). */
+    double (*chain)(const sched_node *n, int64_t t, double lr, double base, int group);
     /* The momentum at step t, or NaN where this node does not set it; NULL
      * for kinds that never cycle momentum. */
     double (*momentum)(const sched_node *n, double t, int group);
     /* The largest valid step (OneCycleLR), or NULL for unbounded. */
     int64_t (*last_step)(const sched_node *n);
+    /* The length of the run the schedule is written for (OneCycleLR's
+     * total_steps, CosineAnnealingLR's T_max, a decay's decay_steps), or 0
+     * for schedules that go on for ever (StepLR, warm-ups, restarts); NULL
+     * is 0. See eta_sched_length. */
+    int64_t (*length)(const sched_node *n);
     /* Stateful kinds: take the metric measured after step `step`. inputs[g]
      * is the lr flowing into this node at that step for group g (the group's
      * initial lr, or what earlier links of a chain made of it); ngroups >= 1.
@@ -76,8 +91,20 @@ typedef struct sched_kind {
     unsigned flags;
 } sched_kind;
 
+/* Where a composite's recursion (PyTorch's chain of steps) last stopped, for
+ * one group and base lr: the recursion continues from here when asked for a
+ * later step, so stepping through a run costs O(1) per step. A cache, not
+ * state: the same operations in the same order give the same bits. */
+typedef struct sched_cursor {
+    double base, lr;
+    int64_t t;
+    int group;
+    bool valid;
+} sched_cursor;
+
 struct sched_node {
     const sched_kind *kind;
+    int pos, len;                  /* the call's place in the spec text, for errors found later */
     double v[SCHED_MAX_ARGS];
     bool given[SCHED_MAX_ARGS];
     double *vec[SCHED_MAX_ARGS];
@@ -90,11 +117,15 @@ struct sched_node {
     bool cycles;                   /* sets momentum (check() decides, e.g. cycle_momentum) */
     eta_sched_fn fn;               /* LambdaLR / MultiplicativeLR */
     void *ud;
+    sched_cursor *cursor;          /* SCHED_MAX_GROUPS of them: composites running PyTorch's recursion */
+    bool in_ring;                  /* a link of an enclosing composite's recursion (fed its lr) */
 };
 
 /* Evaluation of a child (composites call these). */
 void sched_node_free(sched_node *n);
 double sched_node_lr(const sched_node *n, double t, double base, int group);
+/* kind.chain, or lr(t, base) for kinds whose value ignores the lr they find. */
+double sched_node_chain(const sched_node *n, int64_t t, double lr, double base, int group);
 double sched_node_momentum(const sched_node *n, double t, int group); /* NaN: not set here */
 /* Argument i of n for `group`: the group's element of a per-group list, or
  * the single value. */
@@ -108,6 +139,30 @@ void sched_node_observe(sched_node *n, int64_t step, double metric, const double
 int64_t sched_node_last_step(const sched_node *n); /* INT64_MAX if unbounded */
 
 #define SCHED_MAX_GROUPS 8 /* groups a stateful node tracks separately; more share the last */
+
+/* A length in steps from a count that may be fractional or huge (kinds
+ * take real step counts): 0 for none, rounded up, INT64_MAX when it does
+ * not fit. */
+static inline int64_t sched_steps(double steps)
+{
+    if (!(steps > 0))
+        return 0;
+    return steps >= 9.0e18 ? INT64_MAX : (int64_t)ceil(steps);
+}
+int64_t sched_node_length(const sched_node *n); /* 0: none */
+
+/* After a tree is built (torch_compose.c): settles each composite's mode
+ * (an explicit mode='compose' passes down to composites inside that give
+ * none), marks the links of recursions, allocates cursors, and refuses what
+ * a recursion cannot run (ConstantLR(factor=0) divides by zero at
+ * total_iters, as PyTorch does). */
+int sched_compose_prepare(sched_node *root, eta_err *err);
+/* Forgets every cursor (after a load, or a metric that changes the value of
+ * a link of a recursion). */
+void sched_cursors_reset(sched_node *root);
+/* Whether observing a metric can change a recursion's links (a stateful
+ * node whose value is absolute, such as scikit-learn's 'adaptive'). */
+bool sched_ring_stateful(const sched_node *root);
 
 /* The kind tables of each family file, and the registry in sched.c. */
 extern const sched_kind *const sched_torch_kinds[];   /* NULL-terminated */

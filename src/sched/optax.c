@@ -32,8 +32,12 @@
  *   keys are sorted; linear/cosine_onecycle_schedule build theirs the same
  *   way, so coinciding boundaries (int(pct_final * T) == T) merge as in Optax.
  *
- * sgdr_schedule takes a list of dicts of keyword arguments in Optax; eta
- * takes the same cycles written as calls:
+ * sgdr_schedule takes Optax's list of dicts of warmup_cosine_decay_schedule
+ * keyword arguments,
+ *     sgdr_schedule([{'init_value': 0, 'peak_value': 1, 'warmup_steps': 10,
+ *                     'decay_steps': 100}, dict(init_value=0, ...)])
+ * or the same cycles written as calls (eta's form, which also takes
+ * positional arguments):
  *     sgdr_schedule([warmup_cosine_decay_schedule(0, 1, 10, 100),
  *                    warmup_cosine_decay_schedule(0, 0.5, 10, 200)])
  * each cycle lasting its decay_steps.
@@ -197,8 +201,8 @@ static double const_lr(const sched_node *n, double t, double base, int group)
     return n->v[0];
 }
 
-const sched_kind sched_optax_constant = {"constant_schedule", "optax", const_args, NARGS(const_args),
-                                         finite_only, const_lr, NULL, NULL, NULL, 0};
+const sched_kind sched_optax_constant = {"constant_schedule", "optax", const_args, NARGS(const_args), finite_only,
+                                         const_lr, NULL, NULL, NULL, NULL, NULL, 0};
 
 /* ---- polynomial_schedule(init_value, end_value, power, transition_steps, transition_begin=0) ---- */
 enum { PS_INIT, PS_END, PS_POWER, PS_STEPS, PS_BEGIN };
@@ -219,8 +223,14 @@ static double poly_lr(const sched_node *n, double t, double base, int group)
     return poly_value(n->v[PS_INIT], n->v[PS_END], n->v[PS_POWER], n->v[PS_STEPS], n->v[PS_BEGIN], t);
 }
 
-const sched_kind sched_optax_polynomial = {"polynomial_schedule", "optax", poly_args, NARGS(poly_args),
-                                           poly_check, poly_lr, NULL, NULL, NULL, 0};
+/* Where the transition ends (a warm-up's end, or a decay's). */
+static int64_t poly_length(const sched_node *n)
+{
+    return n->v[PS_STEPS] > 0 ? sched_steps(n->v[PS_BEGIN] + n->v[PS_STEPS]) : 0;
+}
+
+const sched_kind sched_optax_polynomial = {"polynomial_schedule", "optax", poly_args, NARGS(poly_args), poly_check,
+                                           poly_lr, NULL, NULL, NULL, poly_length, NULL, 0};
 
 /* ---- linear_schedule(init_value, end_value, transition_steps, transition_begin=0): power 1 ---- */
 enum { LS_INIT, LS_END, LS_STEPS, LS_BEGIN };
@@ -243,8 +253,13 @@ static double linear_lr(const sched_node *n, double t, double base, int group)
     return poly_value(n->v[LS_INIT], n->v[LS_END], 1, n->v[LS_STEPS], n->v[LS_BEGIN], t);
 }
 
-const sched_kind sched_optax_linear = {"linear_schedule", "optax", linear_args, NARGS(linear_args),
-                                       linear_check, linear_lr, NULL, NULL, NULL, 0};
+static int64_t linear_length(const sched_node *n)
+{
+    return n->v[LS_STEPS] > 0 ? sched_steps(n->v[LS_BEGIN] + n->v[LS_STEPS]) : 0;
+}
+
+const sched_kind sched_optax_linear = {"linear_schedule", "optax", linear_args, NARGS(linear_args), linear_check,
+                                       linear_lr, NULL, NULL, NULL, linear_length, NULL, 0};
 
 /* ---- exponential_decay(init_value, transition_steps, decay_rate, transition_begin=0, staircase=False,
  *      end_value=None) ---- */
@@ -262,7 +277,7 @@ static double exp_lr(const sched_node *n, double t, double base, int group)
 }
 
 const sched_kind sched_optax_exponential_decay = {"exponential_decay", "optax", exp_args, NARGS(exp_args),
-                                                  finite_only, exp_lr, NULL, NULL, NULL, 0};
+                                                  finite_only, exp_lr, NULL, NULL, NULL, NULL, NULL, 0};
 
 /* ---- cosine_decay_schedule(init_value, decay_steps, alpha=0.0, exponent=1.0) ---- */
 enum { CS_INIT, CS_STEPS, CS_ALPHA, CS_EXPONENT };
@@ -279,8 +294,13 @@ static double cos_lr(const sched_node *n, double t, double base, int group)
     return cos_value(n->v[CS_INIT], n->v[CS_STEPS], n->v[CS_ALPHA], n->v[CS_EXPONENT], t);
 }
 
-const sched_kind sched_optax_cosine_decay = {"cosine_decay_schedule", "optax", cos_args, NARGS(cos_args),
-                                             finite_only, cos_lr, NULL, NULL, NULL, 0};
+static int64_t cos_length(const sched_node *n)
+{
+    return sched_steps(n->v[CS_STEPS]);
+}
+
+const sched_kind sched_optax_cosine_decay = {"cosine_decay_schedule", "optax", cos_args, NARGS(cos_args), finite_only,
+                                             cos_lr, NULL, NULL, NULL, cos_length, NULL, 0};
 
 /* ---- piecewise_constant_schedule(init_value, boundaries_and_scales=None) ----
  * init times the scale of every boundary count has reached (count >= boundary). */
@@ -304,7 +324,7 @@ static double pw_lr(const sched_node *n, double t, double base, int group)
 }
 
 const sched_kind sched_optax_piecewise_constant = {"piecewise_constant_schedule", "optax", pw_args, NARGS(pw_args),
-                                                   pw_check, pw_lr, NULL, NULL, NULL, 0};
+                                                   pw_check, pw_lr, NULL, NULL, NULL, NULL, NULL, 0};
 
 /* ---- piecewise_interpolate_schedule(interpolate_type, init_value, boundaries_and_scales=None) ---- */
 enum { PI_TYPE, PI_INIT, PI_SCALES };
@@ -328,8 +348,16 @@ static double pi_lr(const sched_node *n, double t, double base, int group)
                         t);
 }
 
+/* The last boundary, where the interpolation ends. */
+static int64_t pi_length(const sched_node *n)
+{
+    int m = n->vlen[PI_SCALES];
+    return m > 0 ? sched_steps(n->vec[PI_SCALES][m - 1]) : 0;
+}
+
 const sched_kind sched_optax_piecewise_interpolate = {"piecewise_interpolate_schedule", "optax", pi_args,
-                                                      NARGS(pi_args), pi_check, pi_lr, NULL, NULL, NULL, 0};
+                                                      NARGS(pi_args), pi_check, pi_lr, NULL, NULL, NULL, pi_length,
+                                                      NULL, 0};
 
 /* ---- warmup_constant_schedule(init_value, peak_value, warmup_steps) ---- */
 enum { WK_INIT, WK_PEAK, WK_WARMUP };
@@ -348,7 +376,7 @@ static double wk_lr(const sched_node *n, double t, double base, int group)
 }
 
 const sched_kind sched_optax_warmup_constant = {"warmup_constant_schedule", "optax", wk_args, NARGS(wk_args),
-                                                wk_check, wk_lr, NULL, NULL, NULL, 0};
+                                                wk_check, wk_lr, NULL, NULL, NULL, NULL, NULL, 0};
 
 /* ---- warmup_cosine_decay_schedule(init_value, peak_value, warmup_steps, decay_steps, end_value=0.0,
  *      exponent=1.0) ----
@@ -390,8 +418,14 @@ static double wc_lr(const sched_node *n, double t, double base, int group)
     return cos_value(peak, n->v[WC_DECAY] - ws, alpha, n->v[WC_EXPONENT], t - ws);
 }
 
-const sched_kind sched_optax_warmup_cosine_decay = {"warmup_cosine_decay_schedule", "optax", wc_args,
-                                                    NARGS(wc_args), wc_check, wc_lr, NULL, NULL, NULL, 0};
+/* decay_steps, which counts the warm-up. */
+static int64_t wc_length(const sched_node *n)
+{
+    return sched_steps(n->v[WC_DECAY]);
+}
+
+const sched_kind sched_optax_warmup_cosine_decay = {"warmup_cosine_decay_schedule", "optax", wc_args, NARGS(wc_args),
+                                                    wc_check, wc_lr, NULL, NULL, NULL, wc_length, NULL, 0};
 
 /* ---- warmup_exponential_decay_schedule(init_value, peak_value, warmup_steps, transition_steps,
  *      decay_rate, transition_begin=0, staircase=False, end_value=None) ----
@@ -420,11 +454,13 @@ static double we_lr(const sched_node *n, double t, double base, int group)
 }
 
 const sched_kind sched_optax_warmup_exponential_decay = {"warmup_exponential_decay_schedule", "optax", we_args,
-                                                         NARGS(we_args), we_check, we_lr, NULL, NULL, NULL, 0};
+                                                         NARGS(we_args), we_check, we_lr, NULL, NULL, NULL, NULL,
+                                                         NULL, 0};
 
 /* ---- sgdr_schedule(cosine_kwargs) ----
  * join of warmup_cosine_decay_schedule cycles, each lasting its decay_steps. */
-static const sched_arg sgdr_args[] = {{"cosine_kwargs", SA_SCHEDS, true, NAN, 0, 0, false, false, NULL}};
+static const sched_arg sgdr_args[] = {
+    {"cosine_kwargs", SA_SCHEDS, true, NAN, 0, 0, false, false, "warmup_cosine_decay_schedule"}};
 
 static int sgdr_check(sched_node *n, const eta_spec *call, const eta_spec *const *vals, eta_err *err)
 {
@@ -432,8 +468,8 @@ static int sgdr_check(sched_node *n, const eta_spec *call, const eta_spec *const
     for (int k = 0; k < n->nkids; k++)
         if (n->kids[k]->kind != &sched_optax_warmup_cosine_decay)
             return eta_spec_fail(err, ETA_EINVAL, vals[0]->items[k],
-                                 "sgdr_schedule: cosine_kwargs[%d] must be a warmup_cosine_decay_schedule(...) call "
-                                 "(eta writes Optax's dicts of keyword arguments as calls), got %s",
+                                 "sgdr_schedule: cosine_kwargs[%d] must be a dict of warmup_cosine_decay_schedule's "
+                                 "arguments, or a warmup_cosine_decay_schedule(...) call, got %s",
                                  k, n->kids[k]->kind->name);
     return ETA_OK;
 }
@@ -447,8 +483,17 @@ static double sgdr_lr(const sched_node *n, double t, double base, int group)
     return sched_node_lr(n->kids[k], t - start, base, group);
 }
 
-const sched_kind sched_optax_sgdr = {"sgdr_schedule", "optax", sgdr_args, NARGS(sgdr_args),
-                                     sgdr_check, sgdr_lr, NULL, NULL, NULL, 0};
+/* The cycles' decay_steps, summed. */
+static int64_t sgdr_length(const sched_node *n)
+{
+    double total = 0;
+    for (int k = 0; k < n->nkids; k++)
+        total += n->kids[k]->v[WC_DECAY];
+    return sched_steps(total);
+}
+
+const sched_kind sched_optax_sgdr = {"sgdr_schedule", "optax", sgdr_args, NARGS(sgdr_args), sgdr_check, sgdr_lr, NULL,
+                                     NULL, NULL, sgdr_length, NULL, 0};
 
 /* ---- linear_onecycle_schedule / cosine_onecycle_schedule ----
  * piecewise_interpolate_schedule from peak/div_factor with the dict
@@ -514,10 +559,15 @@ static double co_lr(const sched_node *n, double t, double base, int group)
                         t);
 }
 
+static int64_t onecycle_length(const sched_node *n)
+{
+    return sched_steps(n->v[OC_T]);
+}
+
 const sched_kind sched_optax_linear_onecycle = {"linear_onecycle_schedule", "optax", lo_args, NARGS(lo_args),
-                                                lo_check, lo_lr, NULL, NULL, NULL, 0};
+                                                lo_check, lo_lr, NULL, NULL, NULL, onecycle_length, NULL, 0};
 const sched_kind sched_optax_cosine_onecycle = {"cosine_onecycle_schedule", "optax", co_args, NARGS(co_args),
-                                                co_check, co_lr, NULL, NULL, NULL, 0};
+                                                co_check, co_lr, NULL, NULL, NULL, onecycle_length, NULL, 0};
 
 /* ---- join_schedules(schedules, boundaries) ----
  * Schedule k+1 takes over at boundaries[k] on its own clock (step -
@@ -606,6 +656,14 @@ static int64_t join_last(const sched_node *n)
     return INT64_MAX;
 }
 
+/* The last boundary plus the last schedule's length, if it has one. */
+static int64_t join_length(const sched_node *n)
+{
+    int64_t l = sched_node_length(n->kids[n->nkids - 1]);
+    int nb = n->vlen[JN_BOUNDS];
+    return l ? sched_steps((nb ? n->vec[JN_BOUNDS][nb - 1] : 0) + (double)l) : 0;
+}
+
 static void join_observe(sched_node *n, int64_t step, double metric, const double *inputs, int ngroups)
 {
     double start;
@@ -613,8 +671,8 @@ static void join_observe(sched_node *n, int64_t step, double metric, const doubl
     sched_node_observe(n->kids[k], step - (int64_t)start, metric, inputs, ngroups);
 }
 
-const sched_kind sched_optax_join = {"join_schedules", "optax", join_args, NARGS(join_args), join_check,
-                                     join_lr, join_momentum, join_last, join_observe, SCHED_COMPOSITE};
+const sched_kind sched_optax_join = {"join_schedules", "optax", join_args, NARGS(join_args), join_check, join_lr,
+                                     NULL, join_momentum, join_last, join_length, join_observe, SCHED_COMPOSITE};
 
 _Static_assert(NARGS(poly_args) <= SCHED_MAX_ARGS && NARGS(exp_args) <= SCHED_MAX_ARGS &&
                    NARGS(we_args) <= SCHED_MAX_ARGS && NARGS(lo_args) <= SCHED_MAX_ARGS,

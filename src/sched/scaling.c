@@ -1,7 +1,7 @@
 /* sched/scaling.c - the linear scaling rule with gradual warm-up (Goyal et
  * al. 2017, "Accurate, Large Minibatch SGD: Training ImageNet in 1 Hour",
  * arXiv 1706.02677, §2.1-2.2; lr-methods.md §3), family "eta":
- *     LinearScalingWarmup(base_lr=0.1, batch_size, base_batch_size=256, warmup_steps)
+ *     LinearScalingWarmup(batch_size, warmup_steps, base_lr=0.1, base_batch_size=256)
  * When the minibatch grows k = batch_size / base_batch_size times, the rate
  * is k * base_lr ("multiply the learning rate by k"; ResNet-50: 0.1 * kn/256).
  * The gradual warm-up starts from base_lr and adds a constant amount each
@@ -24,13 +24,13 @@ int sched_anchor_check_finite(const sched_node *n, const eta_spec *const *vals, 
 
 #define NARGS(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
-enum { LS_BASE_LR, LS_BATCH, LS_BASE_BATCH, LS_WARMUP };
+enum { LS_BATCH, LS_WARMUP, LS_BASE_LR, LS_BASE_BATCH };
 enum { D_TARGET };
 static const sched_arg ls_args[] = {
-    SARG_POS("base_lr", 0.1),
     SARG_INT_REQ("batch_size", 1),
-    SARG_INT("base_batch_size", 256, 1),
     SARG_INT_REQ("warmup_steps", 0),
+    SARG_POS("base_lr", 0.1),
+    SARG_INT("base_batch_size", 256, 1),
 };
 
 static int ls_check(sched_node *n, const eta_spec *call, const eta_spec *const *vals, eta_err *err)
@@ -55,7 +55,7 @@ static double ls_lr(const sched_node *n, double t, double base, int group)
     return target;
 }
 
-const sched_kind sched_eta_linear_scaling_warmup = {"LinearScalingWarmup", "eta", ls_args, NARGS(ls_args),
-                                                    ls_check, ls_lr, NULL, NULL, NULL, 0};
+const sched_kind sched_eta_linear_scaling_warmup = {"LinearScalingWarmup", "eta", ls_args, NARGS(ls_args), ls_check,
+                                                    ls_lr, NULL, NULL, NULL, NULL, NULL, 0};
 
 _Static_assert(NARGS(ls_args) <= SCHED_MAX_ARGS, "argument table fits");

@@ -63,6 +63,7 @@ void sched_node_free(sched_node *n)
     for (int i = 0; i < SCHED_MAX_ARGS; i++)
         free(n->vec[i]);
     free(n->dict_values);
+    free(n->cursor);
     for (int i = 0; i < n->nkids; i++)
         sched_node_free(n->kids[i]);
     free(n->kids);
@@ -72,6 +73,11 @@ void sched_node_free(sched_node *n)
 double sched_node_lr(const sched_node *n, double t, double base, int group)
 {
     return n->kind->lr(n, t, base, group);
+}
+
+double sched_node_chain(const sched_node *n, int64_t t, double lr, double base, int group)
+{
+    return n->kind->chain ? n->kind->chain(n, t, lr, base, group) : n->kind->lr(n, (double)t, base, group);
 }
 
 double sched_node_momentum(const sched_node *n, double t, int group)
@@ -131,6 +137,11 @@ int64_t sched_node_last_step(const sched_node *n)
     return n->kind->last_step ? n->kind->last_step(n) : INT64_MAX;
 }
 
+int64_t sched_node_length(const sched_node *n)
+{
+    return n->kind->length ? n->kind->length(n) : 0;
+}
+
 /* ---- building from a spec ------------------------------------------ */
 
 static int read_reals(const eta_spec *v, const sched_arg *a, double **out, int *len, eta_err *err)
@@ -184,6 +195,40 @@ static int read_choice(const eta_spec *v, const sched_arg *a, double *out, eta_e
 }
 
 static int build(sched_node **out, const eta_spec *call, eta_err *err);
+
+/* A dict of keyword arguments for the kind named `kind` (Optax's
+ * sgdr_schedule([{'init_value': 0.1, ...}, ...])): built as the call
+ * kind(**dict), its errors located in the dict. */
+static int build_kwargs(sched_node **out, const char *kind, const eta_spec *dict, eta_err *err)
+{
+    *out = NULL;
+    for (int k = 0; k < dict->n; k++)
+        if (dict->items[2 * k]->kind != ETA_SPEC_STRING)
+            return eta_spec_fail(err, ETA_EINVAL, dict->items[2 * k],
+                                 "the keys of a dict of %s's arguments must be argument names, got %s", kind,
+                                 eta_spec_kind_name(dict->items[2 * k]->kind));
+    size_t n = (size_t)dict->n + 1;
+    const eta_spec **items = malloc(n * sizeof *items);
+    const char **keys = malloc(n * sizeof *keys);
+    int *key_pos = malloc(n * sizeof *key_pos);
+    int rc;
+    if (!items || !keys || !key_pos) {
+        rc = eta_spec_fail(err, ETA_ENOMEM, dict, "out of memory");
+    } else {
+        for (int k = 0; k < dict->n; k++) {
+            items[k] = dict->items[2 * k + 1];
+            keys[k] = dict->items[2 * k]->str;
+            key_pos[k] = dict->items[2 * k]->pos;
+        }
+        eta_spec call = {ETA_SPEC_CALL, dict->pos, dict->len, 0, false, kind, dict->n, (eta_spec **)items, keys,
+                         key_pos};
+        rc = build(out, &call, err);
+    }
+    free(items);
+    free(keys);
+    free(key_pos);
+    return rc;
+}
 
 static int read_arg(sched_node *n, int i, const eta_spec *v, eta_err *err)
 {
@@ -240,7 +285,10 @@ static int read_arg(sched_node *n, int i, const eta_spec *v, eta_err *err)
         if (!n->kids)
             return eta_spec_fail(err, ETA_ENOMEM, v, "out of memory");
         for (int k = 0; k < v->n; k++) {
-            if ((rc = build(&n->kids[k], v->items[k], err)))
+            const eta_spec *item = v->items[k];
+            rc = item->kind == ETA_SPEC_DICT && a->choices ? build_kwargs(&n->kids[k], a->choices, item, err)
+                                                           : build(&n->kids[k], item, err);
+            if (rc)
                 return rc;
             n->nkids++;
         }
@@ -254,9 +302,12 @@ static int read_arg(sched_node *n, int i, const eta_spec *v, eta_err *err)
         if (!n->vec[i] || !n->dict_values)
             return eta_spec_fail(err, ETA_ENOMEM, v, "out of memory");
         n->vlen[i] = v->n;
+        char key[64], value[64];
+        snprintf(key, sizeof key, "%s key", a->name);
+        snprintf(value, sizeof value, "%s value", a->name);
         for (int k = 0; k < v->n; k++) {
-            if ((rc = eta_spec_get_real(v->items[2 * k], "key", &n->vec[i][k], err)) ||
-                (rc = eta_spec_get_real(v->items[2 * k + 1], "value", &n->dict_values[k], err)))
+            if ((rc = eta_spec_get_real(v->items[2 * k], key, &n->vec[i][k], err)) ||
+                (rc = eta_spec_get_real(v->items[2 * k + 1], value, &n->dict_values[k], err)))
                 return rc;
         }
         return ETA_OK;
@@ -290,6 +341,8 @@ static int build(sched_node **out, const eta_spec *call, eta_err *err)
     if (!n)
         return eta_spec_fail(err, ETA_ENOMEM, call, "out of memory");
     n->kind = k;
+    n->pos = call->pos;
+    n->len = call->len;
     eta_spec_param sig[SCHED_MAX_ARGS];
     const eta_spec *vals[SCHED_MAX_ARGS];
     for (int i = 0; i < k->nargs; i++) {
@@ -318,6 +371,8 @@ int eta_sched_new_tree(eta_sched **out, const eta_spec *call, eta_err *err)
     if (!s)
         return eta_spec_fail(err, ETA_ENOMEM, NULL, "out of memory");
     int rc = build(&s->root, call, err);
+    if (!rc && (rc = sched_compose_prepare(s->root, err)))
+        sched_node_free(s->root);
     if (rc) {
         free(s);
         return rc;
@@ -391,9 +446,23 @@ int eta_sched_check_step(const eta_sched *s, int64_t step, eta_err *err)
     int64_t last = sched_node_last_step(s->root);
     if (step > last)
         return eta_spec_fail(err, ETA_EINVAL, NULL,
-                             "Tried to step %lld times. The specified number of total steps is %lld",
-                             (long long)step, (long long)last);
+                             "step %lld is past the end of the schedule, which is defined for steps 0 to %lld "
+                             "(a run of %lld steps)",
+                             (long long)step, (long long)last, (long long)eta_sched_length(s));
     return ETA_OK;
+}
+
+int64_t eta_sched_last_step(const eta_sched *s)
+{
+    return sched_node_last_step(s->root);
+}
+
+int64_t eta_sched_length(const eta_sched *s)
+{
+    int64_t len = sched_node_length(s->root), last = sched_node_last_step(s->root);
+    if (last != INT64_MAX && (len == 0 || len > last))
+        len = last; /* a run cannot go past the schedule's last step */
+    return len;
 }
 
 bool eta_sched_needs_metric(const eta_sched *s)
@@ -417,6 +486,8 @@ int eta_sched_observe(eta_sched *s, int64_t step, double metric, const double *b
         ngroups = 1;
     }
     sched_node_observe(s->root, step, metric, base_lrs, ngroups);
+    if (sched_ring_stateful(s->root))
+        sched_cursors_reset(s->root);
     s->observed = step + 1;
     return ETA_OK;
 }

@@ -150,5 +150,6 @@ int eta_sched_load(eta_sched *s, const void *buf, size_t len, eta_err *err)
         if (pass == 1)
             s->observed = observed;
     }
+    sched_cursors_reset(s->root);
     return ETA_OK;
 }

@@ -162,16 +162,16 @@ static void sgd_observe(sched_node *n, int64_t step, double metric, const double
 }
 
 const sched_kind sched_sklearn_sgd_regressor = {"SGDRegressor", "sklearn", regressor_args, NARGS(regressor_args),
-                                                sgd_check, sgd_lr, NULL, NULL, NULL, 0};
-const sched_kind sched_sklearn_sgd_classifier = {"SGDClassifier", "sklearn", classifier_args,
-                                                 NARGS(classifier_args), sgd_check, sgd_lr, NULL, NULL, NULL, 0};
+                                                sgd_check, sgd_lr, NULL, NULL, NULL, NULL, NULL, 0};
+const sched_kind sched_sklearn_sgd_classifier = {"SGDClassifier", "sklearn", classifier_args, NARGS(classifier_args),
+                                                 sgd_check, sgd_lr, NULL, NULL, NULL, NULL, NULL, 0};
 /* The same rows with observe(), for learning_rate='adaptive' (not listed). */
 const sched_kind sched_sklearn_sgd_regressor_adaptive = {"SGDRegressor", "sklearn", regressor_args,
-                                                         NARGS(regressor_args), sgd_check, sgd_lr, NULL, NULL,
-                                                         sgd_observe, 0};
+                                                         NARGS(regressor_args), sgd_check, sgd_lr, NULL, NULL, NULL,
+                                                         NULL, sgd_observe, 0};
 const sched_kind sched_sklearn_sgd_classifier_adaptive = {"SGDClassifier", "sklearn", classifier_args,
-                                                          NARGS(classifier_args), sgd_check, sgd_lr, NULL, NULL,
-                                                          sgd_observe, 0};
+                                                          NARGS(classifier_args), sgd_check, sgd_lr, NULL, NULL, NULL,
+                                                          NULL, sgd_observe, 0};
 
 _Static_assert(NARGS(regressor_args) <= SCHED_MAX_ARGS && NARGS(classifier_args) <= SCHED_MAX_ARGS,
                "argument tables fit in a node");

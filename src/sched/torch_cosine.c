@@ -7,6 +7,10 @@
  * (with a special step where the denominator vanishes); for a lone scheduler
  * that is the closed form eta_min + (base - eta_min)(1 + cos(pi t/T))/2 used
  * here, which, like PyTorch's, is periodic past T_max (the rate climbs back).
+ * The chainable forms (kind.chain) of CosineAnnealingLR and SWALR are
+ * get_lr line by line, for the recursions of ChainedScheduler and
+ * SequentialLR (torch_compose.c); CosineAnnealingWarmRestarts' get_lr is
+ * already a closed form of its base_lrs.
  */
 #include <math.h>
 #include <stdint.h>
@@ -28,8 +32,32 @@ static double cosine_lr(const sched_node *n, double t, double base, int group)
     return lo + (base - lo) * (1 + cos(PI * t / n->v[COS_TMAX])) / 2; /* fractional t: step(epoch) */
 }
 
+/* Python's a % b for b > 0 (the sign of b). */
+static double pymod(double a, double b)
+{
+    double r = fmod(a, b);
+    return r != 0 && r < 0 ? r + b : r;
+}
+
+static double cosine_chain(const sched_node *n, int64_t t, double lr, double base, int group)
+{
+    (void)group;
+    double T = n->v[COS_TMAX], lo = n->v[COS_ETA_MIN], x = (double)t;
+    if (t == 0)
+        return lr;
+    if (pymod(x - 1 - T, 2 * T) == 0) /* where the recursion's denominator vanishes */
+        return lr + (base - lo) * (1 - cos(PI / T)) / 2;
+    return (1 + cos(PI * x / T)) / (1 + cos(PI * (x - 1) / T)) * (lr - lo) + lo;
+}
+
+/* A run of T_max steps (the cosine reaches eta_min at step T_max). */
+static int64_t cosine_length(const sched_node *n)
+{
+    return sched_steps(n->v[COS_TMAX]);
+}
+
 const sched_kind sched_cosine_annealing_lr = {"CosineAnnealingLR", "torch", cosine_args, 4, NULL, cosine_lr,
-                                              NULL, NULL, NULL, 0};
+                                              cosine_chain, NULL, NULL, cosine_length, NULL, SCHED_TORCH_CLOSED};
 
 /* CosineAnnealingWarmRestarts(T_0, T_mult=1, eta_min=0): the cosine restarts
  * every T_i steps, T_i = T_0 * T_mult^i. Integer steps follow step()'s
@@ -66,7 +94,7 @@ static double restarts_lr(const sched_node *n, double t, double base, int group)
 }
 
 const sched_kind sched_cosine_warm_restarts = {"CosineAnnealingWarmRestarts", "torch", restarts_args, 5, NULL,
-                                               restarts_lr, NULL, NULL, NULL, 0};
+                                               restarts_lr, NULL, NULL, NULL, NULL, NULL, 0};
 
 /* SWALR(swa_lr, anneal_epochs=10, anneal_strategy='cos'): anneals from the
  * group's lr to swa_lr: lr = swa_lr*a + base*(1 - a), a = f(min(1, t/E)),
@@ -76,14 +104,34 @@ static const sched_arg swa_args[] = {
     {"swa_lr", SA_REAL_OR_REALS, true, NAN, 0, INFINITY, false, true, NULL}, SARG_INT("anneal_epochs", 10, 0),
     SARG_CHOICE("anneal_strategy", "cos|linear"), SARG_IGNORED("last_epoch")};
 
+/* f(x): (1 - cos(pi x))/2 ('cos') or x ('linear'). */
+static double swa_anneal(const sched_node *n, double x)
+{
+    return n->v[SWA_STRATEGY] == 0 ? (1 - cos(PI * x)) / 2 : x;
+}
+
 static double swa_lr(const sched_node *n, double t, double base, int group)
 {
     double E = n->v[SWA_EPOCHS], step = floor(t);
     if (E == 0)
         step = fmax(1, step);
     double x = fmax(0, fmin(1, step / fmax(1, E)));
-    double a = n->v[SWA_STRATEGY] == 0 ? (1 - cos(PI * x)) / 2 : x;
+    double a = swa_anneal(n, x);
     return sched_node_arg(n, SWA_LR, group) * a + base * (1 - a);
 }
 
-const sched_kind sched_swalr = {"SWALR", "torch", swa_args, 4, NULL, swa_lr, NULL, NULL, NULL, 0};
+/* get_lr with step = the scheduler's own step count: it recovers the lr the
+ * anneal started from out of the lr it finds, then moves on by one step. */
+static double swa_chain(const sched_node *n, int64_t t, double lr, double base, int group)
+{
+    (void)base;
+    double E = n->v[SWA_EPOCHS], swa = sched_node_arg(n, SWA_LR, group), step = (double)t;
+    if (E == 0)
+        step = fmax(1, step);
+    double prev_t = fmax(0, fmin(1, (step - 1) / fmax(1, E))), prev_alpha = swa_anneal(n, prev_t);
+    double prev = prev_alpha == 1 ? swa : (lr - prev_alpha * swa) / (1 - prev_alpha);
+    double alpha = swa_anneal(n, fmax(0, fmin(1, step / fmax(1, E))));
+    return swa * alpha + prev * (1 - alpha);
+}
+
+const sched_kind sched_swalr = {"SWALR", "torch", swa_args, 4, NULL, swa_lr, swa_chain, NULL, NULL, NULL, NULL, 0};

@@ -74,8 +74,8 @@ static double cyclic_momentum(const sched_node *n, double t, int group)
     return hi - (hi - lo) * sf * scale;
 }
 
-const sched_kind sched_cyclic_lr = {"CyclicLR", "torch", cyclic_args, 13, cyclic_check, cyclic_lr,
-                                    cyclic_momentum, NULL, NULL, 0};
+const sched_kind sched_cyclic_lr = {"CyclicLR", "torch", cyclic_args, 13, cyclic_check, cyclic_lr, NULL,
+                                    cyclic_momentum, NULL, NULL, NULL, 0};
 
 /* ---- OneCycleLR ---- */
 enum { OC_MAX, OC_TOTAL, OC_EPOCHS, OC_SPE, OC_PCT, OC_ANNEAL, OC_CYCLE_MOM, OC_BASE_MOM, OC_MAX_MOM, OC_DIV,
@@ -176,5 +176,5 @@ static int64_t onecycle_last(const sched_node *n)
     return (int64_t)n->d[OC_D_TOTAL];
 }
 
-const sched_kind sched_onecycle_lr = {"OneCycleLR", "torch", onecycle_args, 14, onecycle_check, onecycle_lr,
-                                      onecycle_momentum, onecycle_last, NULL, 0};
+const sched_kind sched_onecycle_lr = {"OneCycleLR", "torch", onecycle_args, 14, onecycle_check, onecycle_lr, NULL,
+                                      onecycle_momentum, onecycle_last, onecycle_last, NULL, 0};

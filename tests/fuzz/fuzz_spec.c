@@ -8,9 +8,11 @@
  * formatted against the text. ASan/UBSan report what goes wrong; the checks
  * below trap on broken invariants (positions outside the text, a formatted
  * error that disagrees with its own length).
+ * Seeds: tests/fuzz/spec_seeds/ (calls, dicts of keyword arguments and of
+ * steps, nesting, comments).
  */
 // clang -g -fsanitize=fuzzer,address,undefined -Iinclude -Isrc src/core/*.c tests/fuzz/fuzz_spec.c -lm -o fuzz_spec
-// ./fuzz_spec -max_total_time=60 -max_len=4096 [corpus_dir]
+// ./fuzz_spec -max_total_time=60 -max_len=4096 corpus tests/fuzz/spec_seeds
 #include <math.h>
 #include <stddef.h>
 #include <stdint.h>
