@@ -24,7 +24,9 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
     ;
 
 /* Prints a spec error with the spec and a caret under the culprit, prefixed
- * by "eta CMD: --flag: "; returns EXIT_USAGE. */
+ * by "eta CMD: --flag: ", or by "eta CMD: " alone when flag is NULL (the
+ * command's own argument: "eta schedule: unknown schedule ..."); returns
+ * EXIT_USAGE. */
 int cli_spec_error(const char *cmd, const char *flag, const char *spec, const eta_err *err);
 
 /* Parses a finite double / a positive int64 option value, with a message on

@@ -105,7 +105,7 @@ int cmd_schedule(int argc, char **argv)
     eta_sched *s;
     eta_err err;
     if (eta_sched_new(&s, spec, &err))
-        return cli_spec_error(CMD, "schedule", spec, &err);
+        return cli_spec_error(CMD, NULL, spec, &err);
     int rc = EXIT_OK;
     double *metrics = NULL, *xs = NULL, *lrs = NULL, *moms = NULL;
     long long steps = 100;
