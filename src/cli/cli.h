@@ -29,6 +29,11 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
  * EXIT_USAGE. */
 int cli_spec_error(const char *cmd, const char *flag, const char *spec, const eta_err *err);
 
+/* Checks a --plot file before the command runs (eta_plot_check_path: a .png
+ * or .svg name, a file that can be written); on failure prints
+ * "eta CMD: --plot: PATH: reason" and returns false. NULL (no --plot): true. */
+bool cli_check_plot(const char *cmd, const char *path);
+
 /* Parses a finite double / a positive int64 option value, with a message on
  * failure naming the flag. */
 bool cli_parse_double(const char *cmd, const char *flag, const char *s, double *out);

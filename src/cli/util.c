@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <eta/plot.h>
+
 #include "cli/cli.h"
 
 int cli_usage_error(const char *cmd, const char *fmt, ...)
@@ -28,6 +30,15 @@ int cli_spec_error(const char *cmd, const char *flag, const char *spec, const et
     else
         fprintf(stderr, "eta %s: %s\n", cmd, buf);
     return EXIT_USAGE;
+}
+
+bool cli_check_plot(const char *cmd, const char *path)
+{
+    eta_err err;
+    if (!path || eta_plot_check_path(path, &err) == ETA_OK)
+        return true;
+    cli_usage_error(cmd, "--plot: %s", err.msg);
+    return false;
 }
 
 bool cli_parse_double(const char *cmd, const char *flag, const char *s, double *out)
