@@ -18,17 +18,24 @@ torch, each measurement in a fresh child process (its own peak memory):
   - configured: torch.set_num_threads(t) (ATen's OpenMP threads: convolution,
     element-wise ops) and OpenBLAS's threads (its own pthread pool, which
     torch 1.13's set_num_threads does not reach; it runs Linear and matmul):
-    OPENBLAS_NUM_THREADS=t, or unset (OpenBLAS's default, one per core);
-    each once with OPENBLAS_CORETYPE unset and once set to the CPU's best
-    core type (SkylakeX on AVX-512; only in that child: OpenBLAS reads it when
-    it loads); inside each child AdamW with foreach=False and foreach=True,
-    timed alternately, and zero_grad(set_to_none=True). "torch best" is the
-    fastest of all of these and of the default run (the issue: torch 1
-    thread with SkylakeX); its config is printed, and so is torch's fastest
-    that uses at most the row's thread count in all (torch and OpenBLAS).
+    OPENBLAS_NUM_THREADS=t and OMP_NUM_THREADS=t (OpenBLAS's OpenMP build,
+    which ./bootstrap installs, ignores the first), or both unset (OpenBLAS's
+    default, one per core); each once with OPENBLAS_CORETYPE unset and once
+    set to the CPU's best core type (SkylakeX on AVX-512; only in that child:
+    OpenBLAS reads it when it loads); inside each child AdamW with
+    foreach=False and foreach=True, timed alternately, and
+    zero_grad(set_to_none=True). "torch best" is the fastest of all of these
+    and of the default run; its config is printed with the thread count and
+    the core type OpenBLAS reports it used (openblas_get_num_threads,
+    openblas_get_corename: what ran, not what was asked), and so is torch's
+    fastest that used at most the row's thread count in all (torch and
+    OpenBLAS), or "-" when none did.
   - default: what `python train.py` does: no thread setting, no environment
     change, AdamW(model.parameters()), zero_grad().
-eta: train_step runs each row in a fresh process with OMP_NUM_THREADS=t.
+eta: train_step runs each row in a fresh process with OMP_NUM_THREADS=t; the
+core type printed for it is what the same OpenBLAS reports under eta's
+environment (eta keeps an OPENBLAS_CORETYPE that is set; when it is unset,
+eta may load OpenBLAS again with a better one, see README).
 
 Timing as in train_step.c: warm-up (>= 0.3 s and 3 steps), then the median
 of --runs runs, each a whole number of steps lasting >= 0.1 s. The machine is
@@ -213,9 +220,21 @@ def best_coretype():
     return "HASWELL" if "avx2" in flags else ""
 
 
+def openblas_core(env):
+    """The core type the OpenBLAS eta loads reports under `env` ("" if none loads)."""
+    lib = env.get("ETA_BLAS") or "libopenblas.so.0"
+    code = ("import ctypes, sys\n"
+            "h = ctypes.CDLL(sys.argv[1])\n"
+            "h.openblas_get_corename.restype = ctypes.c_char_p\n"
+            "print(h.openblas_get_corename().decode())\n")
+    res = subprocess.run([sys.executable, "-c", code, lib], env=env, stdout=subprocess.PIPE,
+                         stderr=subprocess.DEVNULL, text=True)
+    return res.stdout.strip() if res.returncode == 0 else ""
+
+
 def run_torch(args, model, threads=None, coretype=None, blas_threads=None):
     """threads None: torch's default run; else a configured one, with
-    OPENBLAS_NUM_THREADS=blas_threads (None: unset)."""
+    OPENBLAS_NUM_THREADS = OMP_NUM_THREADS = blas_threads (None: unset)."""
     env = dict(os.environ)
     cmd = [sys.executable, os.path.abspath(__file__), "--child", "--models", model, "--runs", str(args.runs)]
     if threads is None:
@@ -224,7 +243,9 @@ def run_torch(args, model, threads=None, coretype=None, blas_threads=None):
         for k in ("OPENBLAS_CORETYPE", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
             env.pop(k, None)
         if blas_threads:
-            env["OPENBLAS_NUM_THREADS"] = str(blas_threads)
+            # OpenBLAS's OpenMP build reads only OMP_NUM_THREADS; torch's own
+            # threads are set by torch.set_num_threads in the child.
+            env["OPENBLAS_NUM_THREADS"] = env["OMP_NUM_THREADS"] = str(blas_threads)
         if coretype:
             env["OPENBLAS_CORETYPE"] = coretype
         cmd += ["--threads", str(threads)]
@@ -253,6 +274,8 @@ def parent(args):
     ct = best_coretype()
     log = lambda *a: print(*a, file=sys.stderr, flush=True)  # noqa: E731
     log("eta: %s; torch in child processes; best OPENBLAS_CORETYPE for this CPU: %s" % (args.eta, ct or "(none)"))
+    eta_env_ct = os.environ.get("OPENBLAS_CORETYPE")
+    eta_core = openblas_core(os.environ)
     eta, tconf, tdef = {}, {}, {}
     cores = os.cpu_count() or 1
     for rep in range(args.repeat):
@@ -267,14 +290,16 @@ def parent(args):
                     for coretype in (None, ct) if ct else (None,):
                         r = run_torch(args, m, th, coretype, bt)
                         for cfg, (ms, _) in r["times"].items():
-                            name = "torch %d/BLAS %d, %s%s" % (th, r["openblas_threads"], cfg.replace("foreach=", "fe="),
-                                                               ", SKX" if coretype else "")
+                            # the core and threads OpenBLAS reports it used, not the ones asked for
+                            name = "torch %d/BLAS %d, %s, %s" % (th, r["openblas_threads"], cfg.replace("foreach=", "fe="),
+                                                                 r["openblas_core"] or "?")
                             keep(tconf, (m, max(th, r["openblas_threads"]), name), ms, r)
             log("[%d/%d] %s: torch default" % (rep + 1, args.repeat, m))
             r = run_torch(args, m)
             keep(tdef, m, r["times"]["default"][0], r)
             # the default is a configuration too: a candidate for torch's best
-            name = "default: torch %d/BLAS %d" % (r["torch_threads"], r["openblas_threads"])
+            name = "default: torch %d/BLAS %d, %s" % (r["torch_threads"], r["openblas_threads"],
+                                                      r["openblas_core"] or "?")
             keep(tconf, (m, max(r["torch_threads"], r["openblas_threads"]), name), r["times"]["default"][0], r)
 
     d0 = next(iter(tdef.values()))[1]
@@ -283,37 +308,50 @@ def parent(args):
     print("torch %s. torch best: the fastest of torch.set_num_threads(t), t in %s, with OpenBLAS on t threads or"
           % (d0["torch"], ",".join(map(str, args.threads))))
     print("its default, OPENBLAS_CORETYPE unset or %s, AdamW foreach False/True, zero_grad(set_to_none=True),"
-          % ct)
+          % (ct or "(none)"))
     print("and the default run.")
-    print("Its config 'torch a/BLAS b, fe=F, SKX': torch.set_num_threads(a), b OpenBLAS threads, AdamW foreach F,")
-    print("OPENBLAS_CORETYPE=%s. same-t: torch's fastest using at most t threads in all (torch and OpenBLAS)." % ct)
+    print("Its config 'torch a/BLAS b, fe=F, CORE': torch.set_num_threads(a), AdamW foreach F, and the b threads and")
+    print("CORE kernels OpenBLAS reported using. same-t: torch's fastest using at most t threads in all (torch and")
+    print("OpenBLAS as reported); '-' when no configuration did (see the note under the table).")
     print("torch default: no settings (torch %d thread(s), OpenBLAS %s on %d thread(s)), AdamW(model.parameters()),"
           % (d0["torch_threads"], d0["openblas_core"] or "?", d0["openblas_threads"]))
-    print("zero_grad(). eta: OMP_NUM_THREADS=t. ratio = eta / torch best (target <= 0.8); same-t = eta / same-t.")
+    print("zero_grad(). eta: OMP_NUM_THREADS=t, OpenBLAS %s kernels (%s)."
+          % (eta_core or "?", "OPENBLAS_CORETYPE=" + eta_env_ct if eta_env_ct
+             else "OPENBLAS_CORETYPE unset: eta may load better ones"))
+    print("ratio = eta / torch best (target <= 0.8); same-t = eta / same-t.")
     print("MB: peak (VmHWM, libraries included) of eta and of torch best's process; d: peak - RSS before the model.\n")
-    hdr = ("%-11s %3s %8s | %8s %-32s %8s %8s | %6s %6s | %7s %7s | %7s %7s"
+    hdr = ("%-11s %3s %8s | %8s %-38s %8s %8s | %6s %6s | %7s %7s | %7s %7s"
            % ("model", "thr", "eta ms", "torch ms", "torch best config", "same-t", "default", "ratio", "same-t",
               "eta MB", "torch", "eta d", "torch d"))
     print(hdr)
     print("-" * len(hdr))
+    missing = []
     for m in args.models:
         confs = {k[2]: v for k, v in tconf.items() if k[0] == m}
         best_name, (best_ms, best_info) = min(confs.items(), key=lambda kv: kv[1][0])
         for th in args.threads:
             e = eta[(m, th)][1]
+            # the configurations whose threads, as OpenBLAS reported them, stayed within th
             same = [v[0] for k, v in tconf.items() if k[0] == m and k[1] <= th]
-            same_ms = min(same) if same else float("nan")
-            print("%-11s %3d %8.3f | %8.3f %-32s %8.3f %8.3f | %6.2f %6.2f | %7.1f %7.1f | %7.1f %7.1f"
-                  % (m, th, e["ms"], best_ms, best_name, same_ms, tdef[m][0], e["ms"] / best_ms, e["ms"] / same_ms,
+            if same:
+                same_ms, same_ratio = "%8.3f" % min(same), "%6.2f" % (e["ms"] / min(same))
+            else:
+                same_ms, same_ratio = "%8s" % "-", "%6s" % "-"
+                missing.append((m, th))
+            print("%-11s %3d %8.3f | %8.3f %-38s %s %8.3f | %6.2f %s | %7.1f %7.1f | %7.1f %7.1f"
+                  % (m, th, e["ms"], best_ms, best_name, same_ms, tdef[m][0], e["ms"] / best_ms, same_ratio,
                      e["peak_mb"], best_info["peak_mb"], e["peak_mb"] - e["start_mb"],
                      best_info["peak_mb"] - best_info["start_mb"]))
+    if missing:
+        print("\n-: no torch configuration ran on at most that many threads in all: OpenBLAS reported more")
+        print("threads than were asked for (%s)." % ", ".join("%s at %d" % mt for mt in missing))
     if args.verbose:
         print("\nevery torch configuration (ms, smallest median; peak MB):")
         for (m, th, name), (ms, info) in sorted(tconf.items()):
-            print("  %-11s %-36s %8.3f  peak %6.1f  loss %.4f -> %.4f"
+            print("  %-11s %-40s %8.3f  peak %6.1f  loss %.4f -> %.4f"
                   % (m, name, ms, info["peak_mb"], info["loss_first"], info["loss_last"]))
         for m, (ms, info) in tdef.items():
-            print("  %-11s %-36s %8.3f  peak %6.1f" % (m, "default", ms, info["peak_mb"]))
+            print("  %-11s %-40s %8.3f  peak %6.1f" % (m, "default", ms, info["peak_mb"]))
         print("eta:")
         for (m, th), (ms, e) in sorted(eta.items()):
             print("  %-11s %d thr %8.3f (fastest run %.3f)  params %d  loss %.4f -> %.4f"

@@ -93,7 +93,9 @@ static void test_bad_usage(void **state)
     expect_usage("optimize --optim 'Adamm(lr=0.1)'", "valid optimizers: SGD, Adam, AdamW");
     expect_usage("optimize --optim 'AdamW(lr=0.1, betas=(0.9, 1.5))'", "betas[1] must be in [0, 1), got 1.5");
     expect_usage("optimize --optim 'AdamW(lr=0.1, betas=(0.9, 1.5))'", "^^^");
-    expect_usage("optimize --optim 'SGD(lr=0.1, mom=0.9)'", "unexpected keyword argument 'mom'; valid arguments: lr, momentum");
+    expect_usage("optimize --optim 'SGD(lr=0.1, mom=0.9)'",
+                 "unexpected keyword argument 'mom'; did you mean momentum or momentum_mode? valid arguments: lr, "
+                 "momentum");
     expect_usage("optimize --optim 'SGD(lr=0.1'", "'(' was never closed");
     expect_usage("optimize --optim 'SGD(lr=0.1, nesterov=True)'", "nesterov=True requires a momentum > 0");
     expect_usage("optimize --frobnicate", "unknown option '--frobnicate'");

@@ -522,8 +522,8 @@ static void test_bind_errors(void **state)
 {
     (void)state;
     expect_bind_error("AdamW(betas1=0.9)", adamw_sig, ADAMW_NSIG, 6, 6,
-                      "AdamW() got an unexpected keyword argument 'betas1'; valid arguments: lr, betas, eps, "
-                      "weight_decay, amsgrad, maximize");
+                      "AdamW() got an unexpected keyword argument 'betas1'; did you mean betas? valid arguments: "
+                      "lr, betas, eps, weight_decay, amsgrad, maximize");
     expect_bind_error("AdamW(0.1, lr=0.2)", adamw_sig, ADAMW_NSIG, 11, 2,
                       "AdamW() got multiple values for argument 'lr'");
     expect_bind_error("AdamW(lr=0.1, eps=1, lr=0.2)", adamw_sig, ADAMW_NSIG, 21, 2,
@@ -544,7 +544,7 @@ static void test_bind_errors(void **state)
                       "f() got an unexpected keyword argument 'c'; valid arguments: a, b");
     expect_bind_error("f(x=1)", one, 0, 2, 1, "f() got an unexpected keyword argument 'x'; valid arguments: none");
 
-    /* A long signature is cut with "..." and still fits the message. */
+    /* A long signature: the nearest names, "..." and the count, within the message. */
     static char names[40][24];
     eta_spec_param many[40];
     for (int i = 0; i < 40; i++) {
@@ -555,9 +555,8 @@ static void test_bind_errors(void **state)
     eta_err e;
     eta_spec *root;
     assert_int_equal(bind_text("F(nope=1)", many, 40, out, &e, &root), ETA_EINVAL);
-    assert_non_null(strstr(e.msg, "valid arguments: param_00, param_01, "));
-    assert_non_null(strstr(e.msg, ", ..."));
-    assert_int_equal(strcmp(e.msg + strlen(e.msg) - 5, ", ..."), 0);
+    assert_string_equal(e.msg, "F() got an unexpected keyword argument 'nope'; valid arguments include param_00, "
+                               "param_01, param_02, param_03, param_04, ... (40 arguments in all)");
     eta_spec_free(root);
 
     root = parse_ok("[1]");
@@ -702,10 +701,10 @@ static void test_err_format(void **state)
     int n = eta_err_format(&e, text, buf, sizeof buf);
     assert_string_equal(buf, want);
     assert_int_equal(n, (int)strlen(want));
-    /* Truncation: returns what snprintf would. */
+    /* Truncation: returns what snprintf would, and the text shows it was cut. */
     char small[10];
     assert_int_equal(eta_err_format(&e, text, small, sizeof small), (int)strlen(want));
-    assert_string_equal(small, "betas[1] ");
+    assert_string_equal(small, "betas[...");
     assert_int_equal(eta_err_format(&e, text, NULL, 0), (int)strlen(want));
     eta_spec_free(s);
 

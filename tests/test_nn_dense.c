@@ -267,7 +267,7 @@ static void test_names_and_errors(void **state)
     } bad[] = {
         {"Sequential(Linear(4))", "missing required argument 'out_features'"},
         {"Sequential(Linear(0, 3))", "in_features must be in [1, 1e+09], got 0"},
-        {"Sequential(Linar(4, 3))", "unknown module 'Linar'; valid modules: Sequential, Linear"},
+        {"Sequential(Linar(4, 3))", "unknown module 'Linar'; did you mean Linear? (eta model --list shows all "},
         {"Sequential(Linear(4, 3), ReLU(", "'(' was never closed"},
         {"Sequential(Dropout(p=1.5))", "p must be in"},
         {"Sequential(GELU(approximate='fast'))", "approximate must be one of"},

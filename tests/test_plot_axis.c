@@ -95,18 +95,33 @@ static void test_ranges(void **state)
     assert_true(a.lo == 0 && a.hi == 1);
     eta_plot_axis_fit_(&a, true, INFINITY, -INFINITY, 0.04);
     assert_true(a.lo == 0 && a.hi == 1);
-    /* Flat: widened around the value, which lands in the middle (inside at
-     * the very ends of the doubles). */
-    const double flat[] = {0, 0.1, -3, 1e-300, 5e-324, 1e300, DBL_MAX, -DBL_MAX};
+    /* Flat: from zero to the value, which lands near the far end (0 and
+     * subnormals: [-1, 1], in the middle; at the very ends of the doubles:
+     * inside). A flat 0.05 is not a zoom onto 0.04..0.06. */
+    const double flat[] = {0, 0.1, -3, 1e-300, 5e-324, 1e300, DBL_MAX, -DBL_MAX, 0.05};
     for (size_t i = 0; i < sizeof flat / sizeof flat[0]; i++) {
         eta_plot_axis_fit_(&a, false, flat[i], flat[i], 0.04);
         assert_true(a.lo < a.hi && isfinite(a.lo) && isfinite(a.hi));
-        double f = eta_plot_axis_frac_(&a, flat[i]);
-        if (fabs(flat[i]) == DBL_MAX ? !(f >= -1e-9 && f <= 1 + 1e-9) : fabs(f - 0.5) > 0.01)
-            fail_msg("flat %g: at %g, want 0.5", flat[i], f);
+        double f = eta_plot_axis_frac_(&a, flat[i]), z = eta_plot_axis_frac_(&a, 0);
+        bool tiny = fabs(flat[i]) < DBL_MIN;
+        double want = tiny ? 0.5 : flat[i] > 0 ? 1 : 0;
+        if (fabs(f - want) > (fabs(flat[i]) == DBL_MAX ? 1e-9 : tiny ? 0.01 : 0.05) ||
+            !(f >= -1e-9 && f <= 1 + 1e-9))
+            fail_msg("flat %g: at %g, want %g", flat[i], f, want);
+        if (!tiny && fabs(z - (flat[i] > 0 ? 0 : 1)) > 0.05)
+            fail_msg("flat %g: zero at %g, want near the other end", flat[i], z);
+        if (!tiny && fabs(flat[i]) < DBL_MAX && (f < 0.02 || f > 0.98))
+            fail_msg("flat %g: at %g, on the frame", flat[i], f);
         eta_plot_ticks_(&a, 5, &t);
         assert_true(t.n >= 2);
     }
+    /* Readable ticks for a constant learning rate of 0.05: 0 to 0.05. */
+    eta_plot_axis_fit_(&a, false, 0.05, 0.05, 0.04);
+    eta_plot_ticks_(&a, 6, &t);
+    char got[256] = "";
+    for (int i = 0; i < t.n; i++)
+        snprintf(got + strlen(got), sizeof got - strlen(got), "%s%s", i ? " " : "", t.t[i].text);
+    assert_string_equal(got, "0 0.01 0.02 0.03 0.04 0.05");
     eta_plot_axis_fit_(&a, true, 0.1, 0.1, 0.04);
     assert_true(fabs(eta_plot_axis_frac_(&a, -1) - 0.5) < 1e-12);
     /* Padding: 4% at each end. */

@@ -42,7 +42,7 @@ static void test_bad_input(void **state)
                  "milestones must be increasing");
     expect_error("LambdaLR(lr_lambda=f)", "Python callable");
     expect_error("StepLR", "expected a schedule");
-    expect_error("StepLRR(step_size=3)", "valid schedules: LambdaLR, MultiplicativeLR, StepLR");
+    expect_error("StepLRR(step_size=3)", "unknown schedule 'StepLRR'; did you mean StepLR? (eta schedule --list shows all ");
     expect_error("ReduceLROnPlateau(factor=1.0)", "factor must be in [0, 1)");
     expect_error("ReduceLROnPlateau(mode='minimum')", "mode must be one of 'min', 'max'");
     expect_error("SequentialLR([StepLR(step_size=3), 5], milestones=[3])", "expected a schedule");

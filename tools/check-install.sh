@@ -1,9 +1,11 @@
 #!/bin/sh
 # tools/check-install.sh BUILD_DIR - installs eta from BUILD_DIR into a
 # temporary prefix and builds examples/quickstart.c against it twice, through
-# pkg-config and through CMake's find_package, then runs both programs; and
-# runs examples/digits.c (built by find_package too) on the digits data when
-# data/ has it.
+# pkg-config (the README's command, as is) and through CMake's find_package,
+# then runs both programs as a user would, without LD_LIBRARY_PATH; and runs
+# examples/digits.c (built by find_package too) on the digits data when data/
+# has it. Also checks that an install into a system directory (/usr, staged
+# with DESTDIR) gets an eta.pc without -rpath.
 set -eu
 build=${1:-build/release}
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -14,9 +16,15 @@ libdir=$(ls -d "$tmp/prefix"/lib* | head -n 1)
 PKG_CONFIG_PATH="$libdir/pkgconfig" pkg-config --exists eta
 cc -std=c11 "$root/examples/quickstart.c" $(PKG_CONFIG_PATH="$libdir/pkgconfig" pkg-config --cflags --libs eta) \
     -o "$tmp/quickstart_pc"
-out=$(LD_LIBRARY_PATH="$libdir" "$tmp/quickstart_pc")
+out=$(env -u LD_LIBRARY_PATH "$tmp/quickstart_pc") # finds libeta.so.0 by the rpath eta.pc gives
 echo "pkg-config build: $out"
 echo "$out" | grep -q "w = 0.000 1.000 2.000 3.000"
+DESTDIR="$tmp/stage" cmake --install "$build" --prefix /usr >/dev/null
+pc=$(find "$tmp/stage/usr" -name eta.pc)
+if [ -z "$pc" ] || grep -q rpath "$pc"; then
+    echo "check-install: an install under /usr should give an eta.pc without -rpath: ${pc:-no eta.pc}" >&2
+    exit 1
+fi
 cmake -S "$root/examples" -B "$tmp/ex" -DCMAKE_PREFIX_PATH="$tmp/prefix" >/dev/null
 cmake --build "$tmp/ex" >/dev/null
 out=$("$tmp/ex/quickstart")

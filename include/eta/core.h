@@ -57,8 +57,38 @@ void eta_err_clear(eta_err *e);
  *     betas[1] must be in [0, 1), got 1.5
  *       AdamW(lr=0.1, betas=(0.9, 1.5))
  *                                 ^^^
- * Writes at most `n` bytes including the NUL; returns what snprintf would. */
+ * Writes at most `n` bytes including the NUL, ending with "..." when the
+ * text does not fit; returns what snprintf would (the untruncated length). */
 int eta_err_format(const eta_err *e, const char *text, char *buf, size_t n);
+
+/* Names: hints for a name that is in no catalogue ("did you mean ...?").
+ *
+ * eta_name_distance: the fewest insertions, deletions, substitutions and
+ * swaps of neighbouring characters that turn a into b, ignoring ASCII case
+ * (optimal string alignment; "Linera" is 1 from "Linear", "relu" 0 from
+ * "ReLU"). Names longer than 128 bytes count as max(strlen(a), strlen(b)).
+ *
+ * eta_names_hint appends to the NUL-terminated text in buf (n bytes in all,
+ * the NUL included) a hint for `name`, which none of the `count` names
+ * name_at(ctx, 0..count) is: first the close names (a few edits away, or
+ * starting with `name` when it has three characters or more), then the list,
+ * in the first of these forms that fits:
+ *   "; did you mean Adam or AdamW? valid optimizers: SGD, Adam, AdamW, ..."
+ *                                                 (every name: nothing is cut)
+ *   "; did you mean CosineAnnealingLR? (eta schedule --list shows all 57)"
+ *   "; valid schedules include StepLR, WSD, ... (eta schedule --list shows all 57)"
+ *                                                 (no close name: the nearest few)
+ *   "; did you mean X?"                           (the close names alone)
+ *   "; (eta schedule --list shows all 57)"
+ * `what` is the plural noun ("schedules"); `see` says where every name is
+ * listed, or NULL ("(14 arguments in all)"). Nothing is appended if not even the last
+ * form fits; a list is never cut without "...". name_at may return NULL for
+ * an index to skip; the name it returns need only stay valid until its next
+ * call. Returns the length of the text in buf. */
+typedef const char *(*eta_name_fn)(const void *ctx, int i);
+int eta_name_distance(const char *a, const char *b);
+size_t eta_names_hint(char *buf, size_t n, const char *name, eta_name_fn name_at, const void *ctx, int count,
+                      const char *what, const char *see);
 
 /* The element types eta computes in. */
 typedef enum eta_dtype {
@@ -178,7 +208,8 @@ int eta_spec_check_range(const eta_spec *v, const char *name, double x, double l
                          double hi, bool hi_open, eta_err *err);
 
 /* Sets err (when not NULL) to code, location of `v` (or none if NULL) and a
- * printf-style message. Returns code. For binders built on this parser. */
+ * printf-style message; a message longer than err->msg ends with "...".
+ * Returns code. For binders built on this parser. */
 int eta_spec_fail(eta_err *err, int code, const eta_spec *v, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 4, 5)))

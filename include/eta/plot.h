@@ -55,6 +55,14 @@ typedef struct eta_plot_config {
 int eta_plot_lines(const char *path, const eta_plot_config *cfg, const eta_plot_series *series,
                    int nseries, eta_err *err);
 
+/* Whether eta_plot_lines could write `path`, checked before the work that
+ * makes the data, so a bad --plot is reported first rather than after the
+ * run: the extension (ETA_EINVAL, with eta_plot_lines' message) and that the
+ * file can be opened for writing (ETA_EIO, "PATH: Permission denied"). A file
+ * that did not exist is created and removed again; an existing one is opened
+ * without being truncated. NULL path: ETA_EINVAL. */
+int eta_plot_check_path(const char *path, eta_err *err);
+
 #ifdef __cplusplus
 }
 #endif

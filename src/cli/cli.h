@@ -24,8 +24,15 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
     ;
 
 /* Prints a spec error with the spec and a caret under the culprit, prefixed
- * by "eta CMD: --flag: "; returns EXIT_USAGE. */
+ * by "eta CMD: --flag: ", or by "eta CMD: " alone when flag is NULL (the
+ * command's own argument: "eta schedule: unknown schedule ..."); returns
+ * EXIT_USAGE. */
 int cli_spec_error(const char *cmd, const char *flag, const char *spec, const eta_err *err);
+
+/* Checks a --plot file before the command runs (eta_plot_check_path: a .png
+ * or .svg name, a file that can be written); on failure prints
+ * "eta CMD: --plot: PATH: reason" and returns false. NULL (no --plot): true. */
+bool cli_check_plot(const char *cmd, const char *path);
 
 /* Parses a finite double / a positive int64 option value, with a message on
  * failure naming the flag. */

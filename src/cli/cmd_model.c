@@ -73,7 +73,7 @@ int cmd_model(int argc, char **argv)
     eta_net *net;
     eta_err err;
     if (eta_net_new(&net, pos[0], &err))
-        return cli_spec_error(CMD, "model", pos[0], &err);
+        return cli_spec_error(CMD, NULL, pos[0], &err);
     if (eta_net_prepare(net, batch, nd, shape, &err)) {
         eta_net_free(net);
         return cli_usage_error(CMD, "%s", err.msg);

@@ -35,7 +35,8 @@ static void help(void)
            "  --clip-norm X     clip the gradient to global norm X first (torch's clip_grad_norm_)\n"
            "  --sched SPEC      a learning-rate schedule (see eta schedule --list); plateau rules\n"
            "                    observe the loss after every step\n"
-           "  --plot FILE       draw loss and lr against step (.png or .svg)\n"
+           "  --plot FILE       draw loss and lr against step (.png or .svg; a constant lr\n"
+           "                    is named in the title instead of drawn)\n"
            "  --help            this text\n\n"
            "problems:\n");
     problem_list(stdout);
@@ -95,6 +96,8 @@ int cmd_optimize(int argc, char **argv)
     int done = cli_parse_opts(CMD, argc, argv, opts, sizeof opts / sizeof opts[0], help, NULL, 0, NULL);
     if (done != CLI_CONTINUE)
         return done;
+    if (!cli_check_plot(CMD, plot))
+        return EXIT_USAGE;
     long long steps;
     double clip = 0;
     if (!cli_parse_int(CMD, "--steps", steps_s, 0, 100000000, &steps))
@@ -221,10 +224,17 @@ int cmd_optimize(int argc, char **argv)
     if (plot) {
         eta_plot_series series[2] = {{curve_x, curve_loss, (size_t)rows, "loss", 0},
                                      {curve_x, curve_lr, (size_t)rows, "lr", 1}};
-        char title[512];
-        snprintf(title, sizeof title, "%s on %s%s%s", optim, prob, sched_s ? " with " : "", sched_s ? sched_s : "");
-        eta_plot_config pc = {title, "step", "loss", "learning rate", true, false, 0, 0};
-        if (eta_plot_lines(plot, &pc, series, 2, &err)) {
+        /* A constant rate gets no axis of its own: the title says it. */
+        bool lr_varies = false;
+        for (long long i = 1; i < rows; i++)
+            lr_varies = lr_varies || curve_lr[i] != curve_lr[0];
+        char title[512], lr_text[64] = "";
+        if (!lr_varies && rows > 0)
+            snprintf(lr_text, sizeof lr_text, ", lr %.6g throughout", curve_lr[0]);
+        snprintf(title, sizeof title, "%s on %s%s%s%s", optim, prob, sched_s ? " with " : "", sched_s ? sched_s : "",
+                 lr_text);
+        eta_plot_config pc = {title, "step", "loss", lr_varies ? "learning rate" : NULL, true, false, 0, 0};
+        if (eta_plot_lines(plot, &pc, series, lr_varies ? 2 : 1, &err)) {
             fprintf(stderr, "eta optimize: --plot: %s\n", err.msg);
             rc = err.code == ETA_EINVAL ? EXIT_USAGE : EXIT_RUN;
         }

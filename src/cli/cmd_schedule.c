@@ -32,7 +32,8 @@ static void help(void)
            "  --metrics LIST   one metric per step for plateau rules; metric i is observed after\n"
            "                   step i and first affects row i+1\n"
            "  --momentum M     the optimizer's momentum, shown where no cycling part sets it (default 0.9)\n"
-           "  --plot FILE      also draw the curve (.png or .svg)\n"
+           "  --plot FILE      also draw the curve (.png or .svg); momentum on a second axis\n"
+           "                   when it changes or --momentum is given\n"
            "  --log-y          logarithmic lr axis in the plot\n"
            "  --list           every schedule with its arguments and defaults\n"
            "  --help           this text\n\n"
@@ -86,13 +87,22 @@ static long parse_metrics(const char *s, double **out)
     return v ? (long)n : -1;
 }
 
+/* Whether v[0..n) holds more than one value. */
+static bool varies(const double *v, long long n)
+{
+    for (long long i = 1; i < n; i++)
+        if (v[i] != v[0])
+            return true;
+    return false;
+}
+
 int cmd_schedule(int argc, char **argv)
 {
     const char *lr_s = "0.1", *steps_s = NULL, *metrics_s = NULL, *mom_s = "0.9", *plot = NULL, *pos[1];
-    bool log_y = false, want_list = false;
+    bool log_y = false, want_list = false, mom_given = false;
     const cli_opt opts[] = {
         {"lr", true, &lr_s, NULL},       {"steps", true, &steps_s, NULL}, {"metrics", true, &metrics_s, NULL},
-        {"momentum", true, &mom_s, NULL}, {"plot", true, &plot, NULL},    {"log-y", false, NULL, &log_y},
+        {"momentum", true, &mom_s, &mom_given}, {"plot", true, &plot, NULL}, {"log-y", false, NULL, &log_y},
         {"list", false, NULL, &want_list},
     };
     int npos = 0;
@@ -105,6 +115,8 @@ int cmd_schedule(int argc, char **argv)
     }
     if (npos != 1)
         return cli_usage_error(CMD, "expected one schedule spec, such as 'StepLR(step_size=30)' (see --list)");
+    if (!cli_check_plot(CMD, plot))
+        return EXIT_USAGE;
     const char *spec = pos[0];
     double base, base_mom;
     if (!cli_parse_double(CMD, "--lr", lr_s, &base) || !cli_parse_double(CMD, "--momentum", mom_s, &base_mom))
@@ -114,7 +126,7 @@ int cmd_schedule(int argc, char **argv)
     eta_sched *s;
     eta_err err;
     if (eta_sched_new(&s, spec, &err))
-        return cli_spec_error(CMD, "schedule", spec, &err);
+        return cli_spec_error(CMD, NULL, spec, &err);
     int rc = EXIT_OK;
     double *metrics = NULL, *xs = NULL, *lrs = NULL, *moms = NULL;
     long long steps = 100, length = (long long)eta_sched_length(s);
@@ -179,9 +191,12 @@ int cmd_schedule(int argc, char **argv)
     }
     fflush(stdout);
     if (plot) {
+        /* The momentum axis only when there is something to see on it: a
+         * momentum that moves, or one asked for with --momentum. */
+        bool draw_mom = mom && (mom_given || varies(moms, steps));
         eta_plot_series series[2] = {{xs, lrs, (size_t)steps, "lr", 0}, {xs, moms, (size_t)steps, "momentum", 1}};
-        eta_plot_config pc = {spec, "step", "learning rate", mom ? "momentum" : NULL, log_y, false, 0, 0};
-        if (eta_plot_lines(plot, &pc, series, mom ? 2 : 1, &err)) {
+        eta_plot_config pc = {spec, "step", "learning rate", draw_mom ? "momentum" : NULL, log_y, false, 0, 0};
+        if (eta_plot_lines(plot, &pc, series, draw_mom ? 2 : 1, &err)) {
             fprintf(stderr, "eta schedule: --plot: %s\n", err.msg);
             rc = err.code == ETA_EINVAL ? EXIT_USAGE : EXIT_RUN;
         }

@@ -17,6 +17,12 @@ static const struct {
 
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
+static const char *command_at(const void *ctx, int i)
+{
+    (void)ctx;
+    return commands[i].name;
+}
+
 static void usage(FILE *f)
 {
     fprintf(f, "usage: eta <command> [options]\n\n"
@@ -43,9 +49,9 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < NCOMMANDS; i++)
         if (!strcmp(argv[1], commands[i].name))
             return commands[i].fn(argc - 1, argv + 1);
-    fprintf(stderr, "eta: unknown command '%s'; commands:", argv[1]);
-    for (size_t i = 0; i < NCOMMANDS; i++)
-        fprintf(stderr, " %s", commands[i].name);
-    fprintf(stderr, "\n");
+    char msg[1024];
+    snprintf(msg, sizeof msg, "unknown command '%s'", argv[1]);
+    eta_names_hint(msg, sizeof msg, argv[1], command_at, NULL, (int)NCOMMANDS, "commands", "eta --help");
+    fprintf(stderr, "eta: %s\n", msg);
     return EXIT_USAGE;
 }

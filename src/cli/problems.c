@@ -82,6 +82,12 @@ static const struct {
 };
 #define NKINDS (int)(sizeof kinds / sizeof kinds[0])
 
+static const char *kind_name_at(const void *ctx, int i)
+{
+    (void)ctx;
+    return kinds[i].name;
+}
+
 void problem_list(FILE *f)
 {
     for (int i = 0; i < NKINDS; i++)
@@ -115,7 +121,11 @@ int problem_from_spec(problem *p, const char *text, int dim, eta_err *err)
             if (!strcmp(s->str, kinds[i].name))
                 k = i;
     if (k < 0) {
-        rc = eta_spec_fail(err, ETA_EINVAL, s, "unknown problem; valid problems: quadratic, rosenbrock, beale, rastrigin");
+        const char *name = s->kind == ETA_SPEC_CALL || s->kind == ETA_SPEC_NAME ? s->str : "";
+        rc = eta_spec_fail(err, ETA_EINVAL, s, "unknown problem '%s'", name);
+        if (err)
+            eta_names_hint(err->msg, sizeof err->msg, name, kind_name_at, NULL, NKINDS, "problems",
+                           "eta optimize --help");
         goto out;
     }
     p->kind = k;

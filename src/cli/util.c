@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <eta/plot.h>
+
 #include "cli/cli.h"
 
 int cli_usage_error(const char *cmd, const char *fmt, ...)
@@ -23,8 +25,20 @@ int cli_spec_error(const char *cmd, const char *flag, const char *spec, const et
 {
     char buf[2048];
     eta_err_format(err, spec, buf, sizeof buf);
-    fprintf(stderr, "eta %s: %s: %s\n", cmd, flag, buf);
+    if (flag)
+        fprintf(stderr, "eta %s: %s: %s\n", cmd, flag, buf);
+    else
+        fprintf(stderr, "eta %s: %s\n", cmd, buf);
     return EXIT_USAGE;
+}
+
+bool cli_check_plot(const char *cmd, const char *path)
+{
+    eta_err err;
+    if (!path || eta_plot_check_path(path, &err) == ETA_OK)
+        return true;
+    cli_usage_error(cmd, "--plot: %s", err.msg);
+    return false;
 }
 
 bool cli_parse_double(const char *cmd, const char *flag, const char *s, double *out)
@@ -75,12 +89,25 @@ void cli_print_real(FILE *f, double x)
     fputs(buf, f);
 }
 
-static void list_opts(const cli_opt *opts, int nopts)
+enum { MAX_OPTS = 32 };
+
+static const char *opt_name_at(const void *ctx, int i)
 {
-    fprintf(stderr, "options:");
-    for (int i = 0; i < nopts; i++)
-        fprintf(stderr, " --%s", opts[i].name);
-    fprintf(stderr, " --help\n");
+    return ((const char (*)[40])ctx)[i];
+}
+
+/* "unknown option '--x'; did you mean --y? valid options: ..." */
+static int unknown_option(const char *cmd, const char *name, size_t len, const cli_opt *opts, int nopts)
+{
+    char msg[1024], given[256], names[MAX_OPTS + 1][40];
+    int n = 0;
+    for (; n < nopts && n < MAX_OPTS; n++)
+        snprintf(names[n], sizeof names[n], "--%s", opts[n].name);
+    snprintf(names[n++], sizeof names[0], "--help");
+    snprintf(given, sizeof given, "--%.*s", (int)len, name);
+    snprintf(msg, sizeof msg, "unknown option '%s'", given);
+    eta_names_hint(msg, sizeof msg, given, opt_name_at, names, n, "options", NULL);
+    return cli_usage_error(cmd, "%s", msg);
 }
 
 int cli_parse_opts(const char *cmd, int argc, char **argv, const cli_opt *opts, int nopts, void (*help)(void),
@@ -106,11 +133,8 @@ int cli_parse_opts(const char *cmd, int argc, char **argv, const cli_opt *opts, 
         for (int k = 0; k < nopts; k++)
             if (strlen(opts[k].name) == len && !strncmp(opts[k].name, name, len))
                 o = &opts[k];
-        if (!o) {
-            cli_usage_error(cmd, "unknown option '--%.*s'", (int)len, name);
-            list_opts(opts, nopts);
-            return EXIT_USAGE;
-        }
+        if (!o)
+            return unknown_option(cmd, name, len, opts, nopts);
         if (!o->has_arg) {
             if (eq)
                 return cli_usage_error(cmd, "--%s takes no value", o->name);

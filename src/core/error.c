@@ -9,9 +9,13 @@
  * print it the same way in both cases. Only the line of the text holding the
  * error is shown; the caret line copies the tabs of that line so it stays
  * aligned, and counts UTF-8 characters rather than bytes.
+ * A message or a formatted error too long for its buffer ends with "..."
+ * (eta_msg_vformat_), never cut silently.
  * The spec parser and the typed readers live in spec.c, CRC-32 in crc32.c.
  */
 #include "eta/core.h"
+
+#include "core/error.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -49,6 +53,30 @@ size_t eta_dtype_size(eta_dtype t)
     }
 }
 
+/* A UTF-8 continuation byte takes no column of its own. */
+static int is_cont(unsigned char c)
+{
+    return (c & 0xC0) == 0x80;
+}
+
+void eta_msg_mark_cut_(char *buf, size_t n)
+{
+    if (!buf || n < 4)
+        return;
+    size_t at = n - 4; /* "..." and the NUL */
+    while (at > 0 && is_cont((unsigned char)buf[at]))
+        at--;
+    memcpy(buf + at, "...", 4);
+}
+
+int eta_msg_vformat_(char *buf, size_t n, const char *fmt, va_list ap)
+{
+    int k = vsnprintf(buf, n, fmt, ap);
+    if (k >= 0 && (size_t)k >= n)
+        eta_msg_mark_cut_(buf, n);
+    return k;
+}
+
 /* A bounded writer that counts what it would have written, like snprintf. */
 typedef struct out {
     char *buf;
@@ -67,12 +95,6 @@ static void put_n(out *o, const char *s, size_t n)
 {
     for (size_t i = 0; i < n; i++)
         put(o, s[i]);
-}
-
-/* A UTF-8 continuation byte takes no column of its own. */
-static int is_cont(unsigned char c)
-{
-    return (c & 0xC0) == 0x80;
 }
 
 int eta_err_format(const eta_err *e, const char *text, char *buf, size_t n)
@@ -125,5 +147,7 @@ int eta_err_format(const eta_err *e, const char *text, char *buf, size_t n)
     }
     if (o.cap > 0)
         o.buf[o.len < o.cap ? o.len : o.cap - 1] = '\0';
+    if (o.len >= o.cap)
+        eta_msg_mark_cut_(o.buf, o.cap);
     return o.len > (size_t)2147483647 ? 2147483647 : (int)o.len;
 }

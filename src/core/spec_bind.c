@@ -11,6 +11,8 @@
  */
 #include "eta/core.h"
 
+#include "core/error.h"
+
 #include <locale.h>
 #include <math.h>
 #include <stdarg.h>
@@ -26,7 +28,7 @@ int eta_spec_fail(eta_err *err, int code, const eta_spec *v, const char *fmt, ..
         err->code = code;
         err->pos = v ? v->pos : -1;
         err->len = v ? v->len : 0;
-        vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+        eta_msg_vformat_(err->msg, sizeof err->msg, fmt, ap);
     }
     va_end(ap);
     return code;
@@ -76,19 +78,9 @@ static void clear_out(const eta_spec **out, int nsig)
         out[j] = NULL;
 }
 
-/* "lr, betas, eps", cut with "..." where it would not fit. */
-static void valid_list(char *list, size_t size, const eta_spec_param *sig, int nsig)
+static const char *param_name_at(const void *ctx, int k)
 {
-    size_t used = 0;
-    snprintf(list, size, "%s", nsig ? "" : "none");
-    for (int k = 0; k < nsig; k++) {
-        const char *sep = k ? ", " : "";
-        if (used + strlen(sep) + strlen(sig[k].name) + 4 >= size) {
-            snprintf(list + used, size - used, "%s...", sep);
-            return;
-        }
-        used += (size_t)snprintf(list + used, size - used, "%s%s", sep, sig[k].name);
-    }
+    return ((const eta_spec_param *)ctx)[k].name;
 }
 
 int eta_spec_bind(const eta_spec *call, const eta_spec_param *sig, int nsig, const eta_spec **out,
@@ -131,13 +123,11 @@ int eta_spec_bind(const eta_spec *call, const eta_spec_param *sig, int nsig, con
         at.pos = call->key_pos[i];
         at.len = (int)strlen(key);
         if (j == nsig) {
-            /* The list gets what the 256-byte message has left, so "..." shows. */
-            char list[sizeof err->msg];
-            size_t fixed = strlen(fn) + strlen(key) + 60;
-            valid_list(list, fixed + 16 < sizeof list ? sizeof list - fixed : 16, sig, nsig);
             clear_out(out, nsig);
-            return eta_spec_fail(err, ETA_EINVAL, &at, "%s() got an unexpected keyword argument '%s'; valid arguments: %s",
-                                 fn, key, list);
+            eta_spec_fail(err, ETA_EINVAL, &at, "%s() got an unexpected keyword argument '%s'", fn, key);
+            if (err) /* the close names, then every name or, if they do not fit, a few and "..." */
+                eta_names_hint(err->msg, sizeof err->msg, key, param_name_at, sig, nsig, "arguments", NULL);
+            return ETA_EINVAL;
         }
         if (out[j]) {
             clear_out(out, nsig);

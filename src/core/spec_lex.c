@@ -12,6 +12,7 @@
  * handed to strtod as an integer mantissa and a decimal exponent, so a caller's
  * setlocale() cannot change what "0.5" means.
  */
+#include "core/error.h"
 #include "core/spec_lex.h"
 
 #include <math.h>
@@ -33,7 +34,7 @@ static int set_errv(eta_err *err, int code, int pos, int len, const char *fmt, v
         err->code = code;
         err->pos = pos;
         err->len = pos >= 0 ? len : 0;
-        vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+        eta_msg_vformat_(err->msg, sizeof err->msg, fmt, ap);
     }
     return code;
 }

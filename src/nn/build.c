@@ -167,6 +167,12 @@ static int bind_args(const nn_module *m, const eta_spec *call, double *a, const 
     return ETA_OK;
 }
 
+static const char *module_name_at(const void *ctx, int k)
+{
+    (void)ctx;
+    return nn_module_at(k)->name;
+}
+
 int nn_lower_call(nn_builder *b, const eta_spec *call, int in, const char *prefix, int *out, eta_err *err)
 {
     if (!call || call->kind != ETA_SPEC_CALL)
@@ -174,12 +180,11 @@ int nn_lower_call(nn_builder *b, const eta_spec *call, int in, const char *prefi
                              call ? eta_spec_kind_name(call->kind) : "nothing");
     const nn_module *m = module_named(call->str);
     if (!m) {
-        char valid[1024] = "";
-        for (int k = 0, n = nn_module_count(); k < n; k++) {
-            size_t used = strlen(valid);
-            snprintf(valid + used, sizeof valid - used, "%s%s", k ? ", " : "", nn_module_at(k)->name);
-        }
-        return eta_spec_fail(err, ETA_EINVAL, call, "unknown module '%s'; valid modules: %s", call->str, valid);
+        eta_spec_fail(err, ETA_EINVAL, call, "unknown module '%s'", call->str);
+        if (err)
+            eta_names_hint(err->msg, sizeof err->msg, call->str, module_name_at, NULL, nn_module_count(), "modules",
+                           "eta model --list");
+        return ETA_EINVAL;
     }
     if (++b->depth > 32) {
         b->depth--;

@@ -247,6 +247,12 @@ const char *eta_nn_loss_note(int k)
     return k >= 0 && k < NLOSSES ? losses[k].note : NULL;
 }
 
+static const char *loss_name_at(const void *ctx, int k)
+{
+    (void)ctx;
+    return losses[k].name;
+}
+
 int nn_lower_loss(nn_builder *b, const eta_spec *call, int out, int *idx, eta_err *err)
 {
     if (call->kind != ETA_SPEC_CALL)
@@ -255,11 +261,13 @@ int nn_lower_loss(nn_builder *b, const eta_spec *call, int out, int *idx, eta_er
     for (int i = 0; i < NLOSSES; i++)
         if (!strcmp(losses[i].name, call->str))
             k = i;
-    if (k < 0)
-        return eta_spec_fail(err, ETA_EINVAL, call,
-                             "unknown loss '%s'; valid losses: CrossEntropyLoss, NLLLoss, MSELoss, HuberLoss, "
-                             "BCEWithLogitsLoss",
-                             call->str);
+    if (k < 0) {
+        eta_spec_fail(err, ETA_EINVAL, call, "unknown loss '%s'", call->str);
+        if (err)
+            eta_names_hint(err->msg, sizeof err->msg, call->str, loss_name_at, NULL, NLOSSES, "losses",
+                           "eta model --list");
+        return ETA_EINVAL;
+    }
     eta_spec_param sig[4];
     const eta_spec *v[4];
     int ns = 0;

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/error.h"
 #include "nn/build.h"
 #include "nn/loss.h"
 
@@ -33,7 +34,7 @@ static int fail(eta_net *n, int code, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(n->err, sizeof n->err, fmt, ap);
+    eta_msg_vformat_(n->err, sizeof n->err, fmt, ap);
     va_end(ap);
     return code;
 }
@@ -106,7 +107,7 @@ int nn_shape_error(eta_err *err, const nn_op *op, const char *fmt, ...)
     char msg[200];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    eta_msg_vformat_(msg, sizeof msg, fmt, ap);
     va_end(ap);
     return eta_spec_fail(err, ETA_EINVAL, NULL, "layer %d (%s%s%s): %s", op->layer, op->kind->name,
                          *op->name ? " " : "", op->name, msg);

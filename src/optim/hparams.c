@@ -213,6 +213,12 @@ static int read_arg(const optim_rule *r, const optim_arg *a, const eta_spec *v, 
 
 #define MAX_ARGS 24
 
+static const char *rule_name_at(const void *ctx, int k)
+{
+    (void)ctx;
+    return rules[k]->name;
+}
+
 int eta_optim_config_from_tree(eta_optim_config *cfg, const eta_spec *call, eta_err *err)
 {
     eta_err_clear(err);
@@ -221,13 +227,11 @@ int eta_optim_config_from_tree(eta_optim_config *cfg, const eta_spec *call, eta_
                              call ? eta_spec_kind_name(call->kind) : "nothing");
     int kind = eta_optim_kind_from_name(call->str);
     if (kind < 0) {
-        char valid[256] = "";
-        for (int k = 0; k < ETA_OPTIM_COUNT; k++) {
-            size_t len = strlen(valid);
-            snprintf(valid + len, sizeof valid - len, "%s%s", k ? ", " : "", rules[k]->name);
-        }
-        return eta_spec_fail(err, ETA_EINVAL, call, "unknown optimizer '%s'; valid optimizers: %s", call->str,
-                             valid);
+        eta_spec_fail(err, ETA_EINVAL, call, "unknown optimizer '%s'", call->str);
+        if (err)
+            eta_names_hint(err->msg, sizeof err->msg, call->str, rule_name_at, NULL, ETA_OPTIM_COUNT, "optimizers",
+                           "eta optimize --help");
+        return ETA_EINVAL;
     }
     const optim_rule *r = rules[kind];
     eta_optim_config c = eta_optim_defaults((eta_optim_kind)kind);

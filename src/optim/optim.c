@@ -5,6 +5,7 @@
  * clip.c; checkpoints in save.c. Everything a step needs is allocated when
  * a parameter is added, so eta_optim_step never allocates.
  */
+#include "core/error.h"
 #include "optim/optim_impl.h"
 
 #include <math.h>
@@ -40,7 +41,7 @@ int eta_optim_fail_(eta_optim *o, int code, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(o->err, sizeof o->err, fmt, ap);
+    eta_msg_vformat_(o->err, sizeof o->err, fmt, ap);
     va_end(ap);
     return code;
 }

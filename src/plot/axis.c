@@ -33,22 +33,23 @@ void eta_plot_axis_fit_(plot_axis *a, bool log, double dmin, double dmax, double
     }
     double lo = log ? log10(dmin) : dmin, hi = log ? log10(dmax) : dmax;
     bool flat = log ? hi - lo < 1e-9 : hi - lo <= 1e-9 * fmax(fabs(lo), fabs(hi));
-    if (flat) {
+    if (flat && log) { /* a decade around the value */
         double c = lo * 0.5 + hi * 0.5;
-        if (log) {
-            lo = c - 0.5;
-            hi = c + 0.5;
-        } else {
-            double h = fabs(c) * 0.25;
-            if (!(h > 0))
-                h = 1; /* 0 or a subnormal */
-            lo = c - h;
-            hi = c + h;
-            if (!isfinite(lo) || !isfinite(hi)) { /* near +-DBL_MAX: off centre */
-                lo = c > 0 ? c * 0.5 : -DBL_MAX;
-                hi = c > 0 ? DBL_MAX : c * 0.5;
-            }
-        }
+        lo = c - 0.5;
+        hi = c + 0.5;
+    } else if (flat && !(fabs(lo * 0.5 + hi * 0.5) > DBL_MIN)) { /* 0 or a subnormal: [-1, 1] */
+        lo = -1;
+        hi = 1;
+    } else if (flat) {
+        /* From zero to the value, padded: a constant learning rate of 0.05
+         * is drawn at 0.05 of [0, 0.05], not in the middle of a zoom onto
+         * 0.04..0.06 that makes a flat line look like a chosen scale. */
+        double c = lo * 0.5 + hi * 0.5, p = fmax(pad, 0.04);
+        lo = c > 0 ? 0 : c;
+        hi = c > 0 ? c : 0;
+        double d = (hi * 0.5 - lo * 0.5) * 2 * p;
+        lo = clamp_real(lo - d);
+        hi = clamp_real(hi + d);
     } else if (pad > 0) {
         double d = (hi * 0.5 - lo * 0.5) * 2 * pad;
         lo = clamp_real(lo - d);

@@ -6,6 +6,8 @@
  * than cairo's generic "error while writing to output stream", and a partly
  * written file is removed. A PNG is drawn in memory and the file is opened
  * only once the drawing succeeded; an SVG streams into the open file.
+ * eta_plot_check_path asks the same questions before any drawing, for
+ * commands that want to refuse a bad --plot before their run.
  */
 #include "eta/plot.h"
 
@@ -15,10 +17,12 @@
 #include <cairo.h>
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 enum { MIN_SIDE = 200, MAX_SIDE = 8192, DEFAULT_W = 800, DEFAULT_H = 500 };
 
@@ -38,8 +42,7 @@ static file_format format_of(const char *path)
     return strcmp(ext, "png") == 0 ? FMT_PNG : strcmp(ext, "svg") == 0 ? FMT_SVG : FMT_NONE;
 }
 
-static int check_args(const char *path, const eta_plot_config *cfg, const eta_plot_series *series,
-                      int nseries, eta_err *err)
+static int check_format(const char *path, eta_err *err)
 {
     if (!path)
         return eta_spec_fail(err, ETA_EINVAL, NULL, "plot: path is NULL");
@@ -47,6 +50,35 @@ static int check_args(const char *path, const eta_plot_config *cfg, const eta_pl
         return eta_spec_fail(err, ETA_EINVAL, NULL,
                              "%s: unknown plot format (the file name must end in .png or .svg)",
                              path);
+    return ETA_OK;
+}
+
+int eta_plot_check_path(const char *path, eta_err *err)
+{
+    eta_err_clear(err);
+    int rc = check_format(path, err);
+    if (rc != ETA_OK)
+        return rc;
+    /* Create it only if it is not there, so an existing file is never
+     * truncated or removed by the check. */
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    bool created = fd >= 0;
+    if (fd < 0 && errno == EEXIST)
+        fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0)
+        return eta_spec_fail(err, ETA_EIO, NULL, "%s: %s", path, strerror(errno));
+    close(fd);
+    if (created)
+        unlink(path);
+    return ETA_OK;
+}
+
+static int check_args(const char *path, const eta_plot_config *cfg, const eta_plot_series *series,
+                      int nseries, eta_err *err)
+{
+    int rc = check_format(path, err);
+    if (rc != ETA_OK)
+        return rc;
     if (cfg->width != 0 && (cfg->width < MIN_SIDE || cfg->width > MAX_SIDE))
         return eta_spec_fail(err, ETA_EINVAL, NULL, "plot: width must be in [%d, %d] (or 0), got %d",
                              MIN_SIDE, MAX_SIDE, cfg->width);

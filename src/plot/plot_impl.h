@@ -39,8 +39,10 @@ typedef struct plot_ticks {
 
 /* Fits `a` to data in [dmin, dmax] (values, not axis units; positive on a
  * log axis). dmin > dmax means no data: a default range. A range of width
- * zero (or nearly) is widened around its value. `pad` is the fraction of the
- * span added at each end (0.04 keeps curves off the frame). */
+ * zero (or nearly): on a log axis, a decade around its value; on a linear
+ * one, from zero to the value (padded by at least 4%), or [-1, 1] for zero.
+ * `pad` is the fraction of the span added at each end (0.04 keeps curves off
+ * the frame). */
 void eta_plot_axis_fit_(plot_axis *a, bool log, double dmin, double dmax, double pad);
 
 /* The axis unit of a value (log10 on log axes). */

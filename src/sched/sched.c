@@ -318,6 +318,12 @@ static int read_arg(sched_node *n, int i, const eta_spec *v, eta_err *err)
     return ETA_OK;
 }
 
+static const char *kind_name_at(const void *ctx, int i)
+{
+    (void)ctx;
+    return eta_sched_kind_name(i);
+}
+
 static int build(sched_node **out, const eta_spec *call, eta_err *err)
 {
     *out = NULL;
@@ -326,12 +332,11 @@ static int build(sched_node **out, const eta_spec *call, eta_err *err)
                              call ? eta_spec_kind_name(call->kind) : "nothing");
     const sched_kind *k = kind_named(call->str);
     if (!k) {
-        char valid[1024] = "";
-        for (int i = 0, nk = eta_sched_kind_count(); i < nk; i++) {
-            size_t used = strlen(valid);
-            snprintf(valid + used, sizeof valid - used, "%s%s", i ? ", " : "", eta_sched_kind_name(i));
-        }
-        return eta_spec_fail(err, ETA_EINVAL, call, "unknown schedule '%s'; valid schedules: %s", call->str, valid);
+        eta_spec_fail(err, ETA_EINVAL, call, "unknown schedule '%s'", call->str);
+        if (err)
+            eta_names_hint(err->msg, sizeof err->msg, call->str, kind_name_at, NULL, eta_sched_kind_count(),
+                           "schedules", "eta schedule --list");
+        return ETA_EINVAL;
     }
     if (k->flags & SCHED_CALLBACK)
         return eta_spec_fail(err, ETA_EINVAL, call,
