@@ -50,6 +50,9 @@ typedef struct cli_opt {
     bool has_arg;
     const char **value; /* has_arg: where the value goes */
     bool *set;          /* switches: set to true; may be NULL for has_arg */
+    const char **many;  /* a repeatable option (--set a=1 --set b=2): its values, in order */
+    int *nmany;         /* how many were given */
+    int maxmany;        /* room in many[] */
 } cli_opt;
 
 int cli_parse_opts(const char *cmd, int argc, char **argv, const cli_opt *opts, int nopts, void (*help)(void),

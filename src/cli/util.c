@@ -141,12 +141,20 @@ int cli_parse_opts(const char *cmd, int argc, char **argv, const cli_opt *opts, 
             *o->set = true;
             continue;
         }
+        const char *v;
         if (eq) {
-            *o->value = eq + 1;
+            v = eq + 1;
         } else if (i + 1 < argc) {
-            *o->value = argv[++i];
+            v = argv[++i];
         } else {
             return cli_usage_error(cmd, "--%s needs a value", o->name);
+        }
+        if (o->many) {
+            if (*o->nmany >= o->maxmany)
+                return cli_usage_error(cmd, "--%s: at most %d of them", o->name, o->maxmany);
+            o->many[(*o->nmany)++] = v;
+        } else {
+            *o->value = v;
         }
         if (o->set)
             *o->set = true;

@@ -335,6 +335,8 @@ int eta_net_prepare(eta_net *n, int64_t batch, int ndim, const int64_t *shape, e
     for (int i = 0; i < g->nops; i++) {
         nn_op *op = &g->ops[i];
         op->np = 0;
+        if (i == n->loss) /* the target follows the output's batch */
+            nn_loss_target_shape(op, tensor_of(n, op->in[0]), &n->target);
         const nn_tensor *in[NN_MAX_IN];
         for (int k = 0; k < op->nin; k++)
             in[k] = tensor_of(n, op->in[k]);
