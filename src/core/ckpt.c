@@ -34,6 +34,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/le.h"
 #include "eta/core.h"
 
 #define MAGIC "ETA-CKPT"
@@ -65,20 +66,6 @@ static const unsigned char zeros[8];
 static size_t pad8(size_t n)
 {
     return (8 - (n & 7)) & 7;
-}
-
-static void put_le(unsigned char *p, uint64_t v, int bytes)
-{
-    for (int i = 0; i < bytes; i++)
-        p[i] = (unsigned char)(v >> (8 * i));
-}
-
-static uint64_t get_le(const unsigned char *p, int bytes)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < bytes; i++)
-        v |= (uint64_t)p[i] << (8 * i);
-    return v;
 }
 
 int eta_ckpt_new(eta_ckpt **out)
@@ -212,9 +199,9 @@ static int layout(const eta_ckpt *c, unsigned char **meta, const void ***parts, 
     }
     unsigned char *m = *meta;
     memcpy(m, MAGIC, 8);
-    put_le(m + 8, VERSION, 4);
-    put_le(m + 12, (uint64_t)c->n, 4);
-    put_le(m + 16, (uint64_t)size, 8);
+    eta_put_le(m + 8, VERSION, 4);
+    eta_put_le(m + 12, (uint64_t)c->n, 4);
+    eta_put_le(m + 16, (uint64_t)size, 8);
     int k = 0;
     (*parts)[k] = m;
     (*lens)[k++] = HEADER;
@@ -223,9 +210,9 @@ static int layout(const eta_ckpt *c, unsigned char **meta, const void ***parts, 
     for (int i = 0; i < c->n; i++) {
         const section *s = &c->s[i];
         size_t nl = strlen(s->name);
-        put_le(m, nl, 4);
-        put_le(m + 4, s->crc, 4);
-        put_le(m + 8, (uint64_t)s->len, 8);
+        eta_put_le(m, nl, 4);
+        eta_put_le(m + 4, s->crc, 4);
+        eta_put_le(m + 8, (uint64_t)s->len, 8);
         memcpy(m + SECHDR, s->name, nl);
         memset(m + SECHDR + nl, 0, pad8(nl));
         (*parts)[k] = m;
@@ -239,7 +226,7 @@ static int layout(const eta_ckpt *c, unsigned char **meta, const void ***parts, 
         crc = eta_crc32(crc, zeros, pad8(s->len));
         m += SECHDR + nl + pad8(nl);
     }
-    put_le(m, crc, 4);
+    eta_put_le(m, crc, 4);
     (*parts)[k] = m;
     (*lens)[k++] = TRAILER;
     *nparts = k;
@@ -326,11 +313,11 @@ static int parse(eta_ckpt *c, unsigned char *b, size_t n, const char *what, eta_
         return bad(err, what, "", "not an eta checkpoint (no \"%s\" at offset 0)", MAGIC);
     if (n < HEADER + TRAILER)
         return bad(err, what, "", "truncated: %zu bytes, a checkpoint has at least %d", n, HEADER + TRAILER);
-    uint32_t version = (uint32_t)get_le(b + 8, 4);
+    uint32_t version = (uint32_t)eta_get_le(b + 8, 4);
     if (version != VERSION)
         return bad(err, what, "", "format version %u (offset 8) is not one this build reads (%u)", version,
                    VERSION);
-    uint64_t count = get_le(b + 12, 4), declared = get_le(b + 16, 8);
+    uint64_t count = eta_get_le(b + 12, 4), declared = eta_get_le(b + 16, 8);
     if (declared < n)
         return bad(err, what, "", "%zu bytes, but its header (offset 16) says %llu: bytes after the end", n,
                    (unsigned long long)declared);
@@ -353,8 +340,8 @@ static int parse(eta_ckpt *c, unsigned char *b, size_t n, const char *what, eta_
         if (end - o < SECHDR)
             return bad(err, what, note, "section %llu at offset %zu: its header runs past the end",
                        (unsigned long long)i, o);
-        size_t nl = (size_t)get_le(b + o, 4);
-        uint64_t dl = get_le(b + o + 8, 8);
+        size_t nl = (size_t)eta_get_le(b + o, 4);
+        uint64_t dl = eta_get_le(b + o + 8, 8);
         if (nl == 0 || nl > NAME_MAX_)
             return bad(err, what, note, "section %llu at offset %zu: name length %zu is not in [1, 255]",
                        (unsigned long long)i, o, nl);
@@ -379,7 +366,7 @@ static int parse(eta_ckpt *c, unsigned char *b, size_t n, const char *what, eta_
         section *s = &c->s[c->n++];
         s->name = (const char *)name; /* replaced by a NUL-terminated copy below */
         s->len = (size_t)dl;
-        s->crc = (uint32_t)get_le(b + o + 4, 4);
+        s->crc = (uint32_t)eta_get_le(b + o + 4, 4);
         s->off = data;
         s->hdr = o;
         s->nlen = nl;
@@ -425,7 +412,7 @@ static int parse(eta_ckpt *c, unsigned char *b, size_t n, const char *what, eta_
             return bad(err, what, "", "section '%s' (data at offset %zu, %zu bytes): CRC-32 mismatch: stored 0x%08x, "
                        "computed 0x%08x", s->name, s->off, s->len, (unsigned)s->crc, (unsigned)crc);
     }
-    uint32_t stored = (uint32_t)get_le(b + end, 4), crc = eta_crc32(0, b, end);
+    uint32_t stored = (uint32_t)eta_get_le(b + end, 4), crc = eta_crc32(0, b, end);
     if (crc != stored)
         return bad(err, what, "", "CRC-32 of the file (trailer at offset %zu) mismatch: stored 0x%08x, computed "
                    "0x%08x: a header or name byte is corrupt", end, (unsigned)stored, (unsigned)crc);
