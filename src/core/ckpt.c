@@ -429,8 +429,7 @@ static int finish(eta_ckpt **out, unsigned char *b, size_t n, const char *what, 
     }
     int rc = parse(c, b, n, what, err);
     if (rc) {
-        c->n = 0; /* nothing owned yet but the file and the tables */
-        eta_ckpt_free(c);
+        eta_ckpt_free(c); /* read sections own nothing: the file and tables go */
         return rc;
     }
     *out = c;

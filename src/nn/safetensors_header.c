@@ -314,7 +314,7 @@ static int entry(parser *p, st_entry *e)
         else if (k >= 0 && seen[k])
             rc = perr(p, at, "tensor '%s': key '%s' given twice", e->name, key);
         free(key);
-        if (rc)
+        if (rc || k < 0 || k > 2)
             break;
         seen[k] = true;
         if (k == 0) {
