@@ -510,10 +510,13 @@ static uint64_t read_generation(const char *path)
     return gen;
 }
 
-/* Waits until a temporary file of path exists with 0 < size < full. */
+/* Waits (up to a minute) until a temporary file of path exists with
+ * 0 < size < full. */
 static bool wait_half_written(const char *prefix, size_t full)
 {
-    for (int spin = 0; spin < 200000; spin++) {
+    struct timespec t0, t;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (t = t0; t.tv_sec - t0.tv_sec < 60; clock_gettime(CLOCK_MONOTONIC, &t)) {
         DIR *d = opendir(tmpdir);
         struct dirent *e;
         bool found = false;
