@@ -1,8 +1,10 @@
-/* eta/core.h - errors, element types, checksums and the spec language.
+/* eta/core.h - errors, element types, checksums, files, checkpoints and the
+ * spec language.
  *
- * The core layer needs only libc and libm. It holds what every other layer
- * shares: the error codes and the error record, the float types eta computes
- * in, CRC-32 for checksummed files, and the parser for specs: optimizers,
+ * The core layer needs only libc (POSIX for files) and libm. It holds what
+ * every other layer shares: the error codes and the error record, the float
+ * types eta computes in, CRC-32, atomic file writes, the checkpoint
+ * container, and the parser for specs: optimizers,
  * schedules and models written as Python constructor calls, such as
  * `AdamW(lr=3e-4, betas=(0.9, 0.95), weight_decay=0.1)`.
  */
@@ -31,7 +33,8 @@ enum {
     ETA_EIO = -4,         /* reading or writing a file failed */
     ETA_ENONFINITE = -5,  /* a NaN or Inf where finite numbers are required */
     ETA_ESTATE = -6,      /* a call out of order (for example a step before any parameter) */
-    ETA_ECOUNT_ = 7
+    ETA_ENOTFOUND = -7,   /* a name looked up is absent (a checkpoint section) */
+    ETA_ECOUNT_ = 8
 };
 
 /* A static text for an error code ("invalid argument", ...). Never NULL. */
@@ -111,6 +114,75 @@ typedef struct eta_allocator {
 
 /* CRC-32 (IEEE 802.3, the zlib polynomial). Start with crc = 0. */
 uint32_t eta_crc32(uint32_t crc, const void *data, size_t n);
+
+/* ---------------------------------------------------------------------------
+ * Whole files (POSIX).
+ *
+ * eta_file_write_atomic writes the concatenation of parts[0..nparts)
+ * (lens[i] bytes each; a part of 0 bytes may be NULL) to a new temporary file
+ * "<path>.tmp.<pid>.<n>" in path's folder, fsyncs it, renames it over path
+ * and fsyncs the folder. path is never left partial: a reader, or a process
+ * after a crash, sees the previous file or the new one. On failure before the
+ * rename the temporary file is removed and path is untouched; the message
+ * names the path, the step and the system's reason ("runs/a/ckpt.bin:
+ * writing: No space left on device"). A process killed mid-write leaves its
+ * temporary file behind (nothing reads it; it may be deleted). A symbolic
+ * link at path is replaced, not followed. The new file gets mode 0666 less
+ * the umask. Errors: ETA_EINVAL (arguments), ETA_ENOMEM, ETA_EIO.
+ *
+ * eta_file_read_all reads a whole file (or pipe) into *data, a malloc'd
+ * buffer the caller free()s, holding *len bytes and one NUL after them (so
+ * text may be read as a string). eta_file_read_max refuses files larger
+ * than max bytes (ETA_EINVAL, saying both sizes) before allocating them.
+ * Errors name the path: ETA_EIO (with the system's reason: a missing file, a
+ * folder, permissions), ETA_ENOMEM. On failure *data is NULL, *len 0.
+ * ------------------------------------------------------------------------ */
+int eta_file_write_atomic(const char *path, const void *const *parts, const size_t *lens, int nparts,
+                          eta_err *err);
+int eta_file_read_all(const char *path, void **data, size_t *len, eta_err *err);
+int eta_file_read_max(const char *path, size_t max, void **data, size_t *len, eta_err *err);
+
+/* ---------------------------------------------------------------------------
+ * The checkpoint container: named binary sections in one checksummed,
+ * versioned file (ckpt.c has the byte layout). Sections hold what the saved
+ * objects give as bytes (eta_optim_save, eta_net_save_state, ...); the
+ * container knows nothing of their content.
+ *
+ * Writing: eta_ckpt_new, eta_ckpt_add for each section (the bytes are
+ * copied), eta_ckpt_write (atomic, eta_file_write_atomic). Reading:
+ * eta_ckpt_read checks everything before returning a container: the magic,
+ * the format version, every section's bounds, name and CRC-32, that no name
+ * repeats, the zero padding, and the CRC-32 of the whole file; a truncated or
+ * corrupted file is ETA_EFORMAT with a message naming the file, the section
+ * and the byte offset ("ckpt.bin: section 'optim' (data at offset 4120,
+ * 9000 bytes): CRC-32 mismatch: stored 0x1c291ca3, computed 0x8f0e4d12").
+ * eta_ckpt_get gives a section's bytes (valid until eta_ckpt_free, aligned
+ * to 8 bytes) or ETA_ENOTFOUND.
+ * Names: 1 to 255 printable ASCII characters (space to '~'), unique.
+ * ------------------------------------------------------------------------ */
+typedef struct eta_ckpt eta_ckpt;
+/* An empty container. ETA_ENOMEM. */
+int eta_ckpt_new(eta_ckpt **out);
+/* Adds a copy of data[0..len) as section `name`. ETA_EINVAL for a bad or
+ * repeated name or NULL data with len > 0; ETA_ENOMEM. */
+int eta_ckpt_add(eta_ckpt *c, const char *name, const void *data, size_t len);
+/* Writes the container to path atomically. */
+int eta_ckpt_write(eta_ckpt *c, const char *path, eta_err *err);
+/* Reads and checks the file at path; *out is NULL on error. */
+int eta_ckpt_read(eta_ckpt **out, const char *path, eta_err *err);
+/* The same in memory: the bytes a write would put in a file (a malloc'd
+ * buffer to free()), and a container checked and copied from such bytes,
+ * `what` naming them in messages ("snapshot"; NULL: "checkpoint"). For
+ * in-memory snapshots. */
+int eta_ckpt_to_bytes(const eta_ckpt *c, void **buf, size_t *len);
+int eta_ckpt_from_bytes(eta_ckpt **out, const void *data, size_t len, const char *what, eta_err *err);
+/* Section `name`: ETA_OK, or ETA_ENOTFOUND (then *data NULL, *len 0). */
+int eta_ckpt_get(const eta_ckpt *c, const char *name, const void **data, size_t *len);
+/* The sections in file order: their number, and the name of section i
+ * (NULL out of range). */
+int eta_ckpt_count(const eta_ckpt *c);
+const char *eta_ckpt_name(const eta_ckpt *c, int i);
+void eta_ckpt_free(eta_ckpt *c);
 
 /* ---------------------------------------------------------------------------
  * The spec language: a Python call or literal.

@@ -104,6 +104,57 @@ float *eta_net_buffer(eta_net *net, const char *name, size_t *n);
  * NULL puts everything in group 0. */
 int eta_net_attach(eta_net *net, eta_optim *opt, const char *no_decay, eta_err *err);
 
+/* ---- saving and loading (docs/nn.md, "Saving and loading") -------------
+ *
+ * Safetensors, the file format PyTorch and Hugging Face exchange weights in:
+ * an 8-byte little-endian header length, a JSON header naming each tensor's
+ * dtype, shape and byte range, then the raw little-endian data. eta writes
+ * every parameter and buffer (eta_net_param_info's list, state_dict names,
+ * "F32") and, for each BatchNorm with running statistics, its
+ * num_batches_tracked ("I64", the network's count of train-mode forward
+ * passes), so that in PyTorch
+ *     model.load_state_dict(safetensors.torch.load_file("model.safetensors"))
+ * takes the file with strict=True for the same network built in torch.
+ * Call after eta_net_prepare (which allocates the parameters; ETA_ESTATE
+ * before).
+ *
+ * Save: atomic (eta_file_write_atomic). A NaN or Inf in any tensor is
+ * ETA_ENONFINITE naming the tensor and element, and nothing is written.
+ * eta_net_safetensors_bytes gives the same bytes in a malloc'd buffer.
+ *
+ * Load: the whole file is checked before the network changes; on any error
+ * it is unchanged. ETA_EFORMAT: not a valid safetensors file (the message
+ * gives the byte offset: header length, JSON syntax, offsets that overlap,
+ * leave a gap or run past the end, a truncated file). ETA_EINVAL: a valid
+ * file that does not fit the network: the missing and unexpected tensor
+ * names (as torch's strict load lists them), a shape mismatch naming the
+ * tensor and both shapes, a dtype other than F32, F16 or BF16 (widened
+ * exactly) or F64 holding values that are exactly float32s (others are
+ * refused, naming the element). num_batches_tracked may be absent; present,
+ * it must be an I64 scalar >= 0, and the largest sets the network's count.
+ * NaN and Inf values: ETA_ENONFINITE unless flags has
+ * ETA_LOAD_ALLOW_NONFINITE (the caller decides; eta_net_load_safetensors
+ * refuses them). ETA_EIO when the file cannot be read. */
+enum { ETA_LOAD_ALLOW_NONFINITE = 1 };
+int eta_net_save_safetensors(eta_net *net, const char *path, eta_err *err);
+int eta_net_safetensors_bytes(eta_net *net, void **buf, size_t *len, eta_err *err);
+int eta_net_load_safetensors(eta_net *net, const char *path, eta_err *err);
+int eta_net_load_safetensors_ex(eta_net *net, const char *path, unsigned flags, eta_err *err);
+/* From memory; `what` names the bytes in messages (NULL: "safetensors"). */
+int eta_net_load_safetensors_bytes(eta_net *net, const void *data, size_t len, const char *what, unsigned flags,
+                                   eta_err *err);
+
+/* The network's state besides parameters and buffers, for checkpoints:
+ * every op's random stream (Dropout and attention-dropout masks), train or
+ * eval mode, and the count of train-mode forward passes; versioned and
+ * CRC-checked bytes (src/nn/state.c has the layout). Together with the
+ * values of eta_net_params, a network restored from both continues bit for
+ * bit. save: a malloc'd buffer (free() it); ETA_ENOMEM. load: ETA_EFORMAT
+ * for damaged bytes, ETA_EINVAL for the state of another network (another
+ * structure); on error the network is unchanged. */
+int eta_net_save_state(const eta_net *net, void **buf, size_t *len);
+int eta_net_load_state(eta_net *net, const void *buf, size_t len, eta_err *err);
+
 /* The catalogue: the modules a network spec may use (Sequential first) and
  * the losses eta_net_set_loss takes, each a name and one line with its
  * signature, defaults and what it computes ("Linear(in_features,

@@ -30,6 +30,7 @@ const char *eta_strerror(int code)
     case ETA_EIO: return "input/output error";
     case ETA_ENONFINITE: return "non-finite value";
     case ETA_ESTATE: return "call out of order";
+    case ETA_ENOTFOUND: return "not found";
     default: return "unknown error";
     }
 }

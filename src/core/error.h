@@ -14,4 +14,8 @@ int eta_msg_vformat_(char *buf, size_t n, const char *fmt, va_list ap);
 /* Ends the n-byte buffer buf, full to its last byte, with "...". */
 void eta_msg_mark_cut_(char *buf, size_t n);
 
+/* path as is when shorter than n bytes, else "..." and its end, in buf
+ * (n >= 8): file names in messages that must fit eta_err.msg. (file.c) */
+const char *eta_path_short_(const char *path, char *buf, size_t n);
+
 #endif

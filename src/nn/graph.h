@@ -119,9 +119,16 @@ struct nn_net {
     size_t arena_n;
     int32_t *iarena;
     bool prepared, train;
+    int64_t batches_tracked;    /* train-mode forward passes since init or load: what PyTorch's
+                                   BatchNorm counts in num_batches_tracked (state.c, safetensors.c) */
     int nlayers;                /* top-level layers of the spec */
     char layer_text[64][96];    /* short text of each top-level layer, for summaries */
 };
+
+/* net.c: the graph of a network and the index of its loss op (-1: none),
+ * for the files that save and load its state (state.c, safetensors.c). */
+nn_net *nn_net_graph(const eta_net *net);
+int nn_net_loss_op(const eta_net *net);
 
 /* ---- modules: what a spec call lowers to ------------------------------- */
 

@@ -39,6 +39,16 @@ static int fail(eta_net *n, int code, const char *fmt, ...)
     return code;
 }
 
+nn_net *nn_net_graph(const eta_net *net)
+{
+    return (nn_net *)(uintptr_t)&net->g;
+}
+
+int nn_net_loss_op(const eta_net *net)
+{
+    return net->loss;
+}
+
 const char *eta_net_error(const eta_net *net)
 {
     return net ? net->err : "";
@@ -456,6 +466,7 @@ int eta_net_init(eta_net *n, uint64_t seed)
             op->kind->init(op, &s);
         op->rng = s ^ ((uint64_t)i * 0xbf58476d1ce4e5b9ull);
     }
+    n->g.batches_tracked = 0;
     return ETA_OK;
 }
 
@@ -491,6 +502,7 @@ int eta_net_forward(eta_net *n, const void *input, const void *target, double *l
     int last = n->loss >= 0 && target ? g->nops : (n->loss >= 0 ? n->loss : g->nops);
     for (int i = 0; i < last; i++)
         g->ops[i].kind->forward(&g->ops[i], &ctx);
+    g->batches_tracked += g->train;
     char msg[160];
     if (g->nops > 0 && nn_embedding_bad_ids(&g->ops[0], msg, sizeof msg))
         return fail(n, ETA_EINVAL, "forward: %s", msg);

@@ -13,7 +13,9 @@
  * batch size for evaluation), saved and loaded with the parameters, and set
  * by tests from PyTorch's buffers. They are buffers (nn_buffer_add), not
  * parameters: never given to an optimizer, their gradients always zero.
- * num_batches_tracked is not kept (momentum is never None).
+ * num_batches_tracked is the network's count of train-mode forward passes
+ * (nn_net.batches_tracked, kept by net.c; momentum is never None, so no
+ * kernel reads it), written and read with the weights (safetensors.c).
  *
  * The statistics follow torch's CPU kernels (batch_norm_cpu_*): the sums in
  * double, the per-channel factors and the element arithmetic in float.
