@@ -24,6 +24,7 @@
 #define MAGIC "ETAGUARD"
 #define VERSION 1u
 #define BETA 0.98
+#define BIG (INT64_C(1) << 62) /* counts a run reaches, with room to count on */
 
 /* What the rules look at: the smoothed loss and two windows of accepted values. */
 typedef struct stats {
@@ -449,7 +450,7 @@ static bool get_stats(tcur *c, stats *s, int w)
         s->loss[i] = tcur_f64(c);
     for (int i = 0; i < w; i++)
         s->gnorm[i] = tcur_f64(c);
-    return !c->bad && s->n >= 0 && s->count >= 0 && s->count <= w && s->head >= 0 && s->head < w;
+    return !c->bad && s->n >= 0 && s->n <= BIG && s->count >= 0 && s->count <= w && s->head >= 0 && s->head < w;
 }
 
 int eta_guard_save_state(const eta_guard *g, void **buf, size_t *len)
@@ -516,8 +517,9 @@ int eta_guard_load_state(eta_guard *g, const void *buf, size_t len, eta_err *err
     t->streak = (int64_t)tcur_u(&c, 8);
     t->lr_scale = tcur_f64(&c);
     t->min_step = (int64_t)tcur_u(&c, 8);
-    ok = ok && !c.bad && c.pos == c.len && t->tries >= 0 && t->streak >= 0 && t->lr_scale > 0 &&
-         t->lr_scale <= 1 && (t->has_snap || n == 0);
+    ok = ok && !c.bad && c.pos == c.len && t->tries >= 0 && t->tries <= (1 << 30) && t->streak >= 0 &&
+         t->streak <= BIG && t->snap_step >= -1 && t->snap_step <= BIG && t->min_step >= 0 && t->min_step <= BIG &&
+         t->lr_scale > 0 && t->lr_scale <= 1 && (t->has_snap || n == 0);
     void *copy = NULL;
     if (ok && n > 0 && !(copy = malloc((size_t)n))) {
         eta_guard_free(t);

@@ -335,6 +335,10 @@ static int resume(eta_metrics *m, const void *buf, size_t len, eta_err *err)
     }
     if (c.bad)
         return state_fail(err, "truncated");
+    const int64_t big = INT64_C(1) << 62; /* counts a run reaches, with room to count on */
+    if (m->e.n < 0 || m->e.n > big || m->snap.e.n < 0 || m->snap.e.n > big || m->last_step < -1 ||
+        m->last_step > big || m->snap.step < 0 || m->snap.step > big)
+        return state_fail(err, "counts out of range");
     int rc = health_load(&m->h, &c);
     if (rc == ETA_ENOMEM)
         return eta_spec_fail(err, ETA_ENOMEM, NULL, "metrics: out of memory");

@@ -153,11 +153,15 @@ void eta_metrics_epoch_end(eta_metrics *m);
 /* The smoothed loss of the last step (NaN before any). */
 double eta_metrics_smooth_loss(const eta_metrics *m);
 
-/* Writes what is pending and flushes the files. */
+/* Writes what is pending and flushes the files. The last step's row is
+ * written then: an evaluation of that step coming later gets a row of its
+ * own (the sink flushes the files by itself every second of the run's
+ * clock, keeping that row, and at evaluations, guard events and messages). */
 int eta_metrics_flush(eta_metrics *m, eta_err *err);
 
-/* Flushes, then the sink's state as malloc'd bytes (versioned, CRC-32
- * checked) for a checkpoint; give them back as cfg->resume. */
+/* Flushes (as eta_metrics_flush: after the step's evaluation), then the
+ * sink's state as malloc'd bytes (versioned, CRC-32 checked) for a
+ * checkpoint; give them back as cfg->resume. */
 int eta_metrics_save_state(eta_metrics *m, void **buf, size_t *len, eta_err *err);
 
 #endif

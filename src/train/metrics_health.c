@@ -167,6 +167,11 @@ int health_load(health *h, tcur *c)
         l->low = (int32_t)tcur_u(c, 4);
         l->vanish = (int32_t)tcur_u(c, 4);
         l->warned = (uint32_t)tcur_u(c, 4);
+        if (l->high < 0 || l->low < 0 || l->vanish < 0 || l->high > (1 << 30) || l->low > (1 << 30) ||
+            l->vanish > (1 << 30)) {
+            health_free(h);
+            return ETA_EFORMAT;
+        }
     }
     if (c->bad) {
         health_free(h);

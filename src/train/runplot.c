@@ -143,9 +143,8 @@ static bool wants_log(const chart *c)
 }
 
 /* The label of run i: "label" or, with several groups, "label group g". */
-static const char *name_of(chart *c, const char *base, int group, int ngroups, char *buf, size_t n)
+static const char *name_of(const char *base, int group, int ngroups, char *buf, size_t n)
 {
-    (void)c;
     if (ngroups <= 1)
         return base;
     snprintf(buf, n, "%s%sgroup %d", base ? base : "", base && base[0] ? " " : "", group);
@@ -188,7 +187,7 @@ static int draw_lr(const char *path, const eta_run_table *const *runs, const cha
         for (int i = 0; i < g; i++) {
             /* One run: a colour per group; several: a colour per run. */
             int color = n == 1 ? i + 1 : r + 1;
-            const char *label = name_of(&lr, n == 1 ? "" : labels[r], i, g, names[r * MAX_GROUPS + i], 160);
+            const char *label = name_of(n == 1 ? "" : labels[r], i, g, names[r * MAX_GROUPS + i], 160);
             add(&lr, x, cols[i], (size_t)t->nrows, n == 1 && g == 1 ? "lr" : label, (eta_plot_style){.color = color});
             double peak = 0;
             for (int64_t k = 0; k < t->nrows; k++)
