@@ -55,6 +55,33 @@ typedef struct eta_plot_config {
 int eta_plot_lines(const char *path, const eta_plot_config *cfg, const eta_plot_series *series,
                    int nseries, eta_err *err);
 
+/* How a series is drawn in a panel (eta_plot_panels). A zeroed struct draws
+ * it as eta_plot_lines does. */
+typedef struct eta_plot_style {
+    int color;       /* 0: the series' own colour (by its index); k >= 1: colour k-1 of
+                        the palette, so that the curves of one run share a colour */
+    bool faint;      /* thin and light: raw values behind their smoothed curve */
+    bool markers;    /* a dot at every drawn point too (sparse measurements) */
+    bool dashed;     /* a dashed line (another measurement of the same run) */
+    bool no_legend;  /* left out of the legend (a legend needs two entries) */
+} eta_plot_style;
+
+/* One chart of a figure. cfg->width is the figure's width (the widest
+ * panel's counts; 0: 800), cfg->height the panel's height (0: 500). */
+typedef struct eta_plot_panel {
+    eta_plot_config cfg;
+    const eta_plot_series *series;
+    const eta_plot_style *styles;  /* NULL, or one per series */
+    int nseries;
+} eta_plot_panel;
+
+/* Draws npanels (>= 1) charts stacked from top to bottom in one PNG or SVG
+ * file, their plot areas aligned left and right so that panels over the
+ * same x axis line up (learning rate over momentum, say). The arguments and
+ * errors are eta_plot_lines', per panel; the figure's height, the sum of
+ * the panels', must be at most 8192. */
+int eta_plot_panels(const char *path, const eta_plot_panel *panels, int npanels, eta_err *err);
+
 /* Whether eta_plot_lines could write `path`, checked before the work that
  * makes the data, so a bad --plot is reported first rather than after the
  * run: the extension (ETA_EINVAL, with eta_plot_lines' message) and that the

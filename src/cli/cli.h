@@ -15,6 +15,7 @@ int cmd_optimize(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
 int cmd_schedule(int argc, char **argv);
 int cmd_model(int argc, char **argv);
+int cmd_plot(int argc, char **argv);
 
 /* Prints "eta CMD: message" to stderr; returns EXIT_USAGE. */
 int cli_usage_error(const char *cmd, const char *fmt, ...)

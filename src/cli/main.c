@@ -12,6 +12,7 @@ static const struct {
     {"demo", cmd_demo, "fit the diabetes data by gradient descent at a sweep of learning rates"},
     {"model", cmd_model, "build a network from its PyTorch-style spec and print a summary"},
     {"optimize", cmd_optimize, "run an optimizer on a test function and print the trajectory as CSV"},
+    {"plot", cmd_plot, "draw a training run's loss, lr and gradient-norm charts; overlay several runs"},
     {"schedule", cmd_schedule, "print (and plot) a learning-rate schedule before training"},
 };
 

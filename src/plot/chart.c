@@ -145,7 +145,7 @@ static double max_label_width(plot_chart *c, const plot_ticks *t)
 static int layout(plot_chart *c)
 {
     cairo_t *cr = c->cr;
-    c->s = fmin(4, fmax(0.72, sqrt((double)c->w * c->h / (800.0 * 500.0))));
+    c->s = c->scale > 0 ? c->scale : fmin(4, fmax(0.72, sqrt((double)c->w * c->h / (800.0 * 500.0))));
     c->fs = 12.5 * c->s;
     c->lfs = 13.5 * c->s;
     c->tfs = 15.5 * c->s;
@@ -179,6 +179,8 @@ static int layout(plot_chart *c)
     double right = c->dual ? c->pad + (c->y2label ? ylab : 0) + max_label_width(c, &c->ty2) +
                                  c->tgap + c->ticklen
                            : 1.5 * c->fs;
+    left = fmax(left, c->min_left);
+    right = fmax(right, c->min_right);
     /* x tick labels centred on the plot's ends may hang over it. */
     for (int iter = 0; iter < 4; iter++) {
         c->x0 = round(left);
@@ -244,17 +246,38 @@ static void grid(plot_chart *c)
     }
 }
 
-static void series_style(const plot_chart *c, int k)
+static const eta_plot_style no_style;
+
+static const eta_plot_style *style_of(const plot_chart *c, int k)
+{
+    return c->styles ? &c->styles[k] : &no_style;
+}
+
+/* The palette index of series k: its own, or the one its style names. */
+static int colour_of(const plot_chart *c, int k)
+{
+    int col = style_of(c, k)->color;
+    return col > 0 ? col - 1 : k;
+}
+
+static void series_style(const plot_chart *c, int series)
 {
     cairo_t *cr = c->cr;
+    int k = colour_of(c, series);
     const double *rgb = palette[k % 10];
-    cairo_set_source_rgb(cr, rgb[0], rgb[1], rgb[2]);
-    cairo_set_line_width(cr, 1.8 * c->s);
+    if (style_of(c, series)->faint) {
+        /* 30% of the colour over white, thin: raw values behind their smoothed curve. */
+        cairo_set_source_rgb(cr, 0.7 + 0.3 * rgb[0], 0.7 + 0.3 * rgb[1], 0.7 + 0.3 * rgb[2]);
+        cairo_set_line_width(cr, 1.0 * c->s);
+    } else {
+        cairo_set_source_rgb(cr, rgb[0], rgb[1], rgb[2]);
+        cairo_set_line_width(cr, 1.8 * c->s);
+    }
     cairo_set_line_cap(cr, CAIRO_LINE_CAP_ROUND);
     cairo_set_line_join(cr, CAIRO_LINE_JOIN_ROUND);
     double u = 1.8 * c->s;
     double dashes[3][4] = {{6 * u, 3 * u}, {0.1, 2.5 * u}, {6 * u, 2.5 * u, 0.1, 2.5 * u}};
-    int style = (k / 10) % 4;
+    int style = style_of(c, series)->dashed ? 1 : (k / 10) % 4;
     if (style == 0)
         cairo_set_dash(cr, NULL, 0, 0);
     else
@@ -322,6 +345,21 @@ static void path_segment(void *ud, double ax, double ay, double bx, double by)
     p->open = true;
 }
 
+/* A filled dot at every drawable point of series k (in its colour, set). */
+static void markers(plot_chart *c, int k)
+{
+    const eta_plot_series *s = &c->series[k];
+    double r = 3.2 * c->s, x, y, X, Y;
+    cairo_set_dash(c->cr, NULL, 0, 0);
+    for (size_t i = 0; i < s->n; i++)
+        if (point(c, s, i, &x, &y)) {
+            to_px(c, s, x, y, &X, &Y);
+            cairo_new_sub_path(c->cr);
+            cairo_arc(c->cr, X, Y, r, 0, 2 * PI);
+        }
+    cairo_fill(c->cr);
+}
+
 static void curves(plot_chart *c)
 {
     cairo_t *cr = c->cr;
@@ -334,6 +372,8 @@ static void curves(plot_chart *c)
         path_state p = {cr, 0, 0, 0.9 * c->s, false}; /* stroked: a dot of radius 1.8 s */
         segments(c, k, path_segment, &p);
         cairo_stroke(cr);
+        if (style_of(c, k)->markers)
+            markers(c, k);
     }
     cairo_restore(cr);
 }
@@ -372,9 +412,10 @@ static void axis_colour(plot_chart *c, int axis)
             only = k;
             count++;
         }
-    if (c->dual && count == 1)
-        cairo_set_source_rgb(c->cr, palette[only % 10][0], palette[only % 10][1],
-                             palette[only % 10][2]);
+    if (c->dual && count == 1) {
+        int k = colour_of(c, only) % 10;
+        cairo_set_source_rgb(c->cr, palette[k][0], palette[k][1], palette[k][2]);
+    }
     else
         set_grey(c->cr, TEXT_GREY);
 }
@@ -504,10 +545,28 @@ static double occupied(const occupancy *o, double x, double y, double w, double 
     return n;
 }
 
+static int legend_entries(plot_chart *c, const int *entry, int nent);
+
 static int legend(plot_chart *c)
 {
-    if (c->nseries < 2)
+    int nent = 0; /* the series with a legend entry */
+    for (int k = 0; k < c->nseries; k++)
+        nent += !style_of(c, k)->no_legend;
+    if (nent < 2)
         return ETA_OK;
+    int *entry = malloc((size_t)nent * sizeof *entry);
+    if (!entry)
+        return ETA_ENOMEM;
+    for (int k = 0, i = 0; k < c->nseries; k++)
+        if (!style_of(c, k)->no_legend)
+            entry[i++] = k;
+    int rc = legend_entries(c, entry, nent);
+    free(entry);
+    return rc;
+}
+
+static int legend_entries(plot_chart *c, const int *entry, int nent)
+{
     cairo_t *cr = c->cr;
     double fs = c->fs, lh = c->asc + c->desc, row = 1.3 * lh, inpad = 0.6 * fs;
     double sample = 2.2 * fs, gap = 0.6 * fs;
@@ -515,10 +574,10 @@ static int legend(plot_chart *c)
     int rows_fit = (int)floor((ph - 2 * inpad - lh) / row) + 1;
     if (rows_fit < 2)
         return ETA_OK;
-    int nshow = c->nseries, more = 0;
+    int nshow = nent, more = 0;
     if (nshow > rows_fit) {
         nshow = rows_fit - 1;
-        more = c->nseries - nshow;
+        more = nent - nshow;
     }
     int nrows = nshow + (more > 0);
     char **texts = calloc((size_t)nrows, sizeof *texts);
@@ -530,7 +589,7 @@ static int legend(plot_chart *c)
         char buf[64];
         if (i == nshow)
             snprintf(buf, sizeof buf, "\xe2\x80\xa6 %d more", more);
-        texts[i] = eta_plot_text_fit_(cr, i < nshow ? c->labels[i] : buf, fs, maxw);
+        texts[i] = eta_plot_text_fit_(cr, i < nshow ? c->labels[entry[i]] : buf, fs, maxw);
         if (!texts[i])
             rc = ETA_ENOMEM;
         else
@@ -573,11 +632,15 @@ static int legend(plot_chart *c)
         for (int i = 0; i < nrows; i++) {
             double cy = by + inpad + i * row + lh / 2;
             if (i < nshow) {
-                series_style(c, i);
+                series_style(c, entry[i]);
                 cairo_set_line_cap(cr, CAIRO_LINE_CAP_BUTT);
                 cairo_move_to(cr, bx + inpad, cy);
                 cairo_line_to(cr, bx + inpad + sample, cy);
                 cairo_stroke(cr);
+                if (style_of(c, entry[i])->markers) {
+                    cairo_arc(cr, bx + inpad + sample / 2, cy, 3.2 * c->s, 0, 2 * PI);
+                    cairo_fill(cr);
+                }
             }
             set_grey(cr, TEXT_GREY);
             cairo_move_to(cr, bx + inpad + sample + gap, cy + (c->asc - c->desc) / 2);
@@ -589,6 +652,16 @@ static int legend(plot_chart *c)
     for (int i = 0; i < nrows; i++)
         free(texts[i]);
     free(texts);
+    return rc;
+}
+
+int eta_plot_chart_margins_(plot_chart *c, double *left, double *right)
+{
+    fit_axes(c);
+    int rc = layout(c);
+    *left = c->x0;
+    *right = c->w - c->x1;
+    eta_plot_title_free_(&c->title_layout);
     return rc;
 }
 

@@ -8,6 +8,7 @@
  * only once the drawing succeeded; an SVG streams into the open file.
  * eta_plot_check_path asks the same questions before any drawing, for
  * commands that want to refuse a bad --plot before their run.
+ * eta_plot_panels stacks charts in one file; eta_plot_lines is one panel.
  */
 #include "eta/plot.h"
 
@@ -18,6 +19,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -196,55 +198,105 @@ static int cairo_fail(eta_err *err, cairo_status_t st, const char *path, const s
     return eta_spec_fail(err, ETA_EIO, NULL, "%s: %s", path, cairo_status_to_string(st));
 }
 
-/* Draws c on a new context for `surface`; returns an eta error code. */
-static int draw_on(plot_chart *c, cairo_surface_t *surface, const char *path, const sink *s,
+/* Draws the n charts, stacked, on a new context for `surface`; returns an
+ * eta error code. Stacked charts get the widest margins of them all. */
+static int draw_on(plot_chart *cs, int n, cairo_surface_t *surface, const char *path, const sink *s,
                    eta_err *err)
 {
     cairo_status_t st = cairo_surface_status(surface);
     if (st != CAIRO_STATUS_SUCCESS)
         return cairo_fail(err, st, path, s);
-    c->cr = cairo_create(surface);
+    cairo_t *cr = cairo_create(surface);
     /* Unhinted metrics: text widths scale with the size, so layout is the
      * same at every size and in both formats. */
     cairo_font_options_t *fo = cairo_font_options_create();
     cairo_font_options_set_hint_metrics(fo, CAIRO_HINT_METRICS_OFF);
-    cairo_set_font_options(c->cr, fo);
+    cairo_set_font_options(cr, fo);
     cairo_font_options_destroy(fo);
-    int rc = eta_plot_chart_draw_(c);
+    int rc = ETA_OK;
+    double left = 0, right = 0, y = 0;
+    for (int i = 0; n > 1 && i < n && rc == ETA_OK; i++) {
+        double l, r;
+        cs[i].cr = cr;
+        rc = eta_plot_chart_margins_(&cs[i], &l, &r);
+        left = fmax(left, l);
+        right = fmax(right, r);
+    }
+    for (int i = 0; i < n && rc == ETA_OK; i++) {
+        plot_chart *c = &cs[i];
+        cairo_save(cr);
+        cairo_translate(cr, 0, y);
+        cairo_rectangle(cr, 0, 0, c->w, c->h);
+        cairo_clip(cr);
+        c->cr = cr;
+        c->min_left = left;
+        c->min_right = right;
+        rc = eta_plot_chart_draw_(c);
+        cairo_restore(cr);
+        y += c->h;
+    }
     if (rc == ETA_ENOMEM)
         rc = eta_spec_fail(err, ETA_ENOMEM, NULL, "%s: out of memory while drawing", path);
-    else if ((st = cairo_status(c->cr)) != CAIRO_STATUS_SUCCESS)
+    else if ((st = cairo_status(cr)) != CAIRO_STATUS_SUCCESS)
         rc = cairo_fail(err, st, path, s);
-    cairo_destroy(c->cr);
-    c->cr = NULL;
+    cairo_destroy(cr);
+    for (int i = 0; i < n; i++)
+        cs[i].cr = NULL;
     return rc;
 }
 
-int eta_plot_lines(const char *path, const eta_plot_config *cfg, const eta_plot_series *series,
-                   int nseries, eta_err *err)
+/* Checks the panels and fills one chart per panel (texts copied). */
+static int setup(const char *path, const eta_plot_panel *panels, int n, plot_chart *cs, int *w, int *h,
+                 eta_err *err)
+{
+    *w = 0;
+    *h = 0;
+    for (int i = 0; i < n; i++) {
+        const eta_plot_panel *p = &panels[i];
+        int rc = check_args(path, &p->cfg, p->series, p->nseries, err);
+        if (rc != ETA_OK)
+            return rc;
+        *w = p->cfg.width > *w ? p->cfg.width : *w;
+        *h += p->cfg.height ? p->cfg.height : DEFAULT_H;
+    }
+    if (*w == 0)
+        *w = DEFAULT_W;
+    if (*h > MAX_SIDE)
+        return eta_spec_fail(err, ETA_EINVAL, NULL, "plot: the panels' heights add up to %d, more than %d", *h,
+                             MAX_SIDE);
+    for (int i = 0; i < n; i++) {
+        plot_chart *c = &cs[i];
+        c->series = panels[i].series;
+        c->styles = panels[i].styles;
+        c->nseries = panels[i].nseries;
+        c->log_x = panels[i].cfg.log_x;
+        c->log_y = panels[i].cfg.log_y;
+        c->w = *w;
+        c->h = panels[i].cfg.height ? panels[i].cfg.height : DEFAULT_H;
+        if (n > 1) /* one text size for the figure: as if it were one chart */
+            c->scale = fmin(4, fmax(0.72, sqrt((double)*w * *h / (800.0 * 500.0))));
+        if (copy_texts(c, &panels[i].cfg) != ETA_OK)
+            return eta_spec_fail(err, ETA_ENOMEM, NULL, "%s: out of memory", path);
+    }
+    return ETA_OK;
+}
+
+int eta_plot_panels(const char *path, const eta_plot_panel *panels, int npanels, eta_err *err)
 {
     eta_err_clear(err);
-    const eta_plot_config zero = {0};
-    if (!cfg)
-        cfg = &zero;
-    int rc = check_args(path, cfg, series, nseries, err);
-    if (rc != ETA_OK)
-        return rc;
-    plot_chart *c = calloc(1, sizeof *c); /* ~50 kB of ticks: not on the stack */
-    if (!c)
-        return eta_spec_fail(err, ETA_ENOMEM, NULL, "%s: out of memory", path);
-    c->series = series;
-    c->nseries = nseries;
-    c->log_x = cfg->log_x;
-    c->log_y = cfg->log_y;
-    c->w = cfg->width ? cfg->width : DEFAULT_W;
-    c->h = cfg->height ? cfg->height : DEFAULT_H;
+    if (npanels < 1 || !panels)
+        return eta_spec_fail(err, ETA_EINVAL, NULL, "plot: need at least one panel, got %d", npanels);
+    plot_chart *cs = calloc((size_t)npanels, sizeof *cs); /* ~50 kB of ticks each: not on the stack */
+    if (!cs)
+        return eta_spec_fail(err, ETA_ENOMEM, NULL, "%s: out of memory", path ? path : "plot");
+    int w, h;
+    int rc = setup(path, panels, npanels, cs, &w, &h, err);
     sink s = {NULL, 0};
-    if (copy_texts(c, cfg) != ETA_OK) {
-        rc = eta_spec_fail(err, ETA_ENOMEM, NULL, "%s: out of memory", path);
+    if (rc != ETA_OK) {
+        /* nothing drawn */
     } else if (format_of(path) == FMT_PNG) {
-        cairo_surface_t *surface = cairo_image_surface_create(CAIRO_FORMAT_RGB24, c->w, c->h);
-        rc = draw_on(c, surface, path, NULL, err);
+        cairo_surface_t *surface = cairo_image_surface_create(CAIRO_FORMAT_RGB24, w, h);
+        rc = draw_on(cs, npanels, surface, path, NULL, err);
         if (rc == ETA_OK)
             rc = open_sink(&s, path, err);
         if (rc == ETA_OK) {
@@ -256,12 +308,11 @@ int eta_plot_lines(const char *path, const eta_plot_config *cfg, const eta_plot_
     } else {
         rc = open_sink(&s, path, err);
         if (rc == ETA_OK) {
-            cairo_surface_t *surface =
-                cairo_svg_surface_create_for_stream(sink_write, &s, c->w, c->h);
+            cairo_surface_t *surface = cairo_svg_surface_create_for_stream(sink_write, &s, w, h);
 #if CAIRO_VERSION >= CAIRO_VERSION_ENCODE(1, 16, 0)
             cairo_svg_surface_set_document_unit(surface, CAIRO_SVG_UNIT_PX);
 #endif
-            rc = draw_on(c, surface, path, &s, err);
+            rc = draw_on(cs, npanels, surface, path, &s, err);
             cairo_surface_finish(surface);
             cairo_status_t st = cairo_surface_status(surface);
             if (rc == ETA_OK && st != CAIRO_STATUS_SUCCESS)
@@ -270,7 +321,17 @@ int eta_plot_lines(const char *path, const eta_plot_config *cfg, const eta_plot_
         }
     }
     rc = close_sink(&s, path, rc, err);
-    free_texts(c);
-    free(c);
+    for (int i = 0; i < npanels; i++)
+        free_texts(&cs[i]);
+    free(cs);
     return rc;
+}
+
+int eta_plot_lines(const char *path, const eta_plot_config *cfg, const eta_plot_series *series,
+                   int nseries, eta_err *err)
+{
+    eta_plot_panel p = {.series = series, .nseries = nseries};
+    if (cfg)
+        p.cfg = *cfg;
+    return eta_plot_panels(path, &p, 1, err);
 }

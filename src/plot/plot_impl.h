@@ -98,7 +98,10 @@ void eta_plot_title_free_(plot_title *t);
 typedef struct plot_chart {
     cairo_t *cr;
     const eta_plot_series *series;
+    const eta_plot_style *styles;  /* NULL or one per series */
     int nseries;
+    double min_left, min_right;    /* margins at least this wide (panels aligned) */
+    double scale;                  /* > 0: the text and line scale (the figure's, for panels) */
     bool log_x, log_y;
     int w, h;
     char *title, *xlabel, *ylabel, *y2label;
@@ -119,5 +122,9 @@ typedef struct plot_chart {
  * Returns ETA_OK or ETA_ENOMEM; cairo's own errors stay on c->cr. Frees
  * what it allocates in c. */
 int eta_plot_chart_draw_(plot_chart *c);
+
+/* Lays the chart out without drawing: the margins its plot area needs on
+ * the left and the right (for aligning stacked panels). ETA_OK or ETA_ENOMEM. */
+int eta_plot_chart_margins_(plot_chart *c, double *left, double *right);
 
 #endif
