@@ -113,6 +113,11 @@ static void test_comments_and_quotes(void **state)
     expect(c, "train", "monitor", "it''s");
     expect(c, "output", "dir", "  runs/a # b  ");
     eta_config_free(c);
+    /* A spec may start on the line after its key. */
+    c = read_ok("[model]\nspec =\n    Sequential(\n      Linear(1, 2))\n[train]\nepochs = 2\n");
+    expect(c, "model", "spec", "Sequential(\nLinear(1, 2))");
+    expect_where(c, "model", "spec", 0, "fmnist.ini", 3, 5);
+    eta_config_free(c);
     /* An escaped quote does not end a string; an unclosed one runs to the line's end. */
     c = read_ok("[data]\nspec = Text('a\\' ;b') ; c\n[train]\nmonitor = it's ;b\n");
     expect(c, "data", "spec", "Text('a\\' ;b')");
