@@ -88,8 +88,10 @@ static int add_name(data_names *out, const eta_spec *item, const char *name, con
     return eta_spec_get_int(item, name, &out->num[i], err);
 }
 
-static int add_item(data_names *out, const eta_spec *item, const char *name, eta_err *err)
+static int add_item(data_names *out, const eta_spec *item, const char *name, bool split, eta_err *err)
 {
+    if (item->kind == ETA_SPEC_STRING && !split)
+        return add_name(out, item, name, item->str, strlen(item->str), err);
     if (item->kind == ETA_SPEC_STRING) {
         const char *s = item->str;
         for (;;) {
@@ -116,13 +118,13 @@ int data_arg_names(const eta_spec *v, const char *name, data_names *out, eta_err
         return ETA_OK;
     if (v->kind == ETA_SPEC_LIST || v->kind == ETA_SPEC_TUPLE) {
         for (int i = 0; i < v->n; i++) {
-            int rc = add_item(out, v->items[i], name, err);
+            int rc = add_item(out, v->items[i], name, false, err);
             if (rc)
                 return rc;
         }
         return ETA_OK;
     }
-    return add_item(out, v, name, err);
+    return add_item(out, v, name, true, err);
 }
 
 int data_arg_int(const eta_spec *v, const char *name, int64_t def, int64_t lo, int64_t hi, int64_t *out,

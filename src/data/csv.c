@@ -8,11 +8,12 @@
  * with '#' are skipped; "\r\n" ends a line too.
  *
  * The first line is a header or data. With header 'auto' it is:
- * - data, when every field in it is a number (digits.csv.gz, diabetes);
  * - scikit-learn's header, when it starts with two whole numbers N and F
  *   and the next line has F + 1 fields (iris.csv: "150,4,setosa,
  *   versicolor,virginica": 150 rows of 4 features and a label; the rest
- *   names the classes); N and F are then checked against the data;
+ *   names the classes), or it is just "N,F" and a line of names follows
+ *   (boston_house_prices.csv); N and F are then checked against the data;
+ * - data, when every field in it is a number (digits.csv.gz, diabetes);
  * - column names otherwise.
  * The fields are cut in place in the file's text: no copy per field.
  */
@@ -149,6 +150,22 @@ static bool count_field(const char *s, int64_t *out)
     return true;
 }
 
+/* The first of ',', ';', tab outside quotes in line, else ' ' (blanks). */
+static char guess_sep(const char *line)
+{
+    static const char seps[] = ",;\t";
+    for (int k = 0; k < 3; k++) {
+        bool quoted = false;
+        for (const char *s = line; *s; s++) {
+            if (*s == '"')
+                quoted = !quoted;
+            else if (*s == seps[k] && !quoted)
+                return seps[k];
+        }
+    }
+    return ' ';
+}
+
 /* What a line holds, seen on a copy: its field count (-1: out of memory),
  * whether every field is a number, and its first two fields as counts. */
 typedef struct line_peek {
@@ -248,10 +265,8 @@ int data_csv_parse(data_csv *out, const char *name, char *text, size_t len, data
         free(lineno);
         return eta_spec_fail(err, ETA_EFORMAT, NULL, "%s: empty file (no lines of data)", name);
     }
-    if (!sep) {
-        const char *l0 = lines.p[0];
-        sep = strchr(l0, ',') ? ',' : strchr(l0, ';') ? ';' : strchr(l0, '\t') ? '\t' : ' ';
-    }
+    if (!sep)
+        sep = guess_sep(lines.p[0]);
     out->sep = sep;
 
     /* What line 1 is; splitting cuts in place, so look at copies first. */
@@ -264,10 +279,11 @@ int data_csv_parse(data_csv *out, const char *name, char *text, size_t len, data
         return eta_spec_fail(err, ETA_ENOMEM, NULL, "%s: out of memory", name);
     }
     if (header == DATA_CSV_AUTO) {
-        if (p0.numeric)
-            header = DATA_CSV_NONE;
-        else if (p0.counts && lines.n > 1 && (p1.n == p0.b + 1 || !p1.numeric))
+        /* "150,4,setosa,..." then 5 fields; or "506,13" then a line of names */
+        if (p0.counts && lines.n > 1 && (p1.n == p0.b + 1 || (p0.n == 2 && !p1.numeric)))
             header = DATA_CSV_SKLEARN;
+        else if (p0.numeric)
+            header = DATA_CSV_NONE;
         else
             header = DATA_CSV_NAMES;
     }
@@ -344,7 +360,8 @@ int data_csv_parse(data_csv *out, const char *name, char *text, size_t len, data
     if (!rc && header == DATA_CSV_SKLEARN) {
         int64_t sk_rows = p0.a, sk_feat = p0.b;
         if (sk_rows != out->rows)
-            rc = eta_spec_fail(err, ETA_EFORMAT, NULL, "%s:%lld: the header promises %lld rows, the file has %lld",
+            rc = eta_spec_fail(err, ETA_EFORMAT, NULL, "%s:%lld: the header promises %lld rows, the file has %lld "
+                               "(header='none' reads line 1 as data)",
                                name, (long long)lineno[0], (long long)sk_rows, (long long)out->rows);
         else if (sk_feat + 1 != ncols && sk_feat != ncols)
             rc = eta_spec_fail(err, ETA_EFORMAT, NULL,

@@ -83,7 +83,7 @@ int data_arg_choice(const eta_spec *v, const char *name, const char *const *choi
                     eta_err *err);
 
 /* A list of names or column numbers: a string ('a,b' splits at commas), an
- * int, or a list/tuple of those. Fills items (n_cap at most) with
+ * int, or a list/tuple of those (whose strings are not split). Fills items (n_cap at most) with
  * pointers to the strings (owned by the spec or by `store`, n_cap * 64
  * bytes) or, for numbers, NULL and the number in nums. */
 typedef struct data_names {

@@ -24,13 +24,17 @@ const char *data_base_name(const char *path)
 int data_path(char *buf, size_t n, const char *base_dir, const char *path, const eta_spec *at, eta_err *err)
 {
     int k;
+    while (path[0] == '.' && path[1] == '/' && path[2]) /* "./x" is x */
+        path += 2;
+    if (base_dir && base_dir[0] && !strcmp(path, ".")) /* "." is base_dir */
+        path = "";
     if (!base_dir || !base_dir[0] || path[0] == '/')
         k = snprintf(buf, n, "%s", path);
     else
-        k = snprintf(buf, n, "%s%s%s", base_dir, base_dir[strlen(base_dir) - 1] == '/' ? "" : "/", path);
+        k = snprintf(buf, n, "%s%s%s", base_dir, !path[0] || base_dir[strlen(base_dir) - 1] == '/' ? "" : "/", path);
     if (k < 0 || (size_t)k >= n)
         return eta_spec_fail(err, ETA_EINVAL, at, "path too long (%d bytes): %.60s...", k, path);
-    if (!path[0])
+    if (!buf[0])
         return eta_spec_fail(err, ETA_EINVAL, at, "empty path");
     return ETA_OK;
 }
@@ -87,6 +91,9 @@ int data_read_all(const char *path, size_t max, char **out, size_t *out_len, eta
     if (!rc) {
         int zerr;
         const char *zmsg = gzerror(f, &zerr);
+        size_t pl = strlen(path); /* zlib puts the path before its message */
+        if (!strncmp(zmsg, path, pl) && !strncmp(zmsg + pl, ": ", 2))
+            zmsg += pl + 2;
         if (zerr == Z_ERRNO)
             rc = eta_spec_fail(err, ETA_EIO, NULL, "%s: %s", path, strerror(errno));
         else if (zerr != Z_OK && zerr != Z_STREAM_END)

@@ -149,8 +149,9 @@ static int transform_column(double *v, int64_t rows, int64_t cols, int64_t j, in
                             int64_t col, const char *path, eta_err *err)
 {
     char desc[96];
-    for (int64_t r = rows - 1; r >= 1; r--) {
-        double a = v[(r - 1) * cols + j], b = v[r * cols + j];
+    double a = v[j]; /* the row before, as read */
+    for (int64_t r = 1; r < rows; r++) {
+        double b = v[r * cols + j];
         double y;
         if (how == T_DIFF)
             y = b - a;
@@ -166,6 +167,7 @@ static int transform_column(double *v, int64_t rows, int64_t cols, int64_t j, in
                                      path, (long long)c->line[r], col_desc(desc, sizeof desc, c, col), b, a);
             y = log(b / a);
         }
+        a = b;
         v[r * cols + j] = y;
     }
     return ETA_OK;
@@ -292,10 +294,10 @@ static int read_options(const eta_spec *const *a, options *o, eta_err *err)
     int rc = eta_spec_get_string(a[A_PATH], "path", &o->path, err);
     if (!rc)
         rc = data_arg_choice(a[A_TASK], "task", tasks, 2, &o->task, err);
-    if (!rc)
-        rc = data_arg_choice(a[A_HEADER], "header", data_csv_headers, DATA_CSV_HEADER_COUNT, &o->header, err);
     if (!rc && a[A_HEADER] && a[A_HEADER]->kind == ETA_SPEC_BOOL) /* header=True / False */
         o->header = a[A_HEADER]->num ? DATA_CSV_NAMES : DATA_CSV_NONE;
+    else if (!rc)
+        rc = data_arg_choice(a[A_HEADER], "header", data_csv_headers, DATA_CSV_HEADER_COUNT, &o->header, err);
     if (!rc)
         rc = data_arg_string(a[A_SEP], "sep", NULL, &sep, err);
     if (!rc && sep) {
