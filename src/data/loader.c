@@ -289,6 +289,8 @@ const char *eta_loader_error(const eta_loader *l)
 
 void eta_loader_get_state(const eta_loader *l, eta_loader_state *st)
 {
+    if (!l || !st)
+        return;
     st->seed = l->cfg.seed;
     st->epoch = l->epoch;
     st->pos = l->pos;
