@@ -261,7 +261,8 @@ static void test_round_trip(void **state)
     char nowhere[96];
     snprintf(nowhere, sizeof nowhere, "%s/no/such/dir/config.ini", dir);
     assert_int_equal(eta_config_write(c, nowhere, &e), ETA_EIO);
-    assert_non_null(strstr(e.msg, "/no/such/dir/config.ini: cannot create a file beside it: No such file"));
+    assert_non_null(strstr(e.msg, "/no/such/dir/config.ini"));
+    assert_non_null(strstr(e.msg, "No such file"));
     unlink(path);
     rmdir(dir);
     eta_config_free(c);

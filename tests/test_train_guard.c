@@ -132,8 +132,8 @@ static void test_defaults_and_config(void **state)
     eta_guard_config d = eta_guard_defaults();
     assert_true(d.enabled);
     assert_int_equal(d.action, ETA_GUARD_ROLLBACK);
-    assert_true(d.lr_factor == 0.5 && d.max_tries == 3 && d.loss_factor == 4.0 && d.window == 50);
-    assert_true(d.z_threshold == 6.0 && d.warmup == 20 && d.snapshot_every == 100);
+    assert_true(d.lr_factor == 0.5 && d.max_tries == 3 && d.loss_factor == 4.0 && d.window == 100);
+    assert_true(d.z_threshold == 6.0 && d.warmup == 100 && d.snapshot_every == 100);
     /* NULL config: the defaults (a snapshot at step 0, the first multiple of 100). */
     fake_run r = {0};
     eta_guard *g = new_guard(NULL, &r);
@@ -153,7 +153,7 @@ static void test_defaults_and_config(void **state)
     assert_int_equal(eta_guard_new(&bad, &c, NULL, &err), ETA_EINVAL);
     assert_non_null(strstr(err.msg, "guard.lr_factor"));
     c = d;
-    c.warmup = 60;
+    c.warmup = 160;
     assert_int_equal(eta_guard_new(&bad, &c, NULL, &err), ETA_EINVAL);
     assert_non_null(strstr(err.msg, "guard.warmup"));
     c = d; /* rollback needs the callbacks */

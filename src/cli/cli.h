@@ -16,6 +16,16 @@ int cmd_demo(int argc, char **argv);
 int cmd_schedule(int argc, char **argv);
 int cmd_model(int argc, char **argv);
 int cmd_plot(int argc, char **argv);
+int cmd_train(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
+int cmd_predict(int argc, char **argv);
+
+/* Takes every "--NAME VALUE" / "--NAME=VALUE" out of argv (in place; *argc
+ * shrinks) into values[0..*n), for options given several times (--set).
+ * Returns false (after a usage message) when one lacks its value or there
+ * are more than max. */
+bool cli_take_repeated(const char *cmd, const char *name, int *argc, char **argv, const char **values, int max,
+                       int *n);
 
 /* Prints "eta CMD: message" to stderr; returns EXIT_USAGE. */
 int cli_usage_error(const char *cmd, const char *fmt, ...)
@@ -51,9 +61,6 @@ typedef struct cli_opt {
     bool has_arg;
     const char **value; /* has_arg: where the value goes */
     bool *set;          /* switches: set to true; may be NULL for has_arg */
-    const char **many;  /* a repeatable option (--set a=1 --set b=2): its values, in order */
-    int *nmany;         /* how many were given */
-    int maxmany;        /* room in many[] */
 } cli_opt;
 
 int cli_parse_opts(const char *cmd, int argc, char **argv, const cli_opt *opts, int nopts, void (*help)(void),

@@ -9,11 +9,14 @@ static const struct {
     cli_cmd_fn fn;
     const char *help;
 } commands[] = {
-    {"demo", cmd_demo, "fit the diabetes data by gradient descent at a sweep of learning rates"},
+    {"demo", cmd_demo, "train Fashion-MNIST with the guard on; 'eta demo lr': why the rate matters"},
+    {"eval", cmd_eval, "evaluate a trained run on its test split: loss, accuracy, confusion matrix"},
     {"model", cmd_model, "build a network from its PyTorch-style spec and print a summary"},
     {"optimize", cmd_optimize, "run an optimizer on a test function and print the trajectory as CSV"},
     {"plot", cmd_plot, "draw a training run's loss, lr and gradient-norm charts; overlay several runs"},
+    {"predict", cmd_predict, "a trained run's outputs on a data set, one CSV row per example"},
     {"schedule", cmd_schedule, "print (and plot) a learning-rate schedule before training"},
+    {"train", cmd_train, "train a model from an INI config: progress, metrics, plots, checkpoints, the guard"},
 };
 
 #define NCOMMANDS (sizeof commands / sizeof commands[0])

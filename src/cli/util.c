@@ -141,20 +141,12 @@ int cli_parse_opts(const char *cmd, int argc, char **argv, const cli_opt *opts, 
             *o->set = true;
             continue;
         }
-        const char *v;
         if (eq) {
-            v = eq + 1;
+            *o->value = eq + 1;
         } else if (i + 1 < argc) {
-            v = argv[++i];
+            *o->value = argv[++i];
         } else {
             return cli_usage_error(cmd, "--%s needs a value", o->name);
-        }
-        if (o->many) {
-            if (*o->nmany >= o->maxmany)
-                return cli_usage_error(cmd, "--%s: at most %d of them", o->name, o->maxmany);
-            o->many[(*o->nmany)++] = v;
-        } else {
-            *o->value = v;
         }
         if (o->set)
             *o->set = true;
@@ -162,4 +154,33 @@ int cli_parse_opts(const char *cmd, int argc, char **argv, const cli_opt *opts, 
     if (npos)
         *npos = np;
     return CLI_CONTINUE;
+}
+
+bool cli_take_repeated(const char *cmd, const char *name, int *argc, char **argv, const char **values, int max,
+                       int *n)
+{
+    size_t len = strlen(name);
+    int out = 0;
+    *n = 0;
+    for (int i = 0; i < *argc; i++) {
+        const char *a = argv[i];
+        if (a[0] == '-' && a[1] == '-' && !strncmp(a + 2, name, len) && (a[2 + len] == '=' || !a[2 + len])) {
+            if (*n >= max) {
+                cli_usage_error(cmd, "--%s: at most %d of them", name, max);
+                return false;
+            }
+            if (a[2 + len] == '=') {
+                values[(*n)++] = a + 3 + len;
+            } else if (i + 1 < *argc) {
+                values[(*n)++] = argv[++i];
+            } else {
+                cli_usage_error(cmd, "--%s needs a value, such as --%s train.epochs=3", name, name);
+                return false;
+            }
+            continue;
+        }
+        argv[out++] = argv[i];
+    }
+    *argc = out;
+    return true;
 }

@@ -155,61 +155,6 @@ int eta_config_to_string(const eta_config *c, char **text, size_t *len, eta_err 
     return ETA_OK;
 }
 
-/* Writes data to path through a temporary file beside it: written, flushed,
- * renamed over path, the folder flushed; path is never left half-written.
- * The same steps as core's eta_file_write_atomic, which this can give way to. */
-static int write_atomic(const char *path, const char *data, size_t len, eta_err *err)
-{
-    size_t pl = strlen(path);
-    char *tmp = malloc(pl + 40);
-    if (!tmp)
-        return eta_spec_fail(err, ETA_ENOMEM, NULL, "out of memory");
-    int fd = -1;
-    for (int attempt = 0; attempt < 100 && fd < 0; attempt++) {
-        snprintf(tmp, pl + 40, "%s.tmp%ld.%d", path, (long)getpid(), attempt);
-        fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-        if (fd < 0 && errno != EEXIST)
-            break;
-    }
-    if (fd < 0) {
-        int e = errno;
-        free(tmp);
-        return eta_spec_fail(err, ETA_EIO, NULL, "%s: cannot create a file beside it: %s", path, strerror(e));
-    }
-    const char *what = "write";
-    bool ok = true;
-    for (size_t done = 0; ok && done < len;) {
-        ssize_t w = write(fd, data + done, len - done);
-        if (w > 0)
-            done += (size_t)w;
-        else if (!(w < 0 && errno == EINTR))
-            ok = false;
-    }
-    if (ok && fsync(fd) != 0)
-        ok = false, what = "flush";
-    int e = errno;
-    if (close(fd) != 0 && ok)
-        ok = false, what = "close", e = errno;
-    if (ok && rename(tmp, path) != 0)
-        ok = false, what = "rename", e = errno;
-    if (!ok) {
-        unlink(tmp);
-        free(tmp);
-        return eta_spec_fail(err, ETA_EIO, NULL, "%s: %s failed: %s", path, what, strerror(e));
-    }
-    /* The rename lasts once the folder is flushed. */
-    char *slash = strrchr(tmp, '/');
-    if (slash)
-        slash[slash == tmp] = '\0';
-    int dfd = open(slash ? tmp : ".", O_RDONLY);
-    if (dfd >= 0) {
-        fsync(dfd);
-        close(dfd);
-    }
-    free(tmp);
-    return ETA_OK;
-}
-
 int eta_config_write(const eta_config *c, const char *path, eta_err *err)
 {
     eta_err_clear(err);
@@ -220,7 +165,8 @@ int eta_config_write(const eta_config *c, const char *path, eta_err *err)
     int rc = eta_config_to_string(c, &text, &len, err);
     if (rc)
         return rc;
-    rc = write_atomic(path, text, len, err);
+    const void *parts[1] = {text};
+    rc = eta_file_write_atomic(path, parts, &len, 1, err);
     free(text);
     return rc;
 }

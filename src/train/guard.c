@@ -84,9 +84,9 @@ eta_guard_config eta_guard_defaults(void)
                               .lr_factor = 0.5,
                               .max_tries = 3,
                               .loss_factor = 4.0,
-                              .window = 50,
+                              .window = 100,
                               .z_threshold = 6.0,
-                              .warmup = 20,
+                              .warmup = 100,
                               .snapshot_every = 100};
 }
 

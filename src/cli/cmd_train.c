@@ -1,0 +1,180 @@
+/* cli/cmd_train.c - `eta train CONFIG`: a training run from an INI config
+ * (docs/config.md), any key overridden with --set; `eta train --resume
+ * RUN_DIR` continues a run from its checkpoint, bit for bit. Progress on
+ * stderr; metrics, plots, checkpoints and the model in the run directory.
+ * Shared with `eta demo`: cli_train_run, the whole of a run from a config.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "cli/run_cli.h"
+
+static const char *const CMD = "train";
+
+enum { MAX_SETS = 64 };
+
+static void help(void)
+{
+    printf("usage: eta train CONFIG [--set SECTION.KEY=VALUE]... [--dir DIR] [--progress MODE]\n"
+           "       eta train --resume RUN_DIR\n"
+           "       eta train --list-keys\n\n"
+           "Trains a model as the INI file CONFIG says ([data], [model], [optimizer],\n"
+           "[schedule], [train], [guard], [output]; docs/config.md, or --list-keys). Progress\n"
+           "goes to stderr (a bar on a terminal, plain lines otherwise); the run directory\n"
+           "(default runs/<config name>) receives config.ini (resolved), metrics.csv,\n"
+           "metrics.jsonl, loss.png, lr.png, grad_norm.png, checkpoint.eta and, at the end,\n"
+           "model.safetensors, which PyTorch's load_state_dict takes.\n\n"
+           "  eta train configs/fmnist-mlp.ini --set optimizer='SGD(lr=0.05, momentum=0.9)'\n"
+           "  eta train configs/fmnist-mlp.ini --set train.epochs=1 --set output.dir=runs/try\n\n"
+           "options:\n"
+           "  --set K=V        overrides a key (repeatable); SECTION=SPEC sets SECTION.spec:\n"
+           "                   --set optimizer='AdamW(lr=3e-3)' --set train.epochs=3\n"
+           "  --dir DIR        the run directory (as --set output.dir=DIR)\n"
+           "  --resume DIR     continues the run in DIR from its last checkpoint\n"
+           "  --progress MODE  auto (default), bar, lines or off\n"
+           "  --quiet          no progress and no summary\n"
+           "  --list-keys      every section and key with its default\n"
+           "  --help           this text\n"
+           "exit status: 0 trained, 1 the run failed (the guard stopped it, a file could not\n"
+           "be read or written), 2 bad usage or config\n");
+}
+
+static void list_keys(void)
+{
+    const char *last = "";
+    for (int i = 0, n = eta_config_key_count(); i < n; i++) {
+        const eta_config_key *k = eta_config_key_at(i);
+        if (strcmp(k->section, last))
+            printf("%s[%s]\n", i ? "\n" : "", k->section);
+        last = k->section;
+        printf("  %-18s = %-16s %s\n", k->key, k->def && *k->def ? k->def : "''", k->doc);
+    }
+}
+
+int cli_run_report(const char *cmd, const char *full, const eta_err *err, int rc)
+{
+    fprintf(stderr, "eta %s: %s\n", cmd, full && *full ? full : err->msg[0] ? err->msg : eta_strerror(rc));
+    return rc == ETA_EINVAL || rc == ETA_EFORMAT ? EXIT_USAGE : EXIT_RUN;
+}
+
+const char *cli_data_dir(void)
+{
+    const char *d = getenv("ETA_DATA_DIR");
+    return d && *d ? d : ETA_DEFAULT_DATA_DIR;
+}
+
+int cli_train_run(const char *cmd, eta_config *cfg, const eta_run_options *opts_in)
+{
+    eta_err err;
+    eta_run *r;
+    char full[2048] = "";
+    eta_run_options o = *opts_in;
+    if (!o.data_dir)
+        o.data_dir = cli_data_dir();
+    o.msg = full;
+    o.msg_size = sizeof full;
+    const eta_run_options *opts = &o;
+    int rc = eta_config_check(cfg, &err);
+    if (rc)
+        return cli_run_report(cmd, NULL, &err, rc);
+    rc = eta_run_new(&r, cfg, opts, &err);
+    if (rc)
+        return cli_run_report(cmd, full, &err, rc);
+    if (opts->resume) {
+        char path[1100];
+        snprintf(path, sizeof path, "%s/checkpoint.eta", eta_run_dir(r));
+        if ((rc = eta_run_load(r, path, &err))) {
+            eta_run_free(r);
+            return cli_run_report(cmd, NULL, &err, rc == ETA_EINVAL ? ETA_EIO : rc);
+        }
+    }
+    rc = eta_run_fit(r, &err);
+    if (rc) {
+        eta_run_free(r);
+        return cli_run_report(cmd, NULL, &err, ETA_EIO); /* a run that started and failed: 1 */
+    }
+    double tl, ta;
+    eta_run_test_result(r, &tl, &ta);
+    if (!opts->quiet) {
+        fprintf(stderr, "eta %s: done after %lld steps", cmd, (long long)eta_run_step_count(r));
+        if (tl == tl)
+            fprintf(stderr, "; test loss %.4f", tl);
+        if (ta == ta)
+            fprintf(stderr, ", test accuracy %.2f%%", 100 * ta);
+        fprintf(stderr, "\n  %s/model.safetensors, metrics.csv, loss.png, lr.png, grad_norm.png\n", eta_run_dir(r));
+    }
+    eta_run_free(r);
+    return EXIT_OK;
+}
+
+int cmd_train(int argc, char **argv)
+{
+    const char *sets[MAX_SETS], *dir = NULL, *resume = NULL, *progress = NULL, *pos[1];
+    int nsets = 0, npos = 0;
+    bool quiet = false, keys = false;
+    const cli_opt opts[] = {
+        {"set", true, NULL, NULL}, /* taken out below; listed for --help's and hints' sake */
+        {"dir", true, &dir, NULL},
+        {"resume", true, &resume, NULL},
+        {"progress", true, &progress, NULL},
+        {"quiet", false, NULL, &quiet},
+        {"list-keys", false, NULL, &keys},
+    };
+    if (!cli_take_repeated(CMD, "set", &argc, argv, sets, MAX_SETS, &nsets))
+        return EXIT_USAGE;
+    int done = cli_parse_opts(CMD, argc, argv, opts, sizeof opts / sizeof opts[0], help, pos, 1, &npos);
+    if (done != CLI_CONTINUE)
+        return done;
+    if (keys) {
+        list_keys();
+        return EXIT_OK;
+    }
+    eta_run_options ro = {.resume = resume != NULL, .progress = -1, .quiet = quiet};
+    if (progress) {
+        static const char *const modes[] = {"auto", "bar", "lines", "off"}; /* eta_progress_mode's order */
+        for (int i = 0; i < 4; i++)
+            if (!strcmp(progress, modes[i]))
+                ro.progress = i;
+        if (ro.progress < 0)
+            return cli_usage_error(CMD, "--progress: '%s' is not a mode (auto, bar, lines, off)", progress);
+    }
+    char path[1100];
+    if (resume) {
+        if (npos || nsets || dir)
+            return cli_usage_error(CMD, "--resume takes the run directory alone: its config.ini is the config "
+                                        "(a resumed run runs the same config)");
+        snprintf(path, sizeof path, "%s/config.ini", resume);
+        ro.dir = resume;
+    } else {
+        if (npos != 1)
+            return cli_usage_error(CMD, "expected one config file, such as configs/fmnist-mlp.ini "
+                                        "(or --resume RUN_DIR; see --help)");
+        snprintf(path, sizeof path, "%s", pos[0]);
+    }
+    eta_err err;
+    eta_config *cfg;
+    int rc = eta_config_read(&cfg, path, &err);
+    if (rc) {
+        fprintf(stderr, "eta %s: %s\n", CMD, err.msg);
+        return resume && rc == ETA_EIO ? EXIT_RUN : EXIT_USAGE;
+    }
+    for (int i = 0; i < nsets; i++)
+        if ((rc = eta_config_set(cfg, sets[i], &err))) {
+            fprintf(stderr, "eta %s: %s\n", CMD, err.msg);
+            eta_config_free(cfg);
+            return EXIT_USAGE;
+        }
+    if (dir) { /* kept in the run's config.ini, so that a resume finds it */
+        char set[1100];
+        snprintf(set, sizeof set, "output.dir=%s", dir);
+        if ((rc = eta_config_set(cfg, set, &err))) {
+            fprintf(stderr, "eta %s: --dir: %s\n", CMD, err.msg);
+            eta_config_free(cfg);
+            return EXIT_USAGE;
+        }
+    }
+    rc = cli_train_run(CMD, cfg, &ro);
+    eta_config_free(cfg);
+    return rc;
+}

@@ -1,0 +1,288 @@
+/* train/run.c - the training run: building it from a config, one optimizer
+ * step, evaluation, and the loop over epochs (run.h says what a run is).
+ *
+ * A step takes up to `accumulate` batches (fewer at the end of an epoch):
+ * forward and backward each, the gradients averaged over them; then the
+ * global gradient norm, the guard's verdict on (loss, norm) before anything
+ * touches the weights, clipping, the lr of this step (the schedule's, or the
+ * initial lr without one, times the guard's lr scale), the optimizer step.
+ * The network is prepared for the batch size and prepared again for a short
+ * last batch and for evaluation (parameters are kept across prepares).
+ *
+ * What does not live here: the checkpoint format (run_ckpt.c), the guard's
+ * rules (guard.c), the metrics files and progress (metrics.c, progress.c),
+ * the plots (runplot.c), the command line (cli/cmd_train.c).
+ */
+#include "train/run_impl.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#ifdef ETA_HAVE_OPENMP
+#include <omp.h>
+#endif
+
+/* ---- the network's batch size ----------------------------------------- */
+
+int run_prepare(eta_run *r, int64_t batch, eta_err *err)
+{
+    if (r->prepared == batch)
+        return ETA_OK;
+    int rc = eta_net_prepare(r->net, batch, r->info->input_ndim, r->info->input_shape, err);
+    if (rc)
+        return rc;
+    r->prepared = batch;
+    return ETA_OK;
+}
+
+/* ---- one step --------------------------------------------------------- */
+
+/* The next training batch; at the end of an epoch returns 1 without one. */
+static int next_batch(eta_run *r, const void **x, const void **y, int64_t *n, eta_err *err)
+{
+    if (r->batch_in_epoch >= r->batches)
+        return 1;
+    int rc = eta_loader_next(r->loader, x, y, n);
+    if (rc < 0)
+        return run_fail(err, rc, "reading the training data: %s", eta_strerror(rc));
+    if (rc == 1)
+        return run_fail(err, ETA_ESTATE, "the training loader ended its epoch after %lld of %lld batches",
+                    (long long)r->batch_in_epoch, (long long)r->batches);
+    r->batch_in_epoch++;
+    return 0;
+}
+
+/* Forward and backward over up to `accumulate` batches: gradients averaged
+ * into the network's gradient buffer, the mean loss in *loss, examples in
+ * *seen. Returns 1 when the epoch had no batch left. */
+static int forward_backward(eta_run *r, double *loss, int64_t *seen, eta_err *err)
+{
+    size_t ng;
+    float *g = eta_net_grads(r->net, &ng);
+    int k = 0;
+    double sum = 0;
+    *seen = 0;
+    while (k < r->accumulate) {
+        const void *x, *y;
+        int64_t n;
+        int rc = next_batch(r, &x, &y, &n, err);
+        if (rc == 1)
+            break;
+        if (rc)
+            return rc;
+        if ((rc = run_prepare(r, n, err)))
+            return rc;
+        double l;
+        if ((rc = eta_net_forward(r->net, x, y, &l)) || (rc = eta_net_backward(r->net)))
+            return run_fail(err, rc, "step %lld: %s", (long long)r->step + 1, eta_net_error(r->net));
+        if (r->accumulate > 1) {
+            if (k == 0)
+                memcpy(r->gacc, g, ng * sizeof *g);
+            else
+                for (size_t i = 0; i < ng; i++)
+                    r->gacc[i] += g[i];
+        }
+        sum += l;
+        *seen += n;
+        k++;
+    }
+    if (k == 0)
+        return 1;
+    if (r->accumulate > 1) {
+        const float inv = 1.0f / (float)k;
+        for (size_t i = 0; i < ng; i++)
+            g[i] = k == 1 ? r->gacc[i] : r->gacc[i] * inv;
+    }
+    *loss = sum / k;
+    return 0;
+}
+
+/* The lr of this step in every group: the schedule's (or the initial lr)
+ * times the guard's scale. */
+static int set_lr(eta_run *r, eta_err *err)
+{
+    int ng = eta_optim_group_count(r->opt);
+    const double scale = eta_guard_lr_scale(r->guard);
+    if (r->sched) {
+        int64_t t = r->sched_per_epoch ? r->epoch : r->step;
+        int64_t last = eta_sched_last_step(r->sched);
+        if (last >= 0 && t > last)
+            t = last; /* a run longer than a fixed-length schedule stays at its end */
+        int rc = eta_sched_apply(r->sched, r->opt, t);
+        if (rc)
+            return run_fail(err, rc, "schedule at step %lld: %s", (long long)t, eta_optim_error(r->opt));
+        if (scale != 1.0)
+            for (int i = 0; i < ng; i++)
+                eta_optim_set_lr(r->opt, i, eta_optim_lr(r->opt, i) * scale);
+    } else {
+        for (int i = 0; i < ng; i++)
+            eta_optim_set_lr(r->opt, i, eta_optim_initial_lr(r->opt, i) * scale);
+    }
+    return ETA_OK;
+}
+
+int run_step(eta_run *r, eta_err *err)
+{
+    double loss = NAN, gnorm;
+    int64_t seen;
+    int rc = set_lr(r, err);
+    if (rc || (rc = forward_backward(r, &loss, &seen, err)))
+        return rc;
+    eta_optim_grad_norm(r->opt, &gnorm);
+    /* The guard sees the step before the weights do. */
+    eta_guard_action act = run_guard_check(r, loss, gnorm, err);
+    if (act == ETA_GUARD_STOP)
+        return err && err->code ? err->code : ETA_ESTATE;
+    if (act != ETA_GUARD_OK)
+        return ETA_OK; /* skipped, or rolled back to the snapshot by the guard */
+    if (r->clip_norm > 0)
+        eta_optim_clip_grad_norm(r->opt, r->clip_norm, ETA_ANCHOR_TORCH, NULL);
+    if (r->clip_value > 0)
+        eta_optim_clip_grad_value(r->opt, r->clip_value);
+    bool stats = r->stats_every > 0 && (r->step + 1) % r->stats_every == 0;
+    if (stats)
+        run_layer_stats_before(r);
+    if ((rc = eta_optim_step(r->opt)))
+        return run_fail(err, rc, "optimizer step %lld: %s", (long long)r->step + 1, eta_optim_error(r->opt));
+    r->step++;
+    r->samples += seen;
+    run_metrics_step(r, loss, gnorm, seen);
+    if (stats)
+        run_layer_stats_after(r);
+    return ETA_OK;
+}
+
+/* ---- evaluation ------------------------------------------------------- */
+
+/* argmax over the last dimension of rows of width c. */
+static int64_t argmax(const float *v, int64_t c)
+{
+    int64_t best = 0;
+    for (int64_t j = 1; j < c; j++)
+        if (v[j] > v[best])
+            best = j;
+    return best;
+}
+
+int eta_run_evaluate(eta_run *r, eta_split split, double *loss, double *accuracy, int64_t *confusion, eta_err *err)
+{
+    *loss = NAN;
+    if (accuracy)
+        *accuracy = NAN;
+    if (r->info->size[split] == 0)
+        return ETA_OK;
+    eta_loader *l;
+    eta_loader_config lc = {.split = split, .batch = r->eval_batch, .shuffle = false, .drop_last = false,
+                            .seed = 0, .prefetch = true};
+    int rc = eta_loader_new(&l, r->ds, &lc, err);
+    if (rc)
+        return rc;
+    const int classes = r->info->class_target ? r->info->classes : 0;
+    if (confusion && classes)
+        memset(confusion, 0, (size_t)classes * (size_t)classes * sizeof *confusion);
+    eta_net_train(r->net, false);
+    double lsum = 0;
+    int64_t n_all = 0, hits = 0, labels = 0;
+    for (;;) {
+        const void *x, *y;
+        int64_t n;
+        rc = eta_loader_next(l, &x, &y, &n);
+        if (rc == 1) {
+            rc = 0;
+            break;
+        }
+        if (rc < 0 || (rc = run_prepare(r, n, err)))
+            break;
+        double lb;
+        if ((rc = eta_net_forward(r->net, x, y, &lb))) {
+            run_fail(err, rc, "evaluating: %s", eta_net_error(r->net));
+            break;
+        }
+        lsum += lb * (double)n;
+        n_all += n;
+        if (classes) {
+            int nd;
+            int64_t shape[8];
+            const float *out = eta_net_output(r->net, &nd, shape);
+            const int64_t c = shape[nd - 1], rows = n * (nd == 3 ? shape[1] : 1); /* [n, C] or [n, T, C] */
+            const int32_t *t = y;
+            for (int64_t i = 0; i < rows; i++) {
+                if (t[i] < 0 || t[i] >= classes)
+                    continue; /* padding (ignore_index) */
+                int64_t p = argmax(out + i * c, c);
+                hits += p == t[i];
+                labels++;
+                if (confusion)
+                    confusion[(int64_t)t[i] * classes + p]++;
+            }
+        }
+    }
+    eta_net_train(r->net, true);
+    eta_loader_free(l);
+    if (rc < 0) {
+        if (err && !err->code)
+            run_fail(err, rc, "evaluating: %s", eta_strerror(rc));
+        return rc;
+    }
+    *loss = n_all ? lsum / (double)n_all : NAN;
+    if (accuracy && classes && labels)
+        *accuracy = (double)hits / (double)labels;
+    return ETA_OK;
+}
+
+int eta_run_predict(eta_run *r, eta_split split, FILE *out, eta_err *err)
+{
+    eta_loader *l;
+    eta_loader_config lc = {.split = split, .batch = r->eval_batch, .prefetch = true};
+    int rc = eta_loader_new(&l, r->ds, &lc, err);
+    if (rc)
+        return rc;
+    eta_net_train(r->net, false);
+    bool header = false;
+    for (;;) {
+        const void *x, *y;
+        int64_t n;
+        rc = eta_loader_next(l, &x, &y, &n);
+        if (rc == 1) {
+            rc = 0;
+            break;
+        }
+        if (rc < 0 || (rc = run_prepare(r, n, err)))
+            break;
+        if ((rc = eta_net_forward(r->net, x, NULL, NULL))) {
+            run_fail(err, rc, "predicting: %s", eta_net_error(r->net));
+            break;
+        }
+        int nd;
+        int64_t shape[8];
+        const float *o = eta_net_output(r->net, &nd, shape);
+        int64_t w = 1;
+        for (int d = 1; d < nd; d++)
+            w *= shape[d];
+        if (!header) {
+            for (int64_t j = 0; j < w; j++)
+                fprintf(out, j ? ",out%lld" : "out%lld", (long long)j);
+            if (r->info->class_target && r->info->target_ndim == 0)
+                fprintf(out, ",predicted");
+            fputc('\n', out);
+            header = true;
+        }
+        for (int64_t i = 0; i < n; i++) {
+            for (int64_t j = 0; j < w; j++) {
+                if (j)
+                    fputc(',', out);
+                char num[40];
+                eta_fmt_real(num, sizeof num, (double)o[i * w + j]);
+                fputs(num, out);
+            }
+            if (r->info->class_target && r->info->target_ndim == 0)
+                fprintf(out, ",%lld", (long long)argmax(o + i * w, w));
+            fputc('\n', out);
+        }
+    }
+    eta_net_train(r->net, true);
+    eta_loader_free(l);
+    return rc < 0 ? rc : ETA_OK;
+}

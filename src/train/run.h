@@ -1,0 +1,73 @@
+/* train/run.h - internal: a training run. A run owns a data set and its
+ * loaders, a network with its loss, an optimizer, a schedule, a guard and a
+ * metrics sink, all built from one config, and advances one optimizer step
+ * at a time. `eta train`, `eta eval`, `eta predict` and `eta demo` drive it;
+ * so will the range test, a sweep trial and an MPI rank.
+ *
+ *     eta_run *r;
+ *     eta_run_new(&r, cfg, &opts, &err);      // builds everything, creates the run dir
+ *     eta_run_fit(r, &err);                   // epochs, evals, checkpoints, early stopping
+ *     eta_run_free(r);
+ *
+ * One step (run.c): up to `accumulate` batches through forward and backward
+ * (gradients averaged), the gradient norm, clipping, the guard's verdict
+ * (nothing non-finite reaches the weights), the schedule's lr times the
+ * guard's lr scale, the optimizer step. The run's whole state (counters,
+ * weights and buffers, the network's random streams, optimizer, schedule,
+ * loader position, guard, metrics smoothing) is its checkpoint
+ * (run_ckpt.c): resuming continues bit for bit.
+ */
+#ifndef ETA_TRAIN_RUN_H
+#define ETA_TRAIN_RUN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "eta/data.h"
+#include "eta/eta.h"
+#include "train/config.h"
+
+typedef struct eta_run eta_run;
+
+typedef struct eta_run_options {
+    const char *dir;       /* run directory; NULL: the config's [output] dir */
+    const char *data_dir;  /* where relative paths in data specs start; NULL: the current directory */
+    bool resume;           /* load dir/checkpoint.eta and go on */
+    bool for_eval;         /* build for eval/predict: no run dir files, weights from dir/model.safetensors */
+    int progress;          /* -1: the config's [output] progress; else a progress mode */
+    bool quiet;            /* no progress and no summary on stderr */
+    char *msg;             /* may be NULL: a config error in full (file:line:col, the line, a caret) */
+    size_t msg_size;
+} eta_run_options;
+
+int eta_run_new(eta_run **out, eta_config *cfg, const eta_run_options *opts, eta_err *err);
+void eta_run_free(eta_run *r);
+
+/* Trains to the end (or to early stopping, or a guard stop). Returns 0 when
+ * the run finished (stopped early included), ETA_ESTATE when the guard
+ * stopped it (its report in err), or another error. */
+int eta_run_fit(eta_run *r, eta_err *err);
+
+/* Loss and accuracy (NAN when not a classifier) over a split, in eval mode;
+ * confusion (classes x classes, row = true class) when not NULL. */
+int eta_run_evaluate(eta_run *r, eta_split split, double *loss, double *accuracy, int64_t *confusion, eta_err *err);
+
+/* The network's outputs, one CSV row per example, for a split. */
+int eta_run_predict(eta_run *r, eta_split split, FILE *out, eta_err *err);
+
+/* After eta_run_fit: the test split's loss and accuracy (NAN when the data
+ * set has no test split, or for accuracy, is not a classifier). */
+void eta_run_test_result(const eta_run *r, double *loss, double *accuracy);
+
+const char *eta_run_dir(const eta_run *r);
+/* Class k's name from the data set ("T-shirt/top"), or its number. */
+const char *eta_run_class_name(const eta_run *r, int k);
+const eta_data_info *eta_run_data_info(const eta_run *r);
+eta_net *eta_run_net(eta_run *r);
+int64_t eta_run_step_count(const eta_run *r);
+
+/* Checkpoints (run_ckpt.c): the run's whole state, atomic and checksummed. */
+int eta_run_save(eta_run *r, const char *path, eta_err *err);
+int eta_run_load(eta_run *r, const char *path, eta_err *err);
+
+#endif

@@ -1,0 +1,238 @@
+/* train/run_ckpt.c - the run's state as bytes: the guard's snapshot and
+ * the checkpoint.
+ *
+ * The state (run_state_save / _restore; versioned, little-endian) is what
+ * the guard rolls back to and the core of a checkpoint:
+ *   the counters (step, epoch, batch in epoch, examples seen, the best
+ *   monitored value and the evaluations without improvement, finished),
+ *   weights and buffers, the network's random streams, the optimizer, the
+ *   schedule's state (ReduceLROnPlateau's) and the training loader's seed,
+ *   epoch and position.
+ * A checkpoint (an eta_ckpt container, core/ckpt.c: named sections, each
+ * CRC-checked, written to a temporary file, flushed and renamed) holds:
+ *   config    the resolved config text (a resume must run the same config)
+ *   state     the above
+ *   guard     the guard's state, its own snapshot and lr scale included
+ *   metrics   the metrics sink's state (file lengths, smoothing)
+ * A checkpoint is the run's saved state, nothing more.
+ */
+#include "train/run_impl.h"
+
+#include "train/bytes.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+enum { RUN_VERSION = 1 };
+
+/* Sizes before blobs (u64), on the train layer's byte helpers. */
+static void put_blob(tbuf *b, const void *p, size_t n)
+{
+    tbuf_put_u(b, n, 8);
+    tbuf_put_bytes(b, p, n);
+}
+
+static const void *get_blob(tcur *c, size_t *n)
+{
+    *n = (size_t)tcur_u(c, 8);
+    return tcur_bytes(c, *n);
+}
+
+/* ---- the state -------------------------------------------------------- */
+
+static void blob_of(tbuf *b, int (*save)(void *, void **, size_t *), void *obj, int *rc)
+{
+    void *p = NULL;
+    size_t n = 0;
+    if (!*rc)
+        *rc = save(obj, &p, &n);
+    if (!*rc)
+        put_blob(b, p, n);
+    free(p);
+}
+
+static int save_net(void *o, void **p, size_t *n) { return eta_net_save_state(o, p, n); }
+static int save_sched(void *o, void **p, size_t *n) { return eta_sched_save(o, p, n); }
+
+int run_state_save(eta_run *r, void **buf, size_t *len)
+{
+    tbuf b = {0};
+    tbuf_put_u(&b, RUN_VERSION, 8);
+    tbuf_put_u(&b, (uint64_t)r->step, 8);
+    tbuf_put_u(&b, (uint64_t)r->epoch, 8);
+    tbuf_put_u(&b, (uint64_t)r->batch_in_epoch, 8);
+    tbuf_put_u(&b, (uint64_t)r->samples, 8);
+    tbuf_put_f64(&b, r->best);
+    tbuf_put_u(&b, (uint64_t)r->bad_evals, 8);
+    tbuf_put_u(&b, r->finished, 8);
+    size_t np;
+    const float *p = eta_net_params(r->net, &np);
+    put_blob(&b, p, np * sizeof *p);
+    int rc = ETA_OK;
+    blob_of(&b, save_net, r->net, &rc);
+    void *os = NULL;
+    size_t ol = 0;
+    if (!rc && !(rc = eta_optim_save(r->opt, &os, &ol)))
+        put_blob(&b, os, ol);
+    if (os)
+        eta_optim_free_buf(r->opt, os);
+    if (r->sched)
+        blob_of(&b, save_sched, r->sched, &rc);
+    else
+        put_blob(&b, NULL, 0);
+    eta_loader_state st = {0};
+    if (r->loader)
+        eta_loader_get_state(r->loader, &st);
+    tbuf_put_u(&b, st.seed, 8);
+    tbuf_put_u(&b, (uint64_t)st.epoch, 8);
+    tbuf_put_u(&b, (uint64_t)st.pos, 8);
+    if (!rc && b.oom)
+        rc = ETA_ENOMEM;
+    if (rc) {
+        free(b.p);
+        return rc;
+    }
+    *buf = b.p;
+    *len = b.len;
+    return ETA_OK;
+}
+
+int run_state_restore(eta_run *r, const void *buf, size_t len, eta_err *err)
+{
+    tcur b = {buf, len, 0, false};
+    uint64_t version = tcur_u(&b, 8);
+    int64_t step = (int64_t)tcur_u(&b, 8), epoch = (int64_t)tcur_u(&b, 8), bie = (int64_t)tcur_u(&b, 8),
+            samples = (int64_t)tcur_u(&b, 8);
+    double best = tcur_f64(&b);
+    int64_t bad = (int64_t)tcur_u(&b, 8);
+    bool finished = tcur_u(&b, 8) != 0;
+    size_t np, pl, nl, ol, sl;
+    float *p = eta_net_params(r->net, &np);
+    const void *pw = get_blob(&b, &pl), *ns = get_blob(&b, &nl), *os = get_blob(&b, &ol), *ss = get_blob(&b, &sl);
+    eta_loader_state st;
+    st.seed = tcur_u(&b, 8);
+    st.epoch = (int64_t)tcur_u(&b, 8);
+    st.pos = (int64_t)tcur_u(&b, 8);
+    if (b.bad || b.pos != b.len || version != RUN_VERSION)
+        return run_fail(err, ETA_EFORMAT, "the run's state is malformed (version %llu, %zu of %zu bytes read)",
+                        (unsigned long long)version, b.pos, b.len);
+    if (pl != np * sizeof *p)
+        return run_fail(err, ETA_EFORMAT, "the run's state holds %zu bytes of weights; this network has %zu", pl,
+                        np * sizeof *p);
+    if (step < 0 || epoch < 0 || bie < 0 || bie > r->batches || (sl != 0) != (r->sched != NULL))
+        return run_fail(err, ETA_EFORMAT, "the run's state does not fit this run (step %lld, batch %lld of %lld)",
+                        (long long)step, (long long)bie, (long long)r->batches);
+    int rc = eta_net_load_state(r->net, ns, nl, err);
+    if (rc)
+        return rc;
+    if ((rc = eta_optim_load(r->opt, os, ol)))
+        return run_fail(err, rc, "the optimizer's state: %s", eta_optim_error(r->opt));
+    if (r->sched && (rc = eta_sched_load(r->sched, ss, sl, err)))
+        return rc;
+    if (r->loader && (rc = eta_loader_set_state(r->loader, &st, err)))
+        return rc;
+    memcpy(p, pw, pl);
+    r->step = step;
+    r->epoch = epoch;
+    r->batch_in_epoch = bie;
+    r->samples = samples;
+    r->best = best;
+    r->bad_evals = bad;
+    r->finished = finished;
+    return ETA_OK;
+}
+
+/* ---- the checkpoint ---------------------------------------------------- */
+
+int eta_run_save(eta_run *r, const char *path, eta_err *err)
+{
+    eta_ckpt *c = NULL;
+    void *state = NULL, *guard = NULL, *metrics = NULL;
+    char *conf = NULL;
+    size_t state_n = 0, guard_n = 0, metrics_n = 0, conf_n = 0;
+    int rc = run_state_save(r, &state, &state_n);
+    if (!rc)
+        rc = eta_guard_save_state(r->guard, &guard, &guard_n);
+    if (!rc)
+        rc = eta_metrics_save_state(r->metrics, &metrics, &metrics_n, err);
+    if (!rc)
+        rc = eta_config_to_string(r->cfg, &conf, &conf_n, err);
+    if (!rc)
+        rc = eta_ckpt_new(&c);
+    if (!rc && !((rc = eta_ckpt_add(c, "config", conf, conf_n)) || (rc = eta_ckpt_add(c, "state", state, state_n)) ||
+                 (rc = eta_ckpt_add(c, "guard", guard, guard_n)) ||
+                 (rc = eta_ckpt_add(c, "metrics", metrics, metrics_n))))
+        rc = eta_ckpt_write(c, path, err);
+    else if (rc && err && !err->code)
+        run_fail(err, rc, "saving the checkpoint %s: %s", path, eta_strerror(rc));
+    eta_ckpt_free(c);
+    free(state);
+    free(guard);
+    free(metrics);
+    free(conf);
+    return rc;
+}
+
+/* Whether two resolved config texts hold the same values: comment lines
+ * (which name the file the config was read from) left out. */
+static bool same_config(const char *a, size_t na, const char *b, size_t nb)
+{
+    const char *ea = a + na, *eb = b + nb;
+    for (;;) {
+        while (a < ea && *a == ';')
+            a = memchr(a, '\n', (size_t)(ea - a)) ? (const char *)memchr(a, '\n', (size_t)(ea - a)) + 1 : ea;
+        while (b < eb && *b == ';')
+            b = memchr(b, '\n', (size_t)(eb - b)) ? (const char *)memchr(b, '\n', (size_t)(eb - b)) + 1 : eb;
+        if (a == ea || b == eb)
+            return a == ea && b == eb;
+        const char *la = memchr(a, '\n', (size_t)(ea - a)), *lb = memchr(b, '\n', (size_t)(eb - b));
+        la = la ? la + 1 : ea;
+        lb = lb ? lb + 1 : eb;
+        if (la - a != lb - b || memcmp(a, b, (size_t)(la - a)))
+            return false;
+        a = la;
+        b = lb;
+    }
+}
+
+static int section(const eta_ckpt *c, const char *path, const char *name, const void **p, size_t *n, eta_err *err)
+{
+    if (eta_ckpt_get(c, name, p, n))
+        return run_fail(err, ETA_EFORMAT, "%s: no '%s' section: not the checkpoint of a training run", path, name);
+    return ETA_OK;
+}
+
+int eta_run_load(eta_run *r, const char *path, eta_err *err)
+{
+    eta_ckpt *c;
+    int rc = eta_ckpt_read(&c, path, err);
+    if (rc)
+        return rc;
+    const void *p;
+    size_t n, conf_n = 0;
+    char *conf = NULL;
+    if ((rc = section(c, path, "config", &p, &n, err)) || (rc = eta_config_to_string(r->cfg, &conf, &conf_n, err)))
+        goto done;
+    if (!same_config(p, n, conf, conf_n)) {
+        rc = run_fail(err, ETA_EINVAL, "%s was written with another config than %s/config.ini", path, r->dir);
+        goto done;
+    }
+    if ((rc = section(c, path, "state", &p, &n, err)) || (rc = run_state_restore(r, p, n, err)))
+        goto done;
+    if ((rc = section(c, path, "guard", &p, &n, err)) || (rc = eta_guard_load_state(r->guard, p, n, err)))
+        goto done;
+    if ((rc = section(c, path, "metrics", &p, &n, err)))
+        goto done;
+    free(r->metrics_resume);
+    r->metrics_resume = malloc(n ? n : 1);
+    if (!r->metrics_resume) {
+        rc = ETA_ENOMEM;
+        goto done;
+    }
+    memcpy(r->metrics_resume, p, n);
+    r->metrics_resume_len = n;
+done:
+    free(conf);
+    eta_ckpt_free(c);
+    return rc;
+}

@@ -1,0 +1,101 @@
+/* train/run_impl.h - internal to the run's files (run.c, run_build.c,
+ * run_fit.c, run_ckpt.c): the run's fields and the functions they share.
+ * Fields under "state" are the run's own saved state (run_ckpt.c); the rest
+ * is rebuilt from the config. */
+#ifndef ETA_TRAIN_RUN_IMPL_H
+#define ETA_TRAIN_RUN_IMPL_H
+
+#include <stdarg.h>
+#include <stdio.h>
+
+#include "core/fmt.h"
+#include "train/guard.h"
+#include "train/metrics.h"
+#include "train/progress.h"
+#include "train/run.h"
+
+struct eta_run {
+    eta_config *cfg;
+    eta_run_options opts;
+    char dir[1024];
+    /* built from the config */
+    eta_dataset *ds;
+    const eta_data_info *info;
+    eta_net *net;
+    eta_optim *opt;
+    eta_sched *sched;         /* NULL: the initial lr throughout */
+    bool sched_per_epoch;     /* [schedule] interval = epoch */
+    eta_loader *loader;       /* the training split */
+    int64_t batch, eval_batch;
+    int64_t batches;          /* training batches per epoch */
+    int64_t steps_per_epoch;  /* ceil(batches / accumulate) */
+    int64_t total_steps;
+    int64_t epochs;
+    int accumulate;
+    double clip_norm, clip_value;
+    int64_t eval_every;       /* steps; 0: at each epoch's end */
+    int64_t log_every;
+    int64_t ckpt_every;       /* steps; 0: at each epoch's end */
+    int64_t stats_every;      /* per-layer figures, every this many steps */
+    bool early_stopping;
+    char monitor[32];         /* val_loss, val_acc, ... */
+    bool monitor_max;
+    int64_t patience;
+    double min_delta;
+    uint64_t seed;
+    int64_t prepared;         /* the batch the network is prepared for */
+    float *gacc;              /* accumulated gradients (accumulate > 1) */
+    float *prev;              /* the weights before a step, for update ratios */
+    bool has_momentum;        /* the optimizer has a momentum or beta1 to show */
+    eta_layer_stats *layer_stats; /* one per parameter array */
+    eta_guard *guard;
+    eta_metrics *metrics;
+    eta_progress *progress;
+    void *metrics_resume;     /* the sink's state from a checkpoint, until the sink opens */
+    size_t metrics_resume_len;
+    double t_start;           /* when eta_run_fit started (monotonic seconds) */
+    bool warned_io;
+    bool stopped;             /* the guard stopped the run */
+    double test_loss, test_acc;
+    /* state */
+    int64_t step;             /* optimizer steps taken (skipped ones included) */
+    int64_t epoch;            /* epochs finished */
+    int64_t batch_in_epoch;   /* training batches read in this epoch */
+    int64_t samples;          /* training examples seen */
+    double best;              /* best monitored value (early stopping) */
+    int64_t bad_evals;        /* evaluations without improvement */
+    bool finished;
+};
+
+double run_now(void);
+/* An error about section.key's value, located where it was written (file:line:col). */
+int run_config_fail(eta_run *r, const char *sec, const char *key, int rc, eta_err *err, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 6, 7)))
+#endif
+    ;
+/* Fills err (message from fmt, no location) and returns code. */
+int run_fail(eta_err *err, int code, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+int run_prepare(eta_run *r, int64_t batch, eta_err *err);
+int run_step(eta_run *r, eta_err *err);
+
+/* The guard's verdict on a step (run_fit.c). After ROLLBACK the guard has
+ * restored the state it kept (run_state_restore); STOP fills err with the
+ * guard's report. Every decision goes to the metrics. */
+eta_guard_action run_guard_check(eta_run *r, double loss, double gnorm, eta_err *err);
+void run_metrics_step(eta_run *r, double loss, double gnorm, int64_t seen);
+void run_layer_stats_before(eta_run *r);
+void run_layer_stats_after(eta_run *r);
+int run_guard_new(eta_run *r, eta_err *err);
+void run_monitor_free(eta_run *r);
+
+/* The run's state as bytes: what the guard rolls back to and the core of a
+ * checkpoint (run_ckpt.c). */
+int run_state_save(eta_run *r, void **buf, size_t *len);
+int run_state_restore(eta_run *r, const void *buf, size_t len, eta_err *err);
+
+#endif
