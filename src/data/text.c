@@ -123,7 +123,7 @@ static int text_open(eta_dataset *ds, const eta_spec *call, const eta_spec *cons
     for (int s = 0; s < 3 && !rc; s++) {
         int64_t size = part[s + 1] - part[s];
         if ((s == 0 || size > 0) && size < context + 1)
-            rc = eta_spec_fail(err, ETA_EINVAL, a[A_CONTEXT] ? a[A_CONTEXT] : NULL,
+            rc = eta_spec_fail(err, ETA_EINVAL, a[A_CONTEXT],
                                "%s: the %s part has %lld tokens, fewer than context + 1 = %lld for one window", path,
                                names[s], (long long)size, (long long)context + 1);
     }
