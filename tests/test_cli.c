@@ -140,7 +140,7 @@ static void test_demo_matches_numpy(void **state)
 {
     (void)state;
     char *out, *err;
-    assert_int_equal(run_eta("demo", &out, &err), 0);
+    assert_int_equal(run_eta("demo lr", &out, &err), 0);
     char *want = read_file(ref_path("demo_diabetes.csv"), NULL);
     assert_non_null(want);
     char *save1 = NULL, *save2 = NULL;
@@ -173,11 +173,11 @@ static void test_demo_matches_numpy(void **state)
     free(out);
     free(err);
     free(want);
-    assert_int_equal(run_eta("demo --data /nonexistent", &out, &err), 1);
+    assert_int_equal(run_eta("demo lr --data /nonexistent", &out, &err), 1);
     assert_non_null(strstr(err, "tools/fetch-data.sh"));
     free(out);
     free(err);
-    expect_usage("demo --lr 0.1,-2", "--lr");
+    expect_usage("demo lr --lr 0.1,-2", "--lr");
     expect_usage("demo --steps 0", "--steps");
 }
 

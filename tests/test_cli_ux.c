@@ -97,8 +97,9 @@ static void test_one_prefix(void **state)
     expect_error("optimize --problem 'beale()' --x0 1,2,3", 2, "optimize", "--problem: beale is 2-D");
     expect_error("optimize --sched 'StepLR(step_size=0)'", 2, "optimize", "--sched: step_size must be >= 1");
     expect_error("optimize --optim 'SGD(lr=0.3)' --steps 5000", 1, "optimize", "diverged at step");
-    expect_error("demo --data /nonexistent", 1, "demo", "No such file or directory");
-    expect_error("demo --lr 0.1,-2", 2, "demo", "--lr");
+    expect_error("demo lr --data /nonexistent", 1, "demo lr", "No such file or directory");
+    expect_error("demo lr --lr 0.1,-2", 2, "demo lr", "--lr");
+    expect_error("demo --epochs 0", 2, "demo", "--epochs");
 }
 
 /* A bad --plot is refused with exit 2 before any row is printed, and the

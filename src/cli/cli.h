@@ -13,6 +13,7 @@ typedef int (*cli_cmd_fn)(int argc, char **argv);
 
 int cmd_optimize(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
+int cmd_demo_lr(int argc, char **argv);
 int cmd_schedule(int argc, char **argv);
 int cmd_model(int argc, char **argv);
 int cmd_plot(int argc, char **argv);
