@@ -1506,7 +1506,7 @@ def selftest():
 
 def numpy_reference(case, init, grads):
     """float64 numpy transcription of each formula rule, written from the
-    formulas (lr-methods.md / the upstream docstrings), for --selftest only."""
+    formulas (the upstream docstrings and papers), for --selftest only."""
     hps = case.groups
     key = case.lr_key()
     base = [hps[gi][key] for gi in range(NGROUPS)]

@@ -6,7 +6,7 @@
  *   m <- b1*m + (1-b1)*g;  v <- b2*v + (1-b2)*g*g
  *   AMSGrad: vmax <- max(vmax, v) (the raw v) and v <- vmax below
  *   p <- p - (lr/(1-b1^t)) * m / (sqrt(v)/sqrt(1-b2^t) + eps)
- * Options where the anchors differ (lr-methods.md §2.7):
+ * Options where the anchors differ:
  *   eps_mode='keras': p <- p - lr*sqrt(1-b2^t)/(1-b1^t) * m/(sqrt(v) + eps)
  *     (epsilon-hat; torch's eps equals Keras' eps/sqrt(1-b2^t)).
  *   amsgrad_mode='optax': vmax <- max(vmax, v/(1-b2^t)), the max of the

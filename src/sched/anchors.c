@@ -5,7 +5,7 @@
  * is the order `eta schedule --list` shows them in. Also the checks every
  * anchor family shares (finite numbers). The PyTorch kinds are listed in the
  * torch_*.c files; the binding of a spec to a kind's table is in sched.c.
- * Reference: /work/shared/reference/lr-methods.md §2.4, §2.6, §2.7, §3, §5.
+ * Each value cites the framework, version and function it follows.
  */
 #include <stdio.h>
 

@@ -4,8 +4,7 @@
  *             steps=[400000, 450000], scales=[.1, .1], max_batches=500200)
  *
  * Follows pjreddie/darknet src/network.c get_current_rate and src/parser.c
- * parse_net_options (defaults; read at 004c8b6d / f6afaabc), lr-methods.md
- * §2.6. With b = eta's step (fractional steps floored):
+ * parse_net_options (defaults; read at 004c8b6d / f6afaabc). With b = eta's step (fractional steps floored):
  *   b < burn_in  learning_rate * (b/burn_in)^power        (starts at 0)
  *   constant     learning_rate
  *   step         learning_rate * scale^floor(b/step)

@@ -6,7 +6,7 @@
  * sched_cos, combine_scheds, combined_cos, ParamScheduler, Learner.fit_*)
  * and the TrainEvalCallback of fastai/callback/core.py, which sets before
  * each training batch pct_train = epoch/n_epoch + iter/(n_iter*n_epoch);
- * lr-methods.md §2.6. Here n_iter = steps_per_epoch, so at eta's step t
+ * Here n_iter = steps_per_epoch, so at eta's step t
  *     pos = t / (n_epoch * steps_per_epoch)
  * and the schedule is defined for 0 <= t <= n_epoch * steps_per_epoch (the
  * last step fastai runs is one before that; the end itself is the pos = 1

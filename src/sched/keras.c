@@ -5,13 +5,12 @@
  * CosineDecayRestarts.
  *
  * Follows keras-team/keras keras/src/optimizers/schedules/
- * learning_rate_schedule.py (Keras 3; read at 2534b643) and lr-methods.md
- * §2.6; the step is Keras's `optimizer.iterations`, 0-based, the same as
+ * learning_rate_schedule.py (Keras 3; read at 2534b643); the step is Keras's `optimizer.iterations`, 0-based, the same as
  * eta's. Keras carries its own rates: the group's initial lr is ignored.
  * Steps may be fractional (Keras casts the step to a float). `name` is
  * accepted and ignored.
  *
- * Keras's own semantics, kept where the anchors differ (lr-methods §2.7):
+ * Keras's own semantics, kept where the anchors differ:
  * - PiecewiseConstantDecay: the boundary step belongs to the EARLIER value
  *   (values[i] while step <= boundaries[i]); Optax and PyTorch switch at the
  *   boundary.

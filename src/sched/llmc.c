@@ -5,8 +5,7 @@
  *        warmup_iterations=0, final_learning_rate_frac=1.0)
  * follows karpathy/llm.c llmc/schedulers.h (read at 4b5fecc8; the
  * LearningRateScheduler fields and get_learning_rate_*), with the defaults
- * of train_gpt2.cu (-l 3e-4, -u 0, -q 1.0, scheduler "cosine"), lr-methods.md
- * §2.6. llm.c's lr_scheduler_init takes (scheduler, learning_rate,
+ * of train_gpt2.cu (-l 3e-4, -u 0, -q 1.0, scheduler "cosine"). llm.c's lr_scheduler_init takes (scheduler, learning_rate,
  * warmup_iterations, train_num_batches, final_learning_rate_frac), all
  * required; here train_num_batches, the one without a default, comes first
  * so that the signature is valid Python (keywords read the same). step = eta's step (fractional steps floored), W = warmup_iterations,
@@ -23,7 +22,7 @@
  *
  *   WSD(lr, warmup_steps, total_steps, decay_frac=0.2, final_lr_frac=0.0,
  *       cooldown='1-sqrt')
- * is llm.c's wsd generalized (family "eta"; lr-methods.md §3, MiniCPM,
+ * is llm.c's wsd generalized (family "eta"; MiniCPM,
  * arXiv 2404.06395): the decay starts at D = floor((1 - decay_frac) N) and
  * with r = (step-D)/(N-D) the cooldown shape is 1 - sqrt(r) ('1-sqrt'),
  * 1 - r ('linear') or (1 + cos(pi r))/2 ('cosine'), from lr to lr *

@@ -7,13 +7,13 @@
  * linear_onecycle_schedule, cosine_onecycle_schedule and join_schedules.
  *
  * Follows google-deepmind/optax optax/schedules/_schedule.py (read at
- * 006cebd2) and _join.py (58f8353e), lr-methods.md §2.4. Optax's `count`
+ * 006cebd2) and _join.py (58f8353e). Optax's `count`
  * starts at 0, the same as eta's step; steps may be fractional (Optax
  * computes in floats). Optax schedules carry their own values (the group's
  * initial lr is ignored), and, being schedules of any hyperparameter, may
  * be negative (Optax's own tests use end_value=-3); they must be finite.
  *
- * Optax's own semantics, kept where the anchors differ (lr-methods §2.7):
+ * Optax's own semantics, kept where the anchors differ:
  * - piecewise_constant_schedule scales from the boundary step on (count >=
  *   boundary), where Keras's PiecewiseConstantDecay still has the old value.
  * - warmup_cosine_decay_schedule: decay_steps INCLUDES the warm-up (the

@@ -1,6 +1,6 @@
 /* sched/scaling.c - the linear scaling rule with gradual warm-up (Goyal et
  * al. 2017, "Accurate, Large Minibatch SGD: Training ImageNet in 1 Hour",
- * arXiv 1706.02677, §2.1-2.2; lr-methods.md §3), family "eta":
+ * arXiv 1706.02677, §2.1-2.2), family "eta":
  *     LinearScalingWarmup(batch_size, warmup_steps, base_lr=0.1, base_batch_size=256)
  * When the minibatch grows k = batch_size / base_batch_size times, the rate
  * is k * base_lr ("multiply the learning rate by k"; ResNet-50: 0.1 * kn/256).

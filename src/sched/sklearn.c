@@ -5,8 +5,8 @@
  * with 'constant', 'optimal', 'invscaling' and the stateful 'adaptive'.
  *
  * Follows scikit-learn sklearn/linear_model/_sgd_fast.pyx.tp (_plain_sgd,
- * read at 01110719) and _stochastic_gradient.py (defaults and validation),
- * lr-methods.md §2.6. scikit-learn's t counts samples from 1 across epochs;
+ * read at 01110719) and _stochastic_gradient.py (defaults and validation).
+ * scikit-learn's t counts samples from 1 across epochs;
  * eta's step t (0-based) is sklearn's t+1 (each eta step is one sklearn
  * sample update; fractional steps are floored):
  *   constant    eta0
