@@ -235,6 +235,60 @@ static void test_input_grad_switch(void **state)
     eta_net_free(net);
 }
 
+/* A network prepared again for a smaller batch (a short last batch, an
+ * evaluation batch) takes targets of that batch: the loss and gradients
+ * equal those of a network prepared for that batch from the start, and
+ * preparing back for the first batch gives the first results again. Both
+ * a class loss (int32 targets) and MSELoss (float targets shaped as the
+ * output) are checked. */
+static void test_prepare_again(void **state)
+{
+    (void)state;
+    const char *losses[] = {"CrossEntropyLoss()", "MSELoss()"};
+    float x[8 * 5], yf[8 * 3];
+    int32_t yi[8];
+    for (int i = 0; i < 40; i++)
+        x[i] = (float)((i * 7) % 11) / 11.0f - 0.5f;
+    for (int i = 0; i < 24; i++)
+        yf[i] = (float)(i % 5) / 5.0f;
+    for (int i = 0; i < 8; i++)
+        yi[i] = i % 3;
+    /* The batch of 3 gets exactly 3 targets, then labels no class has and
+     * NaN: a loss still reading 8 rows would fail or give NaN. */
+    int32_t yi3[8] = {0, 1, 2, -7, -7, -7, -7, -7};
+    float yf3[8 * 3];
+    for (int i = 0; i < 24; i++)
+        yf3[i] = i < 9 ? yf[i] : NAN;
+    for (int k = 0; k < 2; k++) {
+        const void *y = k ? (const void *)yf : (const void *)yi, *y3 = k ? (const void *)yf3 : (const void *)yi3;
+        eta_net *a, *b;
+        double la8, la3, lb3, la8b;
+        size_t np;
+        assert_int_equal(eta_net_new(&a, "Sequential(Linear(5, 4), Tanh(), Linear(4, 3))", NULL), 0);
+        assert_int_equal(eta_net_new(&b, "Sequential(Linear(5, 4), Tanh(), Linear(4, 3))", NULL), 0);
+        assert_int_equal(eta_net_prepare(a, 8, 1, (int64_t[]){5}, NULL), 0);
+        assert_int_equal(eta_net_prepare(b, 3, 1, (int64_t[]){5}, NULL), 0);
+        assert_int_equal(eta_net_set_loss(a, losses[k], NULL), 0);
+        assert_int_equal(eta_net_set_loss(b, losses[k], NULL), 0);
+        assert_int_equal(eta_net_init(a, 5), 0);
+        assert_int_equal(eta_net_init(b, 5), 0);
+        assert_int_equal(eta_net_forward(a, x, y, &la8), 0);
+        assert_int_equal(eta_net_prepare(a, 3, 1, (int64_t[]){5}, NULL), 0);
+        assert_int_equal(eta_net_forward(a, x, y3, &la3), 0);
+        assert_int_equal(eta_net_backward(a), 0);
+        assert_int_equal(eta_net_forward(b, x, y3, &lb3), 0);
+        assert_int_equal(eta_net_backward(b), 0);
+        assert_true(la3 == lb3 && la3 != la8);
+        const float *ga = eta_net_grads(a, &np);
+        assert_memory_equal(ga, eta_net_grads(b, NULL), np * sizeof *ga);
+        assert_int_equal(eta_net_prepare(a, 8, 1, (int64_t[]){5}, NULL), 0);
+        assert_int_equal(eta_net_forward(a, x, y, &la8b), 0);
+        assert_true(la8b == la8);
+        eta_net_free(a);
+        eta_net_free(b);
+    }
+}
+
 static void test_names_and_errors(void **state)
 {
     (void)state;
@@ -301,6 +355,7 @@ int main(void)
         cmocka_unit_test(test_finite_differences),
         cmocka_unit_test(test_names_and_errors),
         cmocka_unit_test(test_input_grad_switch),
+        cmocka_unit_test(test_prepare_again),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
