@@ -86,13 +86,15 @@ int cli_train_run(const char *cmd, eta_config *cfg, const eta_run_options *opts_
         snprintf(path, sizeof path, "%s/checkpoint.eta", eta_run_dir(r));
         if ((rc = eta_run_load(r, path, &err))) {
             eta_run_free(r);
-            return cli_run_report(cmd, NULL, &err, rc == ETA_EINVAL ? ETA_EIO : rc);
+            /* a missing, damaged or foreign checkpoint is a run that cannot go on (1), not bad usage */
+            return cli_run_report(cmd, NULL, &err, ETA_EIO);
         }
     }
     rc = eta_run_fit(r, &err);
     if (rc) {
         eta_run_free(r);
-        return cli_run_report(cmd, NULL, &err, ETA_EIO); /* a run that started and failed: 1 */
+        /* a run that started and failed: 1; the guard's report in full when it stopped the run */
+        return cli_run_report(cmd, full, &err, ETA_EIO);
     }
     double tl, ta;
     eta_run_test_result(r, &tl, &ta);
