@@ -58,6 +58,7 @@ struct eta_run {
     double t_start;           /* when eta_run_fit started (monotonic seconds) */
     bool warned_io;
     bool stopped;             /* the guard stopped the run */
+    int64_t checkpoints;      /* checkpoints this process began to write (the fault hook counts them) */
     char class_name[24];      /* eta_run_class_name's number for a class without a name */
     double test_loss, test_acc;
     /* state */
