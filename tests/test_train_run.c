@@ -432,7 +432,7 @@ static void test_eval_matches_torch(void **state)
     free(train_fmnist(0, "fmnist-raw",
                       (const char *[]){"train.steps=150", "data.spec=FashionMNIST(flatten=True)", NULL}, true));
     const char *ev[] = {"eval", dir, NULL};
-    char *out;
+    char *out = NULL;
     free(eta_expect(0, ev, NULL, &out));
     long examples = 0;
     double loss = 0, acc = 0;

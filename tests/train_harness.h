@@ -80,10 +80,11 @@ static inline const char *eta_bin(void)
     return b;
 }
 
-/* Starts `eta argv...` (argv[0] is the subcommand; NULL-terminated) with its
- * stdout and stderr into the files given (NULL: /dev/null) and, when env is
- * not NULL, "NAME=VALUE" added to its environment. Returns the pid. */
-static inline pid_t eta_spawn(const char *const *argv, const char *env, const char *out_path, const char *err_path)
+/* Starts `eta argv...` (argv[0] is the subcommand; NULL-terminated) with
+ * its stdout and stderr on the descriptors given (-1: /dev/null) and, when
+ * env is not NULL, "NAME=VALUE" added to its environment. Returns the pid;
+ * the caller closes its descriptors. */
+static inline pid_t eta_spawn_fds(const char *const *argv, const char *env, int out_fd, int err_fd)
 {
     const char *bin = eta_bin();
     const char *args[64];
@@ -97,14 +98,9 @@ static inline pid_t eta_spawn(const char *const *argv, const char *env, const ch
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
-        int fo = open(out_path ? out_path : "/dev/null", O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        int fe = open(err_path ? err_path : "/dev/null", O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        if (fo < 0 || fe < 0)
+        int null = open("/dev/null", O_WRONLY);
+        if (null < 0 || dup2(out_fd >= 0 ? out_fd : null, 1) < 0 || dup2(err_fd >= 0 ? err_fd : null, 2) < 0)
             _exit(126);
-        dup2(fo, 1);
-        dup2(fe, 2);
-        close(fo);
-        close(fe);
         if (env) {
             char name[128];
             const char *eq = strchr(env, '=');
@@ -118,6 +114,20 @@ static inline pid_t eta_spawn(const char *const *argv, const char *env, const ch
     return pid;
 }
 
+/* eta_spawn_fds with stdout and stderr into files (NULL: /dev/null). */
+static inline pid_t eta_spawn(const char *const *argv, const char *env, const char *out_path, const char *err_path)
+{
+    int fo = out_path ? open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644) : -1;
+    int fe = err_path ? open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0644) : -1;
+    assert_true((fo >= 0 || !out_path) && (fe >= 0 || !err_path));
+    pid_t pid = eta_spawn_fds(argv, env, fo, fe);
+    if (fo >= 0)
+        close(fo);
+    if (fe >= 0)
+        close(fe);
+    return pid;
+}
+
 /* Waits for pid: its exit status, or minus the signal that ended it. */
 static inline int eta_wait(pid_t pid)
 {
@@ -127,42 +137,46 @@ static inline int eta_wait(pid_t pid)
     return WIFEXITED(st) ? WEXITSTATUS(st) : WIFSIGNALED(st) ? -WTERMSIG(st) : -1000;
 }
 
-/* Runs `eta argv...` to its end: the exit status, stdout and stderr
- * (malloc'd, NUL-terminated; out or err may be NULL to drop them). */
-static inline int eta_run_argv(const char *const *argv, const char *env, char **out, char **err)
+/* What a finished eta printed: the exit status, stdout and stderr
+ * (malloc'd, NUL-terminated). */
+typedef struct eta_result {
+    int rc;
+    char *out, *err;
+} eta_result;
+
+/* Runs `eta argv...` to its end. */
+static inline eta_result eta_run_argv(const char *const *argv, const char *env)
 {
     char of[] = "/tmp/eta_train_out_XXXXXX", ef[] = "/tmp/eta_train_err_XXXXXX";
     int fo = mkstemp(of), fe = mkstemp(ef);
     assert_true(fo >= 0 && fe >= 0);
     close(fo);
     close(fe);
-    int rc = eta_wait(eta_spawn(argv, env, of, ef));
-    if (out)
-        *out = read_file(of, NULL);
-    if (err)
-        *err = read_file(ef, NULL);
+    eta_result r;
+    r.rc = eta_wait(eta_spawn(argv, env, of, ef));
+    r.out = read_file(of, NULL);
+    r.err = read_file(ef, NULL);
     remove(of);
     remove(ef);
-    return rc;
+    return r;
 }
 
 /* Runs eta and expects exit status `want`; returns stderr (malloc'd) and
  * frees stdout, or hands it out through *out when out is not NULL. */
 static inline char *eta_expect(int want, const char *const *argv, const char *env, char **out)
 {
-    char *o, *e;
-    int rc = eta_run_argv(argv, env, &o, &e);
-    if (rc != want) {
+    eta_result r = eta_run_argv(argv, env);
+    if (r.rc != want) {
         char cmd[2048] = "";
         for (int i = 0; argv[i]; i++)
             snprintf(cmd + strlen(cmd), sizeof cmd - strlen(cmd), " %s", argv[i]);
-        fail_msg("eta%s: exit %d, expected %d; stderr:\n%s", cmd, rc, want, e ? e : "");
+        fail_msg("eta%s: exit %d, expected %d; stderr:\n%s", cmd, r.rc, want, r.err ? r.err : "");
     }
     if (out)
-        *out = o;
+        *out = r.out;
     else
-        free(o);
-    return e;
+        free(r.out);
+    return r.err;
 }
 
 /* Fails unless text holds needle (what: which text, for the message). */
