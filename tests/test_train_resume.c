@@ -21,11 +21,12 @@
  * byte; metrics.jsonl with samples_per_s and the run directory's name left
  * out (every step, evaluation, guard event and message otherwise).
  *
- * Kill points: the parent watches metrics.csv and sends SIGKILL once it
- * holds a chosen number of rows (the rows lag the steps a little, so the
- * step reached varies around it); points are drawn from a seeded generator
- * (seed printed; ETA_TEST_SEED overrides it) and printed with the row
- * count at the kill and the step of the checkpoint the resume starts from.
+ * Kill points: the parent watches metrics.csv and sends SIGKILL a chosen
+ * delay (0-39 ms: a step takes a few) after it holds a chosen number of
+ * rows; both are drawn from a seeded generator (seed printed; ETA_TEST_SEED
+ * overrides it) and printed with the rows at the kill, the step of the
+ * checkpoint the resume starts from, and a temporary checkpoint file when
+ * the kill came in the middle of writing one.
  * The kill in a checkpoint uses the fault hook of src/train/run_ckpt.c
  * (ETA_FAULT_KILL_IN_CHECKPOINT=N: the N-th checkpoint is left as a
  * complete temporary file, then SIGKILL before the rename).
@@ -173,9 +174,12 @@ static void expect_same_run(const char *ref, const char *dir)
     free(jb);
 }
 
-/* Starts the run of cfg in dir, kills it once metrics.csv holds `target`
- * rows (and a checkpoint exists), resumes it and compares. */
-static void kill_and_resume(const char *name, const char *cfg, const char *ref, int k, int target)
+/* Starts the run of cfg in dir, kills it `delay_ms` after metrics.csv
+ * holds `target` rows (and a checkpoint exists), resumes it and compares.
+ * The sink writes its rows out at checkpoints, so the rows grow in steps
+ * of CKPT_EVERY at each checkpoint: the delay (a step takes a few ms) puts
+ * the kill anywhere between two checkpoints, or inside one. */
+static void kill_and_resume(const char *name, const char *cfg, const char *ref, int k, int target, int delay_ms)
 {
     char dir[256], csv[300], ck[300];
     snprintf(dir, sizeof dir, "%s/%s-kill%d", root, name, k);
@@ -192,14 +196,16 @@ static void kill_and_resume(const char *name, const char *cfg, const char *ref, 
             break;
         nanosleep(&ms, NULL);
     }
+    const struct timespec delay = {0, delay_ms * 1000000L};
+    nanosleep(&delay, NULL);
     assert_int_equal(kill(pid, SIGKILL), 0);
     assert_int_equal(eta_wait(pid), -SIGKILL);
     int rows = count_lines(csv) - 1;
     int64_t from = ckpt_step(ck);
     assert_true(from > 0 && from < STEPS);
     const char *tmp = stray_tmp(dir);
-    print_message("%s: kill %d at row %d: %d rows at the kill, resumed from step %lld%s%s\n", name, k, target, rows,
-                  (long long)from, *tmp ? "; left mid-checkpoint: " : "", tmp);
+    print_message("%s: kill %d at row %d + %d ms: %d rows at the kill, resumed from step %lld%s%s\n", name, k, target,
+                  delay_ms, rows, (long long)from, *tmp ? "; left mid-checkpoint: " : "", tmp);
     const char *resume[] = {"train", "--resume", dir, "--quiet", NULL};
     free(eta_expect(0, resume, NULL, NULL));
     expect_same_run(ref, dir);
@@ -214,7 +220,7 @@ static void kills(const char *name, const char *text)
     for (int k = 0; k < KILLS; k++) {
         /* rows 2 checkpoints in to 20 steps before the end */
         int target = 2 * CKPT_EVERY + (int)(test_rand(&seed) % (STEPS - 20 - 2 * CKPT_EVERY));
-        kill_and_resume(name, cfg, ref, k, target);
+        kill_and_resume(name, cfg, ref, k, target, (int)(test_rand(&seed) % 40));
     }
 }
 
