@@ -147,6 +147,7 @@ typedef struct eta_result {
 /* Runs `eta argv...` to its end. */
 static inline eta_result eta_run_argv(const char *const *argv, const char *env)
 {
+    eta_bin(); /* skips before any temporary file exists */
     char of[] = "/tmp/eta_train_out_XXXXXX", ef[] = "/tmp/eta_train_err_XXXXXX";
     int fo = mkstemp(of), fe = mkstemp(ef);
     assert_true(fo >= 0 && fe >= 0);
