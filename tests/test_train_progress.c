@@ -11,13 +11,9 @@
  * printed above the bar, which is drawn again after them.
  */
 #define _XOPEN_SOURCE 700
-#include "harness.h"
+#include "pty_harness.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <sys/ioctl.h>
 #include <sys/wait.h>
-#include <termios.h>
 
 #include "train/progress.h"
 
@@ -192,18 +188,7 @@ static void test_bar_layout(void **state)
  * given environment; returns what the master read. */
 static char *through_pty(int cols, const char *term, const char *no_color, int64_t msg_at)
 {
-    int master = posix_openpt(O_RDWR | O_NOCTTY);
-    assert_true(master >= 0);
-    assert_int_equal(grantpt(master), 0);
-    assert_int_equal(unlockpt(master), 0);
-    int slave = open(ptsname(master), O_RDWR | O_NOCTTY);
-    assert_true(slave >= 0);
-    struct termios t;
-    assert_int_equal(tcgetattr(slave, &t), 0);
-    t.c_oflag &= ~(tcflag_t)OPOST; /* "\n" stays "\n" */
-    assert_int_equal(tcsetattr(slave, TCSANOW, &t), 0);
-    struct winsize ws = {.ws_row = 24, .ws_col = (unsigned short)cols};
-    assert_int_equal(ioctl(master, TIOCSWINSZ, &ws), 0);
+    int slave, master = pty_open(cols, &slave);
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
@@ -226,21 +211,7 @@ static char *through_pty(int cols, const char *term, const char *no_color, int64
         _exit(0);
     }
     close(slave);
-    size_t cap = 1 << 16, n = 0;
-    char *buf = malloc(cap);
-    for (;;) {
-        if (n + 4096 > cap)
-            buf = realloc(buf, cap *= 2);
-        ssize_t k = read(master, buf + n, 4096);
-        if (k > 0)
-            n += (size_t)k;
-        else if (k < 0 && errno == EINTR)
-            continue;
-        else
-            break; /* EIO: the child closed the slave */
-    }
-    buf[n] = 0;
-    close(master);
+    char *buf = pty_read_all(master);
     int st;
     waitpid(pid, &st, 0);
     assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);

@@ -15,10 +15,13 @@ static void help(void)
            "Runs the model a run saved (RUN_DIR/model.safetensors) in eval mode on a data set\n"
            "(by default the run's own, its test split) and prints one CSV row per example:\n"
            "the network's outputs out0, out1, ... and, for a classifier, the predicted class.\n\n"
-           "  eta predict runs/wine --data \"CSV('sklearn/wine_data.csv', val=0, test=1.0)\"\n\n"
+           "  eta predict runs/wine\n"
+           "  eta predict runs/wine --data \"CSV('new.csv', val=0, test=0)\" --split train\n\n"
            "options:\n"
            "  --data SPEC    the data set (docs/data.md); relative paths from $ETA_DATA_DIR\n"
-           "                 or the data folder\n"
+           "                 or the data folder. Every row of a CSV: val=0, test=0 and\n"
+           "                 --split train. Its inputs are standardised with its own\n"
+           "                 statistics (standardize=False to take them as they are)\n"
            "  --split NAME   test (default), val or train\n"
            "  --help         this text\n");
 }

@@ -86,13 +86,15 @@ int cli_train_run(const char *cmd, eta_config *cfg, const eta_run_options *opts_
         snprintf(path, sizeof path, "%s/checkpoint.eta", eta_run_dir(r));
         if ((rc = eta_run_load(r, path, &err))) {
             eta_run_free(r);
-            return cli_run_report(cmd, NULL, &err, rc == ETA_EINVAL ? ETA_EIO : rc);
+            /* a missing, damaged or foreign checkpoint is a run that cannot go on (1), not bad usage */
+            return cli_run_report(cmd, NULL, &err, ETA_EIO);
         }
     }
     rc = eta_run_fit(r, &err);
     if (rc) {
         eta_run_free(r);
-        return cli_run_report(cmd, NULL, &err, ETA_EIO); /* a run that started and failed: 1 */
+        /* a run that started and failed: 1; the guard's report in full when it stopped the run */
+        return cli_run_report(cmd, full, &err, ETA_EIO);
     }
     double tl, ta;
     eta_run_test_result(r, &tl, &ta);
@@ -106,6 +108,37 @@ int cli_train_run(const char *cmd, eta_config *cfg, const eta_run_options *opts_
     }
     eta_run_free(r);
     return EXIT_OK;
+}
+
+/* An error reading the config file: "eta train: file:line:col: message"
+ * and, when it points into the file, that line with a caret under the
+ * culprit (err->pos is a byte offset in the file). */
+static void read_error(const char *path, const eta_err *err)
+{
+    void *data = NULL;
+    size_t n = 0;
+    eta_err e2;
+    if (err->pos < 0 || eta_file_read_all(path, &data, &n, &e2) || (size_t)err->pos > n) {
+        fprintf(stderr, "eta %s: %s\n", CMD, err->msg);
+        free(data);
+        return;
+    }
+    const char *t = data, *ls = t + err->pos, *le = ls;
+    while (ls > t && ls[-1] != '\n')
+        ls--;
+    while (le < t + n && *le != '\n' && *le != '\r')
+        le++;
+    char *line = malloc((size_t)(le - ls) + 1), buf[4096];
+    if (line) {
+        memcpy(line, ls, (size_t)(le - ls));
+        line[le - ls] = 0;
+        eta_err e = *err;
+        e.pos = (int)(t + err->pos - ls);
+        eta_err_format(&e, line, buf, sizeof buf);
+    }
+    fprintf(stderr, "eta %s: %s\n", CMD, line ? buf : err->msg);
+    free(line);
+    free(data);
 }
 
 int cmd_train(int argc, char **argv)
@@ -156,12 +189,12 @@ int cmd_train(int argc, char **argv)
     eta_config *cfg;
     int rc = eta_config_read(&cfg, path, &err);
     if (rc) {
-        fprintf(stderr, "eta %s: %s\n", CMD, err.msg);
+        read_error(path, &err);
         return resume && rc == ETA_EIO ? EXIT_RUN : EXIT_USAGE;
     }
     for (int i = 0; i < nsets; i++)
         if ((rc = eta_config_set(cfg, sets[i], &err))) {
-            fprintf(stderr, "eta %s: %s\n", CMD, err.msg);
+            cli_spec_error(CMD, NULL, sets[i], &err); /* the assignment, a caret under the culprit */
             eta_config_free(cfg);
             return EXIT_USAGE;
         }

@@ -136,7 +136,7 @@ int run_step(eta_run *r, eta_err *err)
     if (act == ETA_GUARD_STOP)
         return err && err->code ? err->code : ETA_ESTATE;
     if (act != ETA_GUARD_OK)
-        return ETA_OK; /* skipped, or rolled back to the snapshot by the guard */
+        return 1; /* skipped, or rolled back to the snapshot by the guard: no step taken */
     if (r->clip_norm > 0)
         eta_optim_clip_grad_norm(r->opt, r->clip_norm, ETA_ANCHOR_TORCH, NULL);
     if (r->clip_value > 0)
@@ -207,6 +207,13 @@ int eta_run_evaluate(eta_run *r, eta_split split, double *loss, double *accuracy
             int64_t shape[8];
             const float *out = eta_net_output(r->net, &nd, shape);
             const int64_t c = shape[nd - 1], rows = n * (nd == 3 ? shape[1] : 1); /* [n, C] or [n, T, C] */
+            if (c != classes) { /* a run checks this when built; another data set (eval --data) may not fit */
+                rc = run_fail(err, ETA_EINVAL,
+                              "evaluating: the network gives %lld outputs per example, the data set has %d "
+                              "classes (a CSV's classes= sets the count)",
+                              (long long)c, classes);
+                break;
+            }
             const int32_t *t = y;
             for (int64_t i = 0; i < rows; i++) {
                 if (t[i] < 0 || t[i] >= classes)

@@ -60,8 +60,9 @@ int eta_run_predict(eta_run *r, eta_split split, FILE *out, eta_err *err);
 void eta_run_test_result(const eta_run *r, double *loss, double *accuracy);
 
 const char *eta_run_dir(const eta_run *r);
-/* Class k's name from the data set ("T-shirt/top"), or its number. */
-const char *eta_run_class_name(const eta_run *r, int k);
+/* Class k's name from the data set ("T-shirt/top"), or its number ("3", in
+ * a buffer of the run's that the next call reuses). */
+const char *eta_run_class_name(eta_run *r, int k);
 const eta_data_info *eta_run_data_info(const eta_run *r);
 eta_net *eta_run_net(eta_run *r);
 int64_t eta_run_step_count(const eta_run *r);

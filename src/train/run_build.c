@@ -155,6 +155,16 @@ static int build_net(eta_run *r, eta_err *err)
     const char *ls = loss_spec(r);
     if ((rc = eta_net_set_loss(r->net, ls, err)))
         return spec_error(r, "model", "loss", rc, err);
+    if (r->info->class_target && !r->opts.for_eval) { /* accuracy and the confusion matrix need one output per class */
+        int nd;
+        int64_t shape[8];
+        eta_net_output(r->net, &nd, shape);
+        if (nd >= 2 && shape[nd - 1] != r->info->classes)
+            return run_config_fail(r, "model", "spec", ETA_EINVAL, err,
+                                   "the network gives %lld outputs per example, the data set has %d classes: the "
+                                   "last layer should give %d (a CSV's classes= sets the count)",
+                                   (long long)shape[nd - 1], r->info->classes, r->info->classes);
+    }
     eta_net_init(r->net, r->seed);
     eta_net_set_input_grad(r->net, false);
     const char *init = eta_config_get(r->cfg, "model", "init");
@@ -324,7 +334,8 @@ int eta_run_new(eta_run **out, eta_config *cfg, const eta_run_options *opts, eta
         goto fail;
     if (!r->opts.for_eval) {
         r->steps_per_epoch = (r->batches + r->accumulate - 1) / r->accumulate;
-        if (r->total_steps <= 0)
+        r->by_epochs = r->total_steps <= 0;
+        if (r->by_epochs)
             r->total_steps = r->epochs * r->steps_per_epoch;
         else
             r->epochs = (r->total_steps + r->steps_per_epoch - 1) / r->steps_per_epoch;
@@ -382,7 +393,14 @@ void eta_run_free(eta_run *r)
 }
 
 const char *eta_run_dir(const eta_run *r) { return r->dir; }
-const char *eta_run_class_name(const eta_run *r, int k) { return eta_data_class_name(r->ds, k); }
+const char *eta_run_class_name(eta_run *r, int k)
+{
+    const char *name = eta_data_class_name(r->ds, k);
+    if (name)
+        return name;
+    snprintf(r->class_name, sizeof r->class_name, "%d", k); /* digits' CSV names no class */
+    return r->class_name;
+}
 const eta_data_info *eta_run_data_info(const eta_run *r) { return r->info; }
 eta_net *eta_run_net(eta_run *r) { return r->net; }
 int64_t eta_run_step_count(const eta_run *r) { return r->step; }

@@ -15,13 +15,24 @@
  *   guard     the guard's state, its own snapshot and lr scale included
  *   metrics   the metrics sink's state (file lengths, smoothing)
  * A checkpoint is the run's saved state, nothing more.
+ *
+ * Fault injection, for the crash tests (tests/test_train_resume.c): with
+ * ETA_FAULT_KILL_IN_CHECKPOINT=N in the environment, the N-th checkpoint
+ * this process writes goes, complete, into a temporary file beside the
+ * target (<path>.tmp.<pid>.fault, as eta_file_write_atomic names its own)
+ * and the process kills itself with SIGKILL before any rename: the state a
+ * crash in the middle of a checkpoint leaves (the previous checkpoint.eta
+ * untouched, a stray temporary file). Unset, it costs a getenv per
+ * checkpoint.
  */
 #include "train/run_impl.h"
 
 #include "train/bytes.h"
 
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 enum { RUN_VERSION = 1 };
 
@@ -144,6 +155,28 @@ int run_state_restore(eta_run *r, const void *buf, size_t len, eta_err *err)
 
 /* ---- the checkpoint ---------------------------------------------------- */
 
+/* The fault hook (the header comment): returns only when it does not fire. */
+static void fault_kill_in_checkpoint(eta_run *r, const eta_ckpt *c, const char *path)
+{
+    const char *v = getenv("ETA_FAULT_KILL_IN_CHECKPOINT");
+    r->checkpoints++;
+    if (!v || !*v || strtoll(v, NULL, 10) != r->checkpoints)
+        return;
+    void *buf;
+    size_t len;
+    if (eta_ckpt_to_bytes(c, &buf, &len))
+        return;
+    char tmp[1200];
+    snprintf(tmp, sizeof tmp, "%s.tmp.%ld.fault", path, (long)getpid());
+    FILE *f = fopen(tmp, "wb");
+    if (f) {
+        fwrite(buf, 1, len, f);
+        fclose(f);
+    }
+    free(buf);
+    raise(SIGKILL);
+}
+
 int eta_run_save(eta_run *r, const char *path, eta_err *err)
 {
     eta_ckpt *c = NULL;
@@ -161,8 +194,10 @@ int eta_run_save(eta_run *r, const char *path, eta_err *err)
         rc = eta_ckpt_new(&c);
     if (!rc && !((rc = eta_ckpt_add(c, "config", conf, conf_n)) || (rc = eta_ckpt_add(c, "state", state, state_n)) ||
                  (rc = eta_ckpt_add(c, "guard", guard, guard_n)) ||
-                 (rc = eta_ckpt_add(c, "metrics", metrics, metrics_n))))
+                 (rc = eta_ckpt_add(c, "metrics", metrics, metrics_n)))) {
+        fault_kill_in_checkpoint(r, c, path);
         rc = eta_ckpt_write(c, path, err);
+    }
     else if (rc && err && !err->code)
         run_fail(err, rc, "saving the checkpoint %s: %s", path, eta_strerror(rc));
     eta_ckpt_free(c);

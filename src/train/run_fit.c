@@ -126,8 +126,10 @@ eta_guard_action run_guard_check(eta_run *r, double loss, double gnorm, eta_err 
     if (r->metrics && (rc = eta_metrics_guard(r->metrics, &ev, err)))
         return ETA_GUARD_STOP;
     if (ev.action == ETA_GUARD_STOP) {
-        char text[400];
+        char text[1024];
         eta_guard_describe(&ev, text, sizeof text);
+        if (r->opts.msg && r->opts.msg_size) /* the report in full: err's message may cut it */
+            snprintf(r->opts.msg, r->opts.msg_size, "%s", text);
         run_fail(err, ETA_ESTATE, "%s", text);
         r->stopped = true;
     }
@@ -286,6 +288,16 @@ static void stopped_outputs(eta_run *r)
     eta_runplot_run(r->dir, r->dir, &e);
 }
 
+/* Whether the training is over: a run given in steps ends at its last step;
+ * one given in epochs with its last epoch's last batch, so that skipped and
+ * rolled-back steps do not carry it into an epoch it was not asked for. */
+static bool run_over(const eta_run *r)
+{
+    if (!r->by_epochs)
+        return r->step >= r->total_steps;
+    return r->epoch >= r->epochs || (r->epoch == r->epochs - 1 && r->batch_in_epoch >= r->batches);
+}
+
 void eta_run_test_result(const eta_run *r, double *loss, double *accuracy)
 {
     *loss = r->test_loss;
@@ -308,7 +320,7 @@ int eta_run_fit(eta_run *r, eta_err *err)
         eta_metrics_message(r->metrics, 0, "info", text, err);
     }
     bool stop = r->finished;
-    while (!stop && r->step < r->total_steps) {
+    while (!stop && !run_over(r)) {
         if (r->batch_in_epoch >= r->batches) {
             if ((rc = epoch_end(r, err)))
                 return rc;
@@ -321,11 +333,13 @@ int eta_run_fit(eta_run *r, eta_err *err)
                 return rc;
             continue;
         }
-        if ((rc = run_step(r, err))) {
+        if ((rc = run_step(r, err)) < 0) {
             if (r->stopped) /* the guard's report: keep what the run has (the weights are the last good ones) */
                 stopped_outputs(r);
             return rc;
         }
+        if (rc > 0) /* skipped or rolled back: the step of the last evaluation and checkpoint, not a new one */
+            continue;
         if (r->eval_every > 0 && r->step % r->eval_every == 0 && (rc = evaluate(r, err)) != 0) {
             if (rc < 0)
                 return rc;

@@ -31,6 +31,8 @@ struct eta_run {
     int64_t steps_per_epoch;  /* ceil(batches / accumulate) */
     int64_t total_steps;
     int64_t epochs;
+    bool by_epochs;           /* the length was given in epochs (train.steps = 0): the run ends with its
+                                 last epoch's last batch, however many steps the guard skipped or undid */
     int accumulate;
     double clip_norm, clip_value;
     int64_t eval_every;       /* steps; 0: at each epoch's end */
@@ -56,6 +58,8 @@ struct eta_run {
     double t_start;           /* when eta_run_fit started (monotonic seconds) */
     bool warned_io;
     bool stopped;             /* the guard stopped the run */
+    int64_t checkpoints;      /* checkpoints this process began to write (the fault hook counts them) */
+    char class_name[24];      /* eta_run_class_name's number for a class without a name */
     double test_loss, test_acc;
     /* state */
     int64_t step;             /* optimizer steps taken (skipped ones included) */
@@ -81,6 +85,9 @@ int run_fail(eta_err *err, int code, const char *fmt, ...)
 #endif
     ;
 int run_prepare(eta_run *r, int64_t batch, eta_err *err);
+/* One step (run.c): 0 when the optimizer took it, 1 when the guard skipped
+ * the batch or rolled the run back (no new step: nothing to evaluate or
+ * save), or a negative code (the guard's stop included). */
 int run_step(eta_run *r, eta_err *err);
 
 /* The guard's verdict on a step (run_fit.c). After ROLLBACK the guard has
