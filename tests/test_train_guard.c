@@ -61,11 +61,13 @@ static eta_guard *new_guard(const eta_guard_config *cfg, fake_run *r)
     return g;
 }
 
-/* A small config for short sequences: window 10, warmup 5, snapshots every 10. */
+/* A small config for short sequences: window 10, warmup 5, snapshots every
+ * 10, 3 tries. */
 static eta_guard_config small(eta_guard_action action)
 {
     eta_guard_config c = eta_guard_defaults();
     c.action = action;
+    c.max_tries = 3;
     c.window = 10;
     c.warmup = 5;
     c.snapshot_every = 10;
@@ -132,7 +134,7 @@ static void test_defaults_and_config(void **state)
     eta_guard_config d = eta_guard_defaults();
     assert_true(d.enabled);
     assert_int_equal(d.action, ETA_GUARD_ROLLBACK);
-    assert_true(d.lr_factor == 0.5 && d.max_tries == 3 && d.loss_factor == 4.0 && d.window == 100);
+    assert_true(d.lr_factor == 0.5 && d.max_tries == 5 && d.loss_factor == 4.0 && d.window == 100);
     assert_true(d.z_threshold == 6.0 && d.warmup == 100 && d.snapshot_every == 100);
     /* NULL config: the defaults (a snapshot at step 0, the first multiple of 100). */
     fake_run r = {0};

@@ -93,7 +93,7 @@ static const eta_config_key KEYS[] = {
     {"guard", "action", ENUM, "rollback", 0, 0, 0, 0, "rollback|skip|stop", 0,
      "on divergence: restore the last snapshot with a lower lr, skip the step, or stop"},
     {"guard", "lr_factor", REAL, "0.5", 0, 1, 1, 1, NULL, 0, "lr multiplier after each rollback"},
-    {"guard", "max_tries", INT, "3", 1, BIG, 0, 0, NULL, 0, "rollbacks in a row before the run stops"},
+    {"guard", "max_tries", INT, "5", 1, BIG, 0, 0, NULL, 0, "rollbacks in a row before the run stops"},
     {"guard", "loss_factor", REAL, "4.0", 1, INF, 1, 0, NULL, 0, "diverging: smoothed loss above this times its best"},
     {"guard", "window", INT, "100", 2, BIG, 0, 0, NULL, 0, "steps of loss and grad norm behind the z-scores"},
     {"guard", "z_threshold", REAL, "6.0", 0, INF, 1, 0, NULL, 0,

@@ -82,7 +82,7 @@ eta_guard_config eta_guard_defaults(void)
     return (eta_guard_config){.enabled = true,
                               .action = ETA_GUARD_ROLLBACK,
                               .lr_factor = 0.5,
-                              .max_tries = 3,
+                              .max_tries = 5,
                               .loss_factor = 4.0,
                               .window = 100,
                               .z_threshold = 6.0,

@@ -32,10 +32,13 @@ static int guard_restore(void *ctx, const void *buf, size_t len)
     return run_state_restore(ctx, buf, len, &err);
 }
 
+/* Messages (evaluations, guard decisions, warnings): through the progress
+ * display, or straight to stderr when it is off (--progress off still shows
+ * them; --quiet does not). */
 static void log_line(void *ud, const char *line)
 {
     eta_run *r = ud;
-    if (r->progress)
+    if (r->progress && r->progress_on)
         eta_progress_message(r->progress, line);
     else if (!r->opts.quiet)
         fprintf(stderr, "%s\n", line);
@@ -90,7 +93,8 @@ static int monitor_open(eta_run *r, eta_err *err)
     mc.momentum = r->has_momentum;
     mc.accuracy = r->info->class_target;
     mc.progress = r->progress;
-    mc.log = r->progress ? NULL : log_line; /* the sink shows its messages through the progress */
+    r->progress_on = pc.mode != ETA_PROGRESS_OFF;
+    mc.log = r->progress_on ? NULL : log_line; /* else the sink shows its messages through the progress */
     mc.log_ud = r;
     mc.resume = r->metrics_resume;
     mc.resume_len = r->metrics_resume_len;

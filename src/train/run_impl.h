@@ -53,6 +53,7 @@ struct eta_run {
     eta_guard *guard;
     eta_metrics *metrics;
     eta_progress *progress;
+    bool progress_on;         /* a bar or lines: messages go through it */
     void *metrics_resume;     /* the sink's state from a checkpoint, until the sink opens */
     size_t metrics_resume_len;
     double t_start;           /* when eta_run_fit started (monotonic seconds) */
