@@ -14,6 +14,7 @@
 #include "train_harness.h"
 
 #include <strings.h>
+#include <unistd.h>
 
 #include <eta/eta.h>
 
@@ -178,6 +179,25 @@ static void test_guard_default_tries_stop(void **state)
     assert_int_equal(count_in(path_in(dir, "metrics.jsonl"), "\"action\":\"rollback\""), 3);
     eta_net_free(load_model(MLP_SPEC, 784, path_in(dir, "model.safetensors")));
     free(err);
+}
+
+/* output.keep_checkpoints = 3: checkpoint.eta and the two before it, as
+ * checkpoint-STEP.eta; older ones are removed; the final checkpoint (the
+ * same step as the last periodic one) does not push one out. */
+static void test_keep_checkpoints(void **state)
+{
+    (void)state;
+    SKIP_UNLESS_FMNIST();
+    const char *dir = run_dir("keep3");
+    free(train_fmnist(0, "keep3",
+                      (const char *[]){"train.steps=60", "output.checkpoint_every=10", "output.keep_checkpoints=3",
+                                       NULL},
+                      true));
+    assert_int_equal(access(path_in(dir, "checkpoint.eta"), F_OK), 0);
+    assert_int_equal(access(path_in(dir, "checkpoint-60.eta"), F_OK), 0);
+    assert_int_equal(access(path_in(dir, "checkpoint-50.eta"), F_OK), 0);
+    assert_int_not_equal(access(path_in(dir, "checkpoint-40.eta"), F_OK), 0);
+    assert_int_not_equal(access(path_in(dir, "checkpoint-10.eta"), F_OK), 0);
 }
 
 /* guard.action=stop: the first trigger ends the run (exit 1) with the
@@ -467,6 +487,7 @@ int main(void)
         cmocka_unit_test(test_guard_rollback_recovers),
         cmocka_unit_test(test_guard_default_tries_stop),
         cmocka_unit_test(test_guard_stop),
+        cmocka_unit_test(test_keep_checkpoints),
         cmocka_unit_test(test_guard_skip),
         cmocka_unit_test(test_rollback_to_evaluated_step),
         cmocka_unit_test(test_init_from_torch),

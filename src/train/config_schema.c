@@ -103,7 +103,7 @@ static const eta_config_key KEYS[] = {
     {"output", "dir", PATH, "runs/<config name>", 0, 0, 0, 0, NULL, DERIVED,
      "the run directory: metrics, plots, checkpoints, config.ini, model.safetensors"},
     {"output", "checkpoint_every", INT, "0", 0, BIG, 0, 0, NULL, 0, "steps between checkpoints; 0: every epoch"},
-    {"output", "keep_checkpoints", INT, "1", 1, BIG, 0, 0, NULL, 0, "checkpoints kept (the newest)"},
+    {"output", "keep_checkpoints", INT, "1", 1, BIG, 0, 0, NULL, 0, "checkpoints kept: checkpoint.eta and the K - 1 before it as checkpoint-STEP.eta (this process's)"},
     {"output", "plots", BOOL, "true", 0, 0, 0, 0, NULL, 0, "draw loss.png, lr.png and grad_norm.png"},
     {"output", "progress", ENUM, "auto", 0, 0, 0, 0, "auto|bar|lines|off", 0,
      "on stderr: a bar, periodic lines, nothing; auto: a bar on a terminal, else lines"},

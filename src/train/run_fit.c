@@ -14,6 +14,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "train/runplot.h"
 
@@ -231,11 +232,32 @@ static int evaluate(eta_run *r, eta_err *err)
     return 0;
 }
 
+/* checkpoint.eta is the newest; with output.keep_checkpoints = K > 1 the
+ * K - 1 before it stay beside it as checkpoint-STEP.eta (hard links to the
+ * files once written; resume one by copying it to checkpoint.eta). */
 static int checkpoint(eta_run *r, eta_err *err)
 {
-    char path[1100];
+    char path[1100], old[1100];
     snprintf(path, sizeof path, "%s/checkpoint.eta", r->dir);
-    return eta_run_save(r, path, err);
+    int rc = eta_run_save(r, path, err);
+    int64_t keep = 1;
+    if (rc || eta_config_get_int(r->cfg, "output", "keep_checkpoints", &keep, NULL) || keep <= 1 ||
+        (r->kept_count > 0 && r->kept[r->kept_count - 1] == r->step)) /* the same step again (the end) */
+        return rc;
+    snprintf(old, sizeof old, "%s/checkpoint-%lld.eta", r->dir, (long long)r->step);
+    unlink(old);
+    if (link(path, old) == 0) {
+        int n = r->kept_count < RUN_MAX_KEPT ? r->kept_count : RUN_MAX_KEPT;
+        if (n == RUN_MAX_KEPT || n >= keep - 1) { /* the oldest goes */
+            snprintf(old, sizeof old, "%s/checkpoint-%lld.eta", r->dir, (long long)r->kept[0]);
+            unlink(old);
+            memmove(r->kept, r->kept + 1, (size_t)(n - 1) * sizeof *r->kept);
+            n--;
+        }
+        r->kept[n] = r->step;
+        r->kept_count = n + 1;
+    }
+    return ETA_OK;
 }
 
 /* The end of an epoch: the loader's end marker, the counters, the per-epoch

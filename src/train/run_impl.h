@@ -14,6 +14,8 @@
 #include "train/progress.h"
 #include "train/run.h"
 
+enum { RUN_MAX_KEPT = 64 };
+
 struct eta_run {
     eta_config *cfg;
     eta_run_options opts;
@@ -58,6 +60,8 @@ struct eta_run {
     size_t metrics_resume_len;
     double t_start;           /* when eta_run_fit started (monotonic seconds) */
     bool warned_io;
+    int64_t kept[RUN_MAX_KEPT]; /* steps of the older checkpoints kept (output.keep_checkpoints) */
+    int kept_count;
     bool stopped;             /* the guard stopped the run */
     int64_t checkpoints;      /* checkpoints this process began to write (the fault hook counts them) */
     char class_name[24];      /* eta_run_class_name's number for a class without a name */
