@@ -399,7 +399,14 @@ static void test_outputs_match_classes(void **state)
     free(eta_expect(0, ok, NULL, NULL));
     char out_dir[256];
     snprintf(out_dir, sizeof out_dir, "%s", dir);
-    const char *ev[] = {"eval", out_dir, "--data", two, NULL};
+    /* standardised with its own statistics: refused, the outputs would be wrong */
+    const char *evs[] = {"eval", out_dir, "--data", two, NULL};
+    err = eta_expect(2, evs, NULL, NULL);
+    expect_has("stderr", err, "--data: this data set is standardised (or normalised) with statistics of its own");
+    free(err);
+    const char *two_raw =
+        "CSV('sklearn/breast_cancer.csv', drop=[20, 21, 22, 23, 24, 25, 26, 27, 28, 29], standardize=False)";
+    const char *ev[] = {"eval", out_dir, "--data", two_raw, NULL};
     err = eta_expect(2, ev, NULL, NULL);
     expect_has("stderr", err, "the network gives 5 outputs per example, the data set has 2 classes");
     free(err);

@@ -52,6 +52,18 @@ int cli_open_run(const char *cmd, const char *dir, const char *data_spec, eta_co
                          .data_dir = cli_data_dir(), .msg = full, .msg_size = sizeof full};
     if ((rc = eta_run_new(run, *cfg, &o, &err)))
         return cli_run_report(cmd, full, &err, rc);
+    const double *m, *sd;
+    if (data_spec && (eta_data_input_stats(eta_run_dataset(*run), &m, &sd) > 0 ||
+                      eta_data_target_stats(eta_run_dataset(*run), &m, &sd) > 0)) {
+        /* Its own statistics would standardise it, not the training split's the model learnt
+         * with: the outputs would be silently wrong. */
+        fprintf(stderr,
+                "eta %s: --data: this data set is standardised (or normalised) with statistics of its own "
+                "training split, not those of the run's training data; pass standardize=False / "
+                "normalize=False with data already scaled as the run's, or use the run's data set with --split\n",
+                cmd);
+        return EXIT_USAGE;
+    }
     snprintf(path, sizeof path, "%s/model.safetensors", dir);
     if ((rc = eta_net_load_safetensors(eta_run_net(*run), path, &err))) {
         fprintf(stderr, "eta %s: %s\n", cmd, err.msg);

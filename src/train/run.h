@@ -60,6 +60,7 @@ int eta_run_predict(eta_run *r, eta_split split, FILE *out, eta_err *err);
 void eta_run_test_result(const eta_run *r, double *loss, double *accuracy);
 
 const char *eta_run_dir(const eta_run *r);
+const eta_dataset *eta_run_dataset(const eta_run *r);
 /* Class k's name from the data set ("T-shirt/top"), or its number ("3", in
  * a buffer of the run's that the next call reuses). */
 const char *eta_run_class_name(eta_run *r, int k);

@@ -393,6 +393,7 @@ void eta_run_free(eta_run *r)
 }
 
 const char *eta_run_dir(const eta_run *r) { return r->dir; }
+const eta_dataset *eta_run_dataset(const eta_run *r) { return r->ds; }
 const char *eta_run_class_name(eta_run *r, int k)
 {
     const char *name = eta_data_class_name(r->ds, k);
