@@ -68,6 +68,7 @@ static eta_guard_config small(eta_guard_action action)
     eta_guard_config c = eta_guard_defaults();
     c.action = action;
     c.max_tries = 3;
+    c.z_threshold = 6.0;
     c.window = 10;
     c.warmup = 5;
     c.snapshot_every = 10;
@@ -135,7 +136,7 @@ static void test_defaults_and_config(void **state)
     assert_true(d.enabled);
     assert_int_equal(d.action, ETA_GUARD_ROLLBACK);
     assert_true(d.lr_factor == 0.5 && d.max_tries == 5 && d.loss_factor == 4.0 && d.window == 100);
-    assert_true(d.z_threshold == 6.0 && d.warmup == 100 && d.snapshot_every == 100);
+    assert_true(d.z_threshold == 0.0 && d.warmup == 100 && d.snapshot_every == 100);
     /* NULL config: the defaults (a snapshot at step 0, the first multiple of 100). */
     fake_run r = {0};
     eta_guard *g = new_guard(NULL, &r);

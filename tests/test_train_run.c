@@ -264,7 +264,7 @@ static void test_rollback_to_evaluated_step(void **state)
     const char *cfg = put_text(root, "plateau.ini", TRAIN_CONFIG_PLATEAU);
     const char *dir = run_dir("plateau-eval10");
     const char *argv[] = {"train", cfg, "--dir", dir, "--set", "train.eval_every=10", "--set", "train.steps=40",
-                          "--quiet", NULL};
+                          "--set", "guard.z_threshold=6", "--quiet", NULL};
     free(eta_expect(0, argv, NULL, NULL));
     const char *js = path_in(dir, "metrics.jsonl");
     assert_int_equal(count_in(js, "\"action\":\"rollback\",\"trigger\":\"grad_norm_spike\""), 1);

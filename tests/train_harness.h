@@ -23,10 +23,12 @@
 #define SKIP_UNLESS_SKLEARN() SKIP_UNLESS(data_file("sklearn/wine_data.csv"), HOW_FETCH)
 
 /* The end of the resume tests' configs: a guard that snapshots every 10
- * steps, a checkpoint every 5, no plots. */
+ * steps and looks for spikes (z 6, off by default), a checkpoint every 5,
+ * no plots. */
 #define TRAIN_CONFIG_TAIL                                                                                          \
     "[guard]\n"                                                                                                     \
     "snapshot_every = 10\n"                                                                                         \
+    "z_threshold = 6\n"                                                                                             \
     "warmup = 20\n"                                                                                                 \
     "[output]\n"                                                                                                    \
     "checkpoint_every = 5\n"                                                                                        \

@@ -85,7 +85,7 @@ eta_guard_config eta_guard_defaults(void)
                               .max_tries = 5,
                               .loss_factor = 4.0,
                               .window = 100,
-                              .z_threshold = 6.0,
+                              .z_threshold = 0.0,
                               .warmup = 100,
                               .snapshot_every = 100};
 }
