@@ -232,11 +232,13 @@ def openblas_core(env):
     return res.stdout.strip() if res.returncode == 0 else ""
 
 
-def run_torch(args, model, threads=None, coretype=None, blas_threads=None):
+def run_torch(args, model, threads=None, coretype=None, blas_threads=None, script=None, extra=()):
     """threads None: torch's default run; else a configured one, with
-    OPENBLAS_NUM_THREADS = OMP_NUM_THREADS = blas_threads (None: unset)."""
+    OPENBLAS_NUM_THREADS = OMP_NUM_THREADS = blas_threads (None: unset).
+    script: the child's program (this one by default), given `extra` arguments too."""
     env = dict(os.environ)
-    cmd = [sys.executable, os.path.abspath(__file__), "--child", "--models", model, "--runs", str(args.runs)]
+    cmd = [sys.executable, script or os.path.abspath(__file__), "--child", "--models", model, "--runs", str(args.runs)]
+    cmd += list(extra)
     if threads is None:
         cmd.append("--default")
     else:
@@ -251,6 +253,29 @@ def run_torch(args, model, threads=None, coretype=None, blas_threads=None):
         cmd += ["--threads", str(threads)]
     res = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, check=True)
     return json.loads(res.stdout)
+
+
+def torch_configured(args, m, th, ct, tconf, script=None, extra=(), info=lambda r, cfg: r):
+    """Runs torch's configurations at th threads and keeps each in tconf under
+    (m, threads used in all, name); info(result, variant) is what is kept."""
+    cores = os.cpu_count() or 1
+    # OpenBLAS threads: t, and its default (one per core) when that differs
+    for bt in [th] + ([None] if th != cores else []):
+        for coretype in (None, ct) if ct else (None,):
+            r = run_torch(args, m, th, coretype, bt, script, extra)
+            for cfg, (t, _) in r["times"].items():
+                # the core and threads OpenBLAS reports it used, not the ones asked for
+                name = "torch %d/BLAS %d, %s, %s" % (th, r["openblas_threads"], cfg.replace("foreach=", "fe="),
+                                                     r["openblas_core"] or "?")
+                keep(tconf, (m, max(th, r["openblas_threads"]), name), t, info(r, cfg))
+
+
+def torch_default(args, m, tdef, tconf, script=None, extra=(), info=lambda r, cfg: r):
+    """Runs torch's default configuration; keeps it in tdef and, as a candidate for the best, in tconf."""
+    r = info(run_torch(args, m, script=script, extra=extra), "default")
+    keep(tdef, m, r["times"]["default"][0], r)
+    name = "default: torch %d/BLAS %d, %s" % (r["torch_threads"], r["openblas_threads"], r["openblas_core"] or "?")
+    keep(tconf, (m, max(r["torch_threads"], r["openblas_threads"]), name), r["times"]["default"][0], r)
 
 
 def run_eta(args, model, threads):
@@ -277,7 +302,6 @@ def parent(args):
     eta_env_ct = os.environ.get("OPENBLAS_CORETYPE")
     eta_core = openblas_core(os.environ)
     eta, tconf, tdef = {}, {}, {}
-    cores = os.cpu_count() or 1
     for rep in range(args.repeat):
         for m in args.models:
             for th in args.threads:
@@ -285,22 +309,9 @@ def parent(args):
                     % (rep + 1, args.repeat, m, th, ct))
                 e = run_eta(args, m, th)
                 keep(eta, (m, th), e["ms"], e)
-                # OpenBLAS threads: t, and its default (one per core) when that differs
-                for bt in [th] + ([None] if th != cores else []):
-                    for coretype in (None, ct) if ct else (None,):
-                        r = run_torch(args, m, th, coretype, bt)
-                        for cfg, (ms, _) in r["times"].items():
-                            # the core and threads OpenBLAS reports it used, not the ones asked for
-                            name = "torch %d/BLAS %d, %s, %s" % (th, r["openblas_threads"], cfg.replace("foreach=", "fe="),
-                                                                 r["openblas_core"] or "?")
-                            keep(tconf, (m, max(th, r["openblas_threads"]), name), ms, r)
+                torch_configured(args, m, th, ct, tconf)
             log("[%d/%d] %s: torch default" % (rep + 1, args.repeat, m))
-            r = run_torch(args, m)
-            keep(tdef, m, r["times"]["default"][0], r)
-            # the default is a configuration too: a candidate for torch's best
-            name = "default: torch %d/BLAS %d, %s" % (r["torch_threads"], r["openblas_threads"],
-                                                      r["openblas_core"] or "?")
-            keep(tconf, (m, max(r["torch_threads"], r["openblas_threads"]), name), r["times"]["default"][0], r)
+            torch_default(args, m, tdef, tconf)
 
     d0 = next(iter(tdef.values()))[1]
     print("forward + CrossEntropyLoss + backward + AdamW step, float32; ms per step, median of %d runs%s."
@@ -358,23 +369,25 @@ def parent(args):
                   % (m, th, ms, e["fastest"], e["params"], e["loss_first"], e["loss_last"]))
 
 
-def main():
+def cli(doc, models, eta_program, runs, child, parent, extra=lambda ap: None):
+    """The command line of a comparison: parses it, then runs child(args) or parent(args)."""
     here = os.path.dirname(os.path.abspath(__file__))
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("eta", nargs="?", default=os.path.join(here, "..", "build", "release", "bench", "train_step"))
-    ap.add_argument("--runs", type=int, default=7)
+    ap = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    ap.add_argument("eta", nargs="?", default=os.path.join(here, "..", "build", "release", "bench", eta_program))
+    ap.add_argument("--runs", type=int, default=runs)
     ap.add_argument("--repeat", type=int, default=1,
                     help="measure everything this many times; keep each number's smallest median")
-    ap.add_argument("--models", default=",".join(MODELS))
+    ap.add_argument("--models", default=",".join(models))
     ap.add_argument("--threads", default="1,2")
     ap.add_argument("--verbose", action="store_true", help="print every torch configuration")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--default", action="store_true", help=argparse.SUPPRESS)
+    extra(ap)
     args = ap.parse_args()
     args.models = args.models.split(",")
     args.threads = [int(x) for x in args.threads.split(",")] if args.threads else []
-    if any(m not in MODELS for m in args.models):
-        ap.error("models: %s" % ", ".join(MODELS))
+    if any(m not in models for m in args.models):
+        ap.error("models: %s" % ", ".join(models))
     if args.child:
         if args.default:
             args.threads = []
@@ -385,4 +398,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    cli(__doc__, MODELS, "train_step", 7, child, parent)

@@ -30,6 +30,7 @@
 #include <eta/eta.h>
 
 #include "bench.h"
+#include "proc.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -329,20 +330,6 @@ static double fixed_ns(const bench_opt *b)
 
 /* ---- main ------------------------------------------------------------ */
 
-static int parse_list(const char *s, long *out, int cap)
-{
-    int n = 0;
-    while (*s && n < cap) {
-        char *end;
-        long v = strtol(s, &end, 10);
-        if (end == s || v <= 0)
-            return -1;
-        out[n++] = v;
-        s = *end == ',' ? end + 1 : end;
-    }
-    return n;
-}
-
 static void usage(void)
 {
     fprintf(stderr, "usage: optim_step [--csv] [--runs N] [--sizes N,N,...] [--threads T,T,...]\n"
@@ -375,7 +362,7 @@ int main(int argc, char **argv)
             if (g_runs < 1 || g_runs > MAX_RUNS)
                 usage();
         } else if (!strcmp(argv[i], "--sizes") && i + 1 < argc) {
-            if ((nsizes = parse_list(argv[++i], sizes, 8)) <= 0)
+            if ((nsizes = bench_parse_list(argv[++i], sizes, 8)) <= 0)
                 usage();
         } else if (!strcmp(argv[i], "--opt") && i + 1 < argc) {
             only = argv[++i];
@@ -389,7 +376,7 @@ int main(int argc, char **argv)
         } else if (!strcmp(argv[i], "--no-steps")) {
             no_steps = true;
         } else if (!strcmp(argv[i], "--threads") && i + 1 < argc) {
-            if ((nthreads = parse_list(argv[++i], threads, 8)) <= 0)
+            if ((nthreads = bench_parse_list(argv[++i], threads, 8)) <= 0)
                 usage();
         } else
             usage();

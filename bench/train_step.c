@@ -38,23 +38,16 @@
  *   peak MB: VmHWM at the end; start MB: VmRSS when the child started,
  *   before the network was built (the program and its libraries).
  */
-#define _GNU_SOURCE /* environ */
 #include <eta/eta.h>
 
 #include "bench.h"
+#include "proc.h"
 
-#include <errno.h>
 #include <math.h>
-#include <spawn.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
-
-extern char **environ;
 
 
 #define RUN_NS 100e6   /* a timed run lasts at least 100 ms */
@@ -84,24 +77,6 @@ static const model MODELS[] = {
 #define NMODELS (int)(sizeof MODELS / sizeof MODELS[0])
 
 static int g_runs = 11;
-
-/* A field of /proc/self/status in MB ("VmHWM", "VmRSS"), or NAN. */
-static double status_mb(const char *field)
-{
-    FILE *f = fopen("/proc/self/status", "r");
-    if (!f)
-        return NAN;
-    char line[256];
-    size_t n = strlen(field);
-    double mb = NAN;
-    while (fgets(line, sizeof line, f))
-        if (!strncmp(line, field, n) && line[n] == ':') {
-            mb = strtod(line + n + 1, NULL) / 1024.0; /* kB */
-            break;
-        }
-    fclose(f);
-    return mb;
-}
 
 /* A fixed pseudo-random sequence (xorshift), so every run sees the same data. */
 static uint32_t rng_next(uint32_t *s)
@@ -215,7 +190,7 @@ static void trainer_free(trainer *t)
 /* Times model m on `threads` threads and prints its csv line. */
 static int run_one(const model *m, int threads)
 {
-    double start_mb = status_mb("VmRSS");
+    double start_mb = bench_status_mb("VmRSS");
     trainer t;
     trainer_init(&t, m, threads);
     if (step(&t))
@@ -240,7 +215,7 @@ static int run_one(const model *m, int threads)
         r[i] = (now_ns() - a) / (double)k;
     }
     qsort(r, (size_t)g_runs, sizeof r[0], cmp_double);
-    double peak = status_mb("VmHWM");
+    double peak = bench_status_mb("VmHWM");
     printf("train,%s,%d,%.4f,%.4f,%.2f,%.2f,%zu,%.5f,%.5f\n", m->name, threads, r[g_runs / 2] / 1e6, r[0] / 1e6, peak,
            start_mb, eta_net_param_total(t.net), first, t.loss);
     fflush(stdout);
@@ -250,86 +225,15 @@ static int run_one(const model *m, int threads)
 
 /* ---- the parent: one child per row -------------------------------------- */
 
-/* environ with OMP_NUM_THREADS and OPENBLAS_NUM_THREADS set to `threads`;
- * the strings live in `store`. */
-static char **child_env(int threads, char store[2][48])
-{
-    size_t n = 0;
-    while (environ[n])
-        n++;
-    char **env = xmalloc((n + 3) * sizeof *env);
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++)
-        if (strncmp(environ[i], "OMP_NUM_THREADS=", 16) && strncmp(environ[i], "OPENBLAS_NUM_THREADS=", 21))
-            env[k++] = environ[i];
-    snprintf(store[0], 48, "OMP_NUM_THREADS=%d", threads);
-    snprintf(store[1], 48, "OPENBLAS_NUM_THREADS=%d", threads);
-    env[k++] = store[0];
-    env[k++] = store[1];
-    env[k] = NULL;
-    return env;
-}
-
 /* Runs `self --one model threads` and copies its csv line into line. */
 static int run_child(const char *self, const model *m, int threads, char *line, size_t cap)
 {
-    int fd[2];
-    if (pipe(fd)) {
-        perror("train_step: pipe");
-        return 1;
-    }
-    char th[16], runs[16], store[2][48];
+    char th[16], runs[16], one[] = "--one", runs_opt[] = "--runs", name[32];
     snprintf(th, sizeof th, "%d", threads);
     snprintf(runs, sizeof runs, "%d", g_runs);
-    char one[] = "--one", runs_opt[] = "--runs", name[32];
     snprintf(name, sizeof name, "%s", m->name);
     char *argv[] = {(char *)(uintptr_t)self, one, name, th, runs_opt, runs, NULL};
-    char **env = child_env(threads, store);
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, fd[1], STDOUT_FILENO);
-    posix_spawn_file_actions_addclose(&fa, fd[0]);
-    posix_spawn_file_actions_addclose(&fa, fd[1]);
-    pid_t pid;
-    int rc = posix_spawn(&pid, self, &fa, NULL, argv, env);
-    posix_spawn_file_actions_destroy(&fa);
-    free(env);
-    close(fd[1]);
-    if (rc) {
-        fprintf(stderr, "train_step: cannot start %s: %s\n", self, strerror(rc));
-        close(fd[0]);
-        return 1;
-    }
-    FILE *f = fdopen(fd[0], "r");
-    line[0] = '\0';
-    char buf[512];
-    while (f && fgets(buf, sizeof buf, f))
-        if (!strncmp(buf, "train,", 6))
-            snprintf(line, cap, "%s", buf);
-    if (f)
-        fclose(f);
-    int status;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-        ;
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || !line[0]) {
-        fprintf(stderr, "train_step: the child for %s at %d thread(s) failed\n", m->name, threads);
-        return 1;
-    }
-    return 0;
-}
-
-static int parse_list(const char *s, long *out, int cap)
-{
-    int n = 0;
-    while (*s && n < cap) {
-        char *end;
-        long v = strtol(s, &end, 10);
-        if (end == s || v <= 0)
-            return -1;
-        out[n++] = v;
-        s = *end == ',' ? end + 1 : end;
-    }
-    return n;
+    return bench_run_child("train_step", argv, threads, "train,", line, cap);
 }
 
 static const model *find_model(const char *name)
@@ -356,16 +260,12 @@ int main(int argc, char **argv)
     const model *one = NULL;
     int one_threads = 0;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--csv"))
-            csv = true;
-        else if (!strcmp(argv[i], "--runs") && i + 1 < argc) {
-            g_runs = atoi(argv[++i]);
-            if (g_runs < 1 || g_runs > MAX_RUNS)
-                usage();
-        } else if (!strcmp(argv[i], "--threads") && i + 1 < argc) {
-            if ((nthreads = parse_list(argv[++i], threads, 8)) <= 0)
-                usage();
-        } else if (!strcmp(argv[i], "--models") && i + 1 < argc) {
+        int common = bench_common_arg(argc, argv, &i, &csv, &g_runs, MAX_RUNS, threads, &nthreads);
+        if (common < 0)
+            usage();
+        else if (common > 0)
+            continue;
+        if (!strcmp(argv[i], "--models") && i + 1 < argc) {
             char list[256];
             snprintf(list, sizeof list, "%s", argv[++i]);
             for (char *tok = strtok(list, ","); tok; tok = strtok(NULL, ","))
@@ -383,14 +283,8 @@ int main(int argc, char **argv)
         for (int i = 0; i < NMODELS; i++)
             models[nmodels++] = &MODELS[i];
 
-    /* The child is this program: /proc/self/exe survives a relative argv[0]. */
-    char self[4096];
-    ssize_t len = readlink("/proc/self/exe", self, sizeof self - 1);
-    if (len <= 0) {
-        snprintf(self, sizeof self, "%s", argv[0]);
-    } else {
-        self[len] = '\0';
-    }
+    char self[4096]; /* the child is this program */
+    bench_self(self, sizeof self, argv[0]);
     if (!csv) {
         printf("eta %s train_step: forward + CrossEntropyLoss + backward + AdamW step, float32.\n"
                "ms per step: median (and fastest) of %d runs after warm-up; each row in a fresh process with\n"

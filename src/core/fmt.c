@@ -14,14 +14,38 @@ int eta_fmt_real(char *buf, size_t n, double x)
         return snprintf(buf, n, x < 0 ? "-inf" : "inf");
     if (x == 0)
         return snprintf(buf, n, signbit(x) ? "-0.0" : "0.0");
-    /* The shortest %.Ng that reads back exactly. */
+    /* The shortest %.Ng that reads back exactly (17 digits always do). The
+     * decimal nearest x with p + 1 digits is at least as near as the one
+     * with p, so when the doubles that read back as x lie symmetrically
+     * around it, reading back holds from some p on and a binary search
+     * finds the least. Not so for a power of two, whose lower neighbour
+     * is twice as near as its upper one: those count up from 1. */
     char tmp[40];
-    int p = 1;
-    for (; p <= 17; p++) {
-        snprintf(tmp, sizeof tmp, "%.*e", p - 1, x);
-        if (strtod(tmp, NULL) == x)
-            break;
+    int mexp, lo = 1, hi = 17;
+    if (frexp(x, &mexp) == (x < 0 ? -0.5 : 0.5)) {
+        while (lo < hi) {
+            snprintf(tmp, sizeof tmp, "%.*e", lo - 1, x);
+            if (strtod(tmp, NULL) == x)
+                break;
+            lo++;
+        }
+    } else {
+        /* most numbers a run prints need 16 or 17 digits: look there first */
+        snprintf(tmp, sizeof tmp, "%.*e", 15, x);
+        if (strtod(tmp, NULL) != x)
+            lo = 17;
+        else
+            hi = 16;
+        while (lo < hi) {
+            int mid = (lo + hi) / 2;
+            snprintf(tmp, sizeof tmp, "%.*e", mid - 1, x);
+            if (strtod(tmp, NULL) == x)
+                hi = mid;
+            else
+                lo = mid + 1;
+        }
     }
+    int p = lo;
     int e = (int)floor(log10(fabs(x)));
     snprintf(tmp, sizeof tmp, "%.*e", p - 1, x);
     const char *ep = strchr(tmp, 'e');

@@ -22,6 +22,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "eta/data.h"
 #include "eta/eta.h"
@@ -58,6 +59,11 @@ int eta_run_predict(eta_run *r, eta_split split, FILE *out, eta_err *err);
 /* After eta_run_fit: the test split's loss and accuracy (NAN when the data
  * set has no test split, or for accuracy, is not a classifier). */
 void eta_run_test_result(const eta_run *r, double *loss, double *accuracy);
+
+/* After eta_run_fit: the seconds it spent in its epochs, from its start to
+ * the end of the last epoch and its evaluation, before the final
+ * checkpoint, the test evaluation and the outputs (bench/epoch.c). */
+double eta_run_fit_seconds(const eta_run *r);
 
 const char *eta_run_dir(const eta_run *r);
 const eta_dataset *eta_run_dataset(const eta_run *r);

@@ -330,6 +330,11 @@ void eta_run_test_result(const eta_run *r, double *loss, double *accuracy)
     *accuracy = r->test_acc;
 }
 
+double eta_run_fit_seconds(const eta_run *r)
+{
+    return r->t_epochs;
+}
+
 int eta_run_fit(eta_run *r, eta_err *err)
 {
     eta_err_clear(err);
@@ -380,6 +385,7 @@ int eta_run_fit(eta_run *r, eta_err *err)
         if (r->eval_every == 0 && (rc = evaluate(r, err)) < 0)
             return rc;
     }
+    r->t_epochs = run_now() - r->t_start;
     r->finished = true;
     if ((rc = checkpoint(r, err)) || (rc = finish(r, err)))
         return rc;

@@ -59,6 +59,7 @@ struct eta_run {
     void *metrics_resume;     /* the sink's state from a checkpoint, until the sink opens */
     size_t metrics_resume_len;
     double t_start;           /* when eta_run_fit started (monotonic seconds) */
+    double t_epochs;          /* seconds from then to the end of its last epoch (eta_run_fit_seconds) */
     bool warned_io;
     int64_t kept[RUN_MAX_KEPT]; /* steps of the older checkpoints kept (output.keep_checkpoints) */
     int kept_count;
