@@ -36,6 +36,12 @@
  * again with --one) with OMP_NUM_THREADS = OPENBLAS_NUM_THREADS = t and
  * [train] threads = t, so its peak resident memory (VmHWM) is its own.
  *
+ * Measure on a quiet machine. With t = 2 on 2 cores and another busy
+ * process, OpenMP's threads spin at every barrier while their partner waits
+ * for a core: the MLP's epoch took 9.7-14 s instead of 0.48
+ * (OMP_WAIT_POLICY=passive: 1.5-2.1 s then, but 0.72 s on a quiet machine).
+ * The environment is passed on to the children.
+ *
  * usage: epoch [--csv] [--runs N] [--models mlp,cnn] [--threads 1,2]
  *              [--root DIR] [--guard on|off] [--prefetch on|off]
  *   --csv prints the lines bench/compare_epoch.py reads:
