@@ -98,11 +98,19 @@ bool eta_net_param_is_buffer(const eta_net *net, int i);
 /* A buffer by its state_dict name ("1.running_var"), or NULL. */
 float *eta_net_buffer(eta_net *net, const char *name, size_t *n);
 
-/* Registers every parameter array (not the buffers) with an optimizer (float32). Arrays whose
+/* Registers every parameter array (not the buffers) with an optimizer (float32), and
+ * sets the optimizer's GEMM to eta_nn_gemm() (below). Arrays whose
  * name matches one of the comma-separated glob patterns in no_decay (for
  * example "*.bias,*norm*.weight") go into a new group with weight_decay 0;
  * NULL puts everything in group 0. */
 int eta_net_attach(eta_net *net, eta_optim *opt, const char *no_decay, eta_err *err);
+
+/* The GEMM the network runs (the BLAS it loads, nn/blas.c, or eta's C GEMM),
+ * float32 and float64, for eta_optim_set_gemm: an optimizer whose rule
+ * multiplies matrices (Muon) then runs them as fast as the network's layers,
+ * with the same bits at any thread count (docs/nn.md, "Threads and bits").
+ * eta_net_attach hands it to the optimizer it registers parameters with. */
+eta_gemm eta_nn_gemm(void);
 
 /* ---- saving and loading (docs/nn.md, "Saving and loading") -------------
  *

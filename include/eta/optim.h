@@ -11,7 +11,8 @@
  *
  * Every update rule follows PyTorch 2.x (torch.optim) semantics and defaults,
  * checked against fixtures that PyTorch writes; Lion, LAMB, LARS and
- * AdaBelief follow Optax, under Optax's argument names. Where the anchors
+ * AdaBelief follow Optax, under Optax's argument names; Muon follows
+ * torch.optim.Muon (2.9+), its matrix products through eta_optim_set_gemm. Where the anchors
  * disagree (epsilon placement, AMSGrad, momentum form, weight decay), the
  * choice is an explicit option whose value names the anchor that uses it.
  *
@@ -45,6 +46,7 @@ typedef enum eta_optim_kind {
     ETA_OPTIM_LAMB,       /* Optax */
     ETA_OPTIM_LARS,       /* Optax */
     ETA_OPTIM_ADABELIEF,  /* Optax */
+    ETA_OPTIM_MUON,       /* PyTorch 2.9+, 2-D parameters only */
     ETA_OPTIM_COUNT
 } eta_optim_kind;
 
@@ -60,6 +62,16 @@ typedef enum eta_anchor {
 
 /* "torch", "keras", "optax", "paper". */
 const char *eta_anchor_name(eta_anchor a);
+
+/* Muon's adjust_lr_fn: None (what 'original' does), 'original' (Keller
+ * Jordan's lr*sqrt(max(1, rows/cols))) or 'match_rms_adamw' (Moonshot's
+ * lr*0.2*sqrt(max(rows, cols))). */
+typedef enum eta_muon_adjust {
+    ETA_MUON_ADJUST_NONE = 0,
+    ETA_MUON_ADJUST_ORIGINAL,
+    ETA_MUON_ADJUST_MATCH_RMS_ADAMW,
+    ETA_MUON_ADJUST_COUNT
+} eta_muon_adjust;
 
 /* Hyperparameters of one parameter group. Field names follow the PyTorch
  * argument they hold; each optimizer reads only its own (see
@@ -84,7 +96,10 @@ typedef struct eta_optim_hparams {
     double trust_coefficient; /* LARS */
     double beta2_decay;       /* Adafactor */
     double d;                 /* Adafactor clipping threshold */
-    bool nesterov;            /* SGD, LARS */
+    double ns_coefficients[3]; /* Muon: Newton-Schulz (a, b, c) */
+    double ns_steps;          /* Muon: Newton-Schulz iterations, an integer in [0, 100) */
+    eta_muon_adjust adjust_lr_fn; /* Muon */
+    bool nesterov;            /* SGD, LARS, Muon */
     bool maximize;            /* every PyTorch optimizer */
     bool amsgrad;             /* Adam, AdamW */
     bool centered;            /* RMSprop */
@@ -156,8 +171,11 @@ int eta_optim_add_group(eta_optim *opt, const eta_optim_hparams *hp);
 /* Registers a parameter array of shape shape[0..ndim) in `group`, and its
  * gradient array of the same shape (written by the caller before each step;
  * clipping functions scale it in place). Allocates and initialises its state
- * as PyTorch does at the first step. Returns the parameter's index (>= 0),
- * or a negative error. 0 <= ndim <= ETA_MAX_DIMS; ndim 0 is a scalar. */
+ * as PyTorch does at the first step, and the scratch its update needs (Muon:
+ * the Newton-Schulz matrices). Returns the parameter's index (>= 0), or a
+ * negative error. 0 <= ndim <= ETA_MAX_DIMS; ndim 0 is a scalar. Muon, as
+ * PyTorch's, takes 2-D parameters only (ETA_EINVAL naming the shape):
+ * biases, norms, embeddings and convolutions go to another optimizer. */
 int eta_optim_add_param(eta_optim *opt, int group, void *data, void *grad, int ndim,
                         const int64_t *shape);
 
@@ -184,6 +202,28 @@ int eta_optim_set_momentum(eta_optim *opt, int group, double momentum);
 /* The learning rate the group was created with (PyTorch's initial_lr). */
 double eta_optim_initial_lr(const eta_optim *opt, int group);
 
+/* Matrix products for rules that multiply matrices (Muon): row-major
+ * C = alpha op(A) op(B) + beta C, op = transpose when ta/tb, op(A) M x K,
+ * op(B) K x N, C M x N, lda/ldb/ldc row strides in elements; beta == 0
+ * sets C without reading it (the BLAS contract). Called from the step,
+ * with sizes eta has checked; must not allocate for the step to keep its
+ * promise. */
+typedef void (*eta_sgemm_fn)(bool ta, bool tb, int M, int N, int K, float alpha, const float *A, int lda,
+                             const float *B, int ldb, float beta, float *C, int ldc);
+typedef void (*eta_dgemm_fn)(bool ta, bool tb, int M, int N, int K, double alpha, const double *A, int lda,
+                             const double *B, int ldb, double beta, double *C, int ldc);
+typedef struct eta_gemm {
+    eta_sgemm_fn sgemm; /* float32; NULL: eta's C GEMM */
+    eta_dgemm_fn dgemm; /* float64; NULL: eta's C GEMM */
+} eta_gemm;
+
+/* The GEMM the optimizer's matrix products run on; NULL (the default) or
+ * NULL members: eta's own blocked C GEMM (src/core/gemm.c), which needs
+ * nothing but libc and gives the same bits at any thread count. A program
+ * with eta's nn layer passes eta_nn_gemm() (eta_net_attach does it), which
+ * runs the BLAS the network uses. */
+void eta_optim_set_gemm(eta_optim *opt, const eta_gemm *gemm);
+
 /* All hyperparameters of a group; set validates them first. */
 int eta_optim_get_hparams(const eta_optim *opt, int group, eta_optim_hparams *hp);
 int eta_optim_set_hparams(eta_optim *opt, int group, const eta_optim_hparams *hp);
@@ -191,7 +231,8 @@ int eta_optim_set_hparams(eta_optim *opt, int group, const eta_optim_hparams *hp
 /* A state array of parameter `param`, by PyTorch's name: "exp_avg",
  * "exp_avg_sq", "max_exp_avg_sq", "momentum_buffer", "sum", "square_avg",
  * "grad_avg", "acc_delta", "exp_inf", "mu_product", "ax", "eta", "mu",
- * "prev", "step_size", "row_var", "col_var", "variance", "exp_avg_var".
+ * "prev", "step_size", "row_var", "col_var", "variance", "exp_avg_var"
+ * ("momentum_buffer" is also Muon's).
  * Elements are of the optimizer's dtype. ETA_EINVAL if the rule (with its
  * options) keeps no such state. */
 int eta_optim_state(const eta_optim *opt, int param, const char *name, void **data, size_t *n);

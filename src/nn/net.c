@@ -662,6 +662,8 @@ int eta_net_attach(eta_net *n, eta_optim *opt, const char *no_decay, eta_err *er
         return eta_spec_fail(err, ETA_ESTATE, NULL, "attach: call eta_net_prepare first");
     if (eta_optim_get_config(opt)->dtype != ETA_F32)
         return eta_spec_fail(err, ETA_EINVAL, NULL, "attach: the optimizer must be float32 like the network");
+    eta_gemm gemm = eta_nn_gemm();
+    eta_optim_set_gemm(opt, &gemm);
     int nd_group = -1;
     for (int i = 0; i < n->g.nparams; i++) {
         const nn_param *p = &n->g.params[i];

@@ -21,9 +21,18 @@ struct eta_optim {
     int64_t step;
     double *scratch;      /* reduction slots for the largest array */
     size_t scratch_n;
+    void *work;           /* the rule's scratch (work_len) for the largest parameter */
+    size_t work_n;        /* in elements of dtype */
+    eta_gemm gemm;        /* eta_optim_set_gemm; NULL members: core/gemm.c */
     char err[256];
 };
 
+/* malloc and free as an eta_allocator's functions (the optimizer's and the
+ * average's when the caller gives none). */
+void *eta_optim_default_alloc_(void *ud, size_t size);
+void eta_optim_default_free_(void *ud, void *p);
+/* *given, or malloc and free when NULL. */
+eta_allocator eta_optim_allocator_(const eta_allocator *given);
 void *eta_optim_alloc_(eta_optim *o, size_t size);
 void eta_optim_release_(eta_optim *o, void *p);
 /* Sets the optimizer's message; returns code. */

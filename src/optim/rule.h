@@ -49,15 +49,20 @@ typedef struct optim_ctx {
     eta_dtype dtype;
     int threads;
     double *scratch;             /* eta_reduce_slots(largest parameter) doubles */
+    void *work;                  /* the rule's work_len elements of dtype, or NULL */
+    const eta_gemm *gemm;        /* eta_optim_set_gemm's; NULL members: core/gemm.c */
 } optim_ctx;
 
 /* Argument types of the spec/validation table. */
 typedef enum optim_arg_type {
     ARG_REAL,     /* double at off */
+    ARG_INT,      /* a Python int, held as a double at off (Muon's ns_steps) */
     ARG_PAIR,     /* a 2-tuple of doubles at off and off2 */
     ARG_EPS_PAIR, /* Adafactor's (None|real, real): off (NaN for None), off2 */
     ARG_BOOL,     /* bool at off */
     ARG_ANCHOR,   /* eta_anchor at off, one of `anchors` (a bit mask) */
+    ARG_TRIPLE,   /* a 3-tuple of doubles at off, off + 8, off + 16 (an array) */
+    ARG_ADJUST,   /* Muon's adjust_lr_fn: None or a name, eta_muon_adjust at off */
     ARG_IGNORED   /* PyTorch implementation switches (foreach, fused, ...): bool or None, no effect */
 } optim_arg_type;
 
@@ -94,6 +99,12 @@ typedef struct optim_rule {
     /* The hyperparameter a cycling schedule drives as "momentum": an offset of
      * a double in eta_optim_hparams, or (size_t)-1 if none. */
     size_t momentum_field;
+    /* The only number of dimensions the rule takes (Muon: 2); 0: any. */
+    int param_ndim;
+    /* Elements of dtype the update of p needs as scratch (NULL: none). The
+     * optimizer keeps one buffer of the largest, sized when parameters are
+     * added, so that a step never allocates. */
+    size_t (*work_len)(const optim_param *p);
 } optim_rule;
 
 /* state_len for rules whose every state array is the parameter's size. */

@@ -1,8 +1,9 @@
 /* optim/save.c - exact save and restore of an optimizer's state.
  *
- * Format, version 1, every number little-endian whatever the host:
+ * Format, version 2, every number little-endian whatever the host:
  *   "ETAOPTIM" | u32 version | u32 kind | u32 dtype | u32 ngroups | u32 nparams | i64 steps
- *   per group: f64 initial_lr | f64 x NREAL hyperparameters | u8 x NFLAG | u32 x NANCHOR
+ *   per group: f64 initial_lr | f64 x NREAL hyperparameters | u8 x NFLAG | u32 x NANCHOR |
+ *              u32 adjust_lr_fn
  *   per param: u32 group | u32 ndim | i64 shape[ndim] | i64 step |
  *              OPTIM_MAX_STATE x (u64 n | n elements of dtype)
  *   u32 CRC-32 of everything before it
@@ -10,7 +11,10 @@
  * optimizer it loads into, then the hyperparameters (valid for the rule, and
  * keeping the state arrays the optimizer has, as set_hparams requires) and
  * step counts (0 <= param step <= steps < INT64_MAX), and only then writes:
- * on any error the optimizer is unchanged.
+ * on any error the optimizer is unchanged. Version 1 (before Muon) lacks the
+ * last four reals (ns_coefficients, ns_steps) and adjust_lr_fn; it is read
+ * with those taken from the optimizer's groups (no rule of version 1 reads
+ * them).
  */
 #include <errno.h>
 #include <math.h>
@@ -23,9 +27,11 @@
 #include "optim/optim_impl.h"
 
 #define MAGIC "ETAOPTIM"
-#define VERSION 1u
+#define VERSION 2u
 
-/* The hyperparameters in file order. Appending fields needs a new version. */
+/* The hyperparameters in file order. Appending fields needs a new version;
+ * version 1 has the first V1_REALS reals and no adjust_lr_fn. */
+#define V1_REALS 23
 static const size_t real_fields[] = {
     offsetof(eta_optim_hparams, lr), offsetof(eta_optim_hparams, weight_decay),
     offsetof(eta_optim_hparams, momentum), offsetof(eta_optim_hparams, dampening),
@@ -37,6 +43,8 @@ static const size_t real_fields[] = {
     offsetof(eta_optim_hparams, etas[1]), offsetof(eta_optim_hparams, step_sizes[0]),
     offsetof(eta_optim_hparams, step_sizes[1]), offsetof(eta_optim_hparams, trust_coefficient),
     offsetof(eta_optim_hparams, beta2_decay), offsetof(eta_optim_hparams, d),
+    offsetof(eta_optim_hparams, ns_coefficients[0]), offsetof(eta_optim_hparams, ns_coefficients[1]),
+    offsetof(eta_optim_hparams, ns_coefficients[2]), offsetof(eta_optim_hparams, ns_steps),
 };
 static const size_t flag_fields[] = {
     offsetof(eta_optim_hparams, nesterov), offsetof(eta_optim_hparams, maximize),
@@ -120,7 +128,7 @@ static void get_elems(cursor *c, eta_dtype t, void *x, size_t n)
 
 static size_t group_bytes(void)
 {
-    return 8 + 8 * COUNT(real_fields) + COUNT(flag_fields) + 4 * COUNT(anchor_fields);
+    return 8 + 8 * COUNT(real_fields) + COUNT(flag_fields) + 4 * COUNT(anchor_fields) + 4;
 }
 
 static void put_group(cursor *c, const optim_group *g)
@@ -141,13 +149,16 @@ static void put_group(cursor *c, const optim_group *g)
         memcpy(&a, (const char *)&g->hp + anchor_fields[i], sizeof a);
         put(c, (uint32_t)a, 4);
     }
+    put(c, (uint32_t)g->hp.adjust_lr_fn, 4);
 }
 
-static void get_group(cursor *c, optim_group *g)
+/* Reads a group of a file of `version`; fields version 1 lacks come from
+ * `now`, the optimizer's group. */
+static void get_group(cursor *c, optim_group *g, uint32_t version, const optim_group *now)
 {
-    memset(g, 0, sizeof *g);
+    *g = *now;
     g->initial_lr = get_f64(c);
-    for (size_t i = 0; i < COUNT(real_fields); i++) {
+    for (size_t i = 0; i < (version == 1 ? V1_REALS : COUNT(real_fields)); i++) {
         double v = get_f64(c);
         memcpy((char *)&g->hp + real_fields[i], &v, 8);
     }
@@ -159,6 +170,10 @@ static void get_group(cursor *c, optim_group *g)
         uint64_t v = get(c, 4);
         eta_anchor a = v < ETA_ANCHOR_COUNT ? (eta_anchor)v : ETA_ANCHOR_COUNT;
         memcpy((char *)&g->hp + anchor_fields[i], &a, sizeof a);
+    }
+    if (version >= 2) {
+        uint64_t v = get(c, 4);
+        g->hp.adjust_lr_fn = v < ETA_MUON_ADJUST_COUNT ? (eta_muon_adjust)v : ETA_MUON_ADJUST_COUNT;
     }
 }
 
@@ -223,6 +238,8 @@ static int check_group(const eta_optim *o, int g, const optim_group *grp, eta_er
         if (a == ETA_ANCHOR_COUNT)
             return eta_spec_fail(e, ETA_EFORMAT, NULL, "%s is out of range", anchor_names[i]);
     }
+    if ((unsigned)grp->hp.adjust_lr_fn >= ETA_MUON_ADJUST_COUNT)
+        return eta_spec_fail(e, ETA_EFORMAT, NULL, "adjust_lr_fn is out of range");
     int rc = eta_optim_check_hparams(o->cfg.kind, &grp->hp, e);
     if (rc)
         return rc;
@@ -246,9 +263,9 @@ static int walk(eta_optim *o, const unsigned char *buf, size_t len, bool apply)
     const char *name = o->rule->name;
     cursor c = {(unsigned char *)(uintptr_t)buf, len - 4, 8, false};
     uint32_t version = (uint32_t)get(&c, 4);
-    if (version != VERSION)
-        return eta_optim_fail_(o, ETA_EFORMAT, "%s: state version %u, this eta reads version %u", name, version,
-                               VERSION);
+    if (version != 1 && version != VERSION)
+        return eta_optim_fail_(o, ETA_EFORMAT, "%s: state version %u, this eta reads versions 1 to %u", name,
+                               version, VERSION);
     uint32_t kind = (uint32_t)get(&c, 4), dtype = (uint32_t)get(&c, 4);
     uint32_t ngroups = (uint32_t)get(&c, 4), nparams = (uint32_t)get(&c, 4);
     int64_t steps = (int64_t)get(&c, 8);
@@ -267,7 +284,7 @@ static int walk(eta_optim *o, const unsigned char *buf, size_t len, bool apply)
                                (long long)steps);
     for (int g = 0; g < o->ngroups; g++) {
         optim_group grp;
-        get_group(&c, &grp);
+        get_group(&c, &grp, version, &o->groups[g]);
         eta_err e;
         if (!c.bad && check_group(o, g, &grp, &e))
             return eta_optim_fail_(o, ETA_EFORMAT, "group %d of the saved state: %s", g, e.msg);
