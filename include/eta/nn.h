@@ -62,6 +62,17 @@ int eta_net_init(eta_net *net, uint64_t seed);
  * statistics updated) or eval mode. Default: train. */
 void eta_net_train(eta_net *net, bool train);
 
+/* BatchNorm statistics recomputed as torch.optim.swa_utils.update_bn does
+ * (for an averaged model, eta train's [train] average): on resets every
+ * BatchNorm's running statistics (mean 0, variance 1) and the count of
+ * train-mode passes, and from then on each train-mode forward pass k
+ * updates them as BatchNorm(momentum=None) does, a factor 1/k: after a
+ * pass over the data they are the equal average of its batches' statistics.
+ * off returns to the layers' momentum. ETA_ESTATE before prepare. */
+int eta_net_bn_cumulative(eta_net *net, bool on);
+/* Whether the network has buffers (BatchNorm running statistics). */
+bool eta_net_has_running_stats(const eta_net *net);
+
 /* The input's element type: ETA_NN_INT32 when the first layer is an
  * Embedding (token ids), else float32. */
 typedef enum eta_nn_input { ETA_NN_FLOAT32 = 0, ETA_NN_INT32 = 1 } eta_nn_input;

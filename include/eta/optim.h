@@ -276,6 +276,87 @@ int eta_optim_load(eta_optim *opt, const void *buf, size_t len);
 int eta_optim_save_file(eta_optim *opt, const char *path);
 int eta_optim_load_file(eta_optim *opt, const char *path);
 
+/* ------------------------------------------------------------------------
+ * Weight averaging: torch.optim.swa_utils.AveragedModel over caller-owned
+ * arrays (a model's parameters and buffers), float32 or float64.
+ *
+ *     eta_average *avg;
+ *     eta_average_config ac;
+ *     eta_average_config_from_spec(&ac, "EMA(decay=0.999)", NULL);
+ *     eta_average_new(&avg, &ac, NULL);
+ *     eta_average_add(avg, w, n, false);      // copies w now (AveragedModel's deepcopy)
+ *     for (;;) { ...; eta_optim_step(opt); eta_average_update(avg); }
+ *     eta_average_swap(avg);                  // the model holds the average (evaluate, save), and back
+ *
+ * update is AveragedModel.update_parameters (PyTorch 2.x): the first update
+ * copies the model; later ones average, SWA a <- a + (x - a)/(n + 1) with n
+ * the updates so far (get_swa_avg_fn, an equal average of every update), EMA
+ * a <- lerp(a, x, 1 - decay) (get_ema_multi_avg_fn(decay)). Arrays added
+ * as buffers (BatchNorm's running statistics) are averaged too with
+ * use_buffers, else copied from the model at every update, as AveragedModel
+ * does; then eta's nn layer recomputes BatchNorm statistics for the average
+ * (torch.optim.swa_utils.update_bn; eta train does it). Nothing is allocated
+ * after the arrays are added. One object, one thread at a time.
+ * ------------------------------------------------------------------------ */
+
+typedef enum eta_average_kind {
+    ETA_AVERAGE_SWA = 0, /* equal average (AveragedModel's default) */
+    ETA_AVERAGE_EMA,     /* exponential moving average */
+    ETA_AVERAGE_COUNT
+} eta_average_kind;
+
+typedef struct eta_average_config {
+    eta_average_kind kind;
+    eta_dtype dtype;
+    double decay;        /* EMA only: 0.999 by default; in [0, 1] */
+    bool use_buffers;    /* AveragedModel(use_buffers=): average buffers too (default False) */
+    /* When a training loop updates (eta train reads these; the object
+     * updates when told): from `start`, a fraction of the run in [0, 1)
+     * (SWA 0.75, EMA 0), every `every` optimizer steps (0: at the end of
+     * each epoch; SWA 0, EMA 1). */
+    double start;
+    int64_t every;
+    int threads;         /* OpenMP threads for large arrays: 0 = OpenMP's default */
+    const eta_allocator *alloc; /* NULL: malloc/free */
+} eta_average_config;
+
+/* Defaults of a kind: float32, SWA(start=0.75, every=0) or
+ * EMA(decay=0.999, start=0, every=1), use_buffers False. */
+eta_average_config eta_average_defaults(eta_average_kind kind);
+/* "SWA(start=0.75, every=0, use_buffers=False)" or "EMA(decay=0.999,
+ * start=0.0, every=1, use_buffers=False)": errors located in the text. */
+int eta_average_config_from_spec(eta_average_config *cfg, const char *spec, eta_err *err);
+/* The signature with defaults, for help texts; returns what snprintf would. */
+int eta_average_describe(eta_average_kind kind, char *buf, size_t n);
+const char *eta_average_name(eta_average_kind kind); /* "SWA", "EMA"; NULL out of range */
+
+typedef struct eta_average eta_average;
+
+int eta_average_new(eta_average **out, const eta_average_config *cfg, eta_err *err);
+void eta_average_free(eta_average *avg);
+/* Registers n elements of the caller's model (which must outlive the object)
+ * and copies them as the average's starting value; `buffer` marks a buffer.
+ * Returns the array's index, or a negative error. */
+int eta_average_add(eta_average *avg, void *model, size_t n, bool buffer);
+/* One AveragedModel.update_parameters(model). ETA_ESTATE without arrays. */
+int eta_average_update(eta_average *avg);
+/* Updates taken (AveragedModel's n_averaged). */
+int64_t eta_average_count(const eta_average *avg);
+/* The averaged values of array i (n elements of dtype); NULL out of range. */
+const void *eta_average_data(const eta_average *avg, int i, size_t *n);
+/* Exchanges the model's values and the average's, every array: call once to
+ * evaluate or save the averaged model, and again to continue training. */
+int eta_average_swap(eta_average *avg);
+/* Exact save and restore of the average (values, count, configuration):
+ * versioned, little-endian, CRC-32 checked. load requires an object with the
+ * same kind, dtype, decay, use_buffers and arrays; on error it is unchanged.
+ * save allocates with the object's allocator (eta_average_free_buf). */
+int eta_average_save(eta_average *avg, void **buf, size_t *len);
+void eta_average_free_buf(eta_average *avg, void *buf);
+int eta_average_load(eta_average *avg, const void *buf, size_t len);
+/* The message of the last error ("" if none). */
+const char *eta_average_error(const eta_average *avg);
+
 #ifdef __cplusplus
 }
 #endif
