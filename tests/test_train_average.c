@@ -101,9 +101,9 @@ static void test_average_of_the_steps(void **state)
             if (memcmp(&a, &g[i], sizeof a))
                 fail_msg("%s: parameter %zu: got %.9g, want %.9g", kinds[v], i, (double)g[i], (double)a);
         }
-        eta_net_free(got);
         /* the average differs from the last weights */
         assert_true(memcmp(g, eta_net_params(w[2], NULL), n * sizeof *g) != 0);
+        eta_net_free(got);
     }
     for (int k = 0; k < 3; k++)
         eta_net_free(w[k]);
