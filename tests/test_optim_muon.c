@@ -9,6 +9,10 @@
 
 #include <eta/eta.h>
 
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
 static double noise(uint64_t *s)
 {
     *s = *s * 6364136223846793005ull + 1442695040888963407ull;
@@ -230,19 +234,29 @@ static void test_no_allocation_in_step(void **state)
 }
 
 /* Matrices large enough for several GEMM parts and parallel chunks: 1 and 2
- * threads give the same bits, with eta's C GEMM and with the network's. */
+ * threads give the same bits, with eta's C GEMM (the optimizer's threads)
+ * and with the network's (OpenMP's thread count, which it follows). */
 static void test_threads_do_not_change_results(void **state)
 {
     (void)state;
     eta_gemm nn = eta_nn_gemm();
     const eta_gemm *gemms[] = {NULL, &nn};
+#ifdef _OPENMP
+    int was = omp_get_max_threads();
+#endif
     for (int d = 0; d < 2; d++)
         for (int k = 0; k < 2; k++) {
             rig r[2];
             for (int t = 0; t < 2; t++) {
+#ifdef _OPENMP
+                omp_set_num_threads(t + 1);
+#endif
                 rig_init(&r[t], "Muon(lr=0.02)", d ? ETA_F64 : ETA_F32, 40, t + 1, gemms[k], NULL);
                 rig_steps(&r[t], 2);
             }
+#ifdef _OPENMP
+            omp_set_num_threads(was);
+#endif
             if (!rig_same(&r[0], &r[1]))
                 fail_msg("%s, %s GEMM: 1 and 2 threads differ", d ? "float64" : "float32", k ? "nn" : "C");
             rig_free(&r[0]);
