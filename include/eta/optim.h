@@ -237,6 +237,32 @@ int eta_optim_set_hparams(eta_optim *opt, int group, const eta_optim_hparams *hp
  * options) keeps no such state. */
 int eta_optim_state(const eta_optim *opt, int param, const char *name, void **data, size_t *n);
 
+/* Scalars the optimizer keeps besides its state arrays: the step size a
+ * learning-rate-free rule estimated (D-Adaptation's and Prodigy's "d"),
+ * Schedule-Free's averaging weights, and so on (docs/optim.md lists each
+ * rule's). `group` picks the group for per-group scalars; an optimizer-wide
+ * one is the same for every valid group. ETA_EINVAL if the rule keeps no
+ * scalar of that name or the group does not exist. They are saved and
+ * restored with the state. */
+int eta_optim_scalar(const eta_optim *opt, int group, const char *name, double *value);
+/* The i-th scalar's name (per-group ones first), NULL past the last. */
+const char *eta_optim_scalar_name(const eta_optim *opt, int i);
+
+/* Train and evaluation points. Schedule-Free rules (SGDScheduleFree,
+ * AdamWScheduleFree) train at one point y and evaluate at another, x, the
+ * average of the iterates: between steps the parameters hold y ("train
+ * mode", the state after eta_optim_new); eta_optim_eval writes x into them,
+ * and eta_optim_train writes y back, exactly. Evaluate, checkpoint and save
+ * the model in eval mode; step only in train mode (eta_optim_step returns
+ * ETA_ESTATE in eval mode). Before the first step both points are the
+ * parameters themselves. For every other rule the two calls only set the
+ * mode. The mode is saved and restored with the state. */
+int eta_optim_eval(eta_optim *opt);
+int eta_optim_train(eta_optim *opt);
+bool eta_optim_is_eval(const eta_optim *opt);
+/* Whether the rule has a separate evaluation point (Schedule-Free). */
+bool eta_optim_has_eval_point(const eta_optim *opt);
+
 /* The message of the last error on this optimizer ("" if none). */
 const char *eta_optim_error(const eta_optim *opt);
 

@@ -2,8 +2,9 @@
  *
  * The rules themselves live one per file (sgd.c, adam.c, ...); the argument
  * tables, defaults and spec binding in hparams.c; gradient clipping in
- * clip.c; checkpoints in save.c. Everything a step needs is allocated when
- * a parameter is added, so eta_optim_step never allocates.
+ * clip.c; checkpoints in save.c; the optimizer-wide pass's helpers, scalars
+ * and the train/eval switch in wide.c. Everything a step needs is allocated
+ * when a parameter is added, so eta_optim_step never allocates.
  */
 #include "core/error.h"
 #include "optim/optim_impl.h"
@@ -77,6 +78,8 @@ int eta_optim_new(eta_optim **out, const eta_optim_config *cfg, eta_err *err)
     o->cfg.alloc = NULL;
     o->alloc = a;
     o->rule = rule;
+    if (rule->init_scalars)
+        rule->init_scalars(&cfg->hp, o->scalars);
     rc = eta_optim_add_group(o, NULL);
     if (rc < 0) {
         eta_optim_free(o);
@@ -130,8 +133,12 @@ int eta_optim_add_group(eta_optim *o, const eta_optim_hparams *hp)
     o->groups = arr;
     if (rc)
         return rc;
-    o->groups[o->ngroups].hp = *h;
-    o->groups[o->ngroups].initial_lr = h->lr;
+    optim_group *g = &o->groups[o->ngroups];
+    memset(g, 0, sizeof *g);
+    g->hp = *h;
+    g->initial_lr = h->lr;
+    if (o->rule->init_group_scalars)
+        o->rule->init_group_scalars(h, g->scalars);
     return o->ngroups++;
 }
 
@@ -234,12 +241,28 @@ int eta_optim_add_param(eta_optim *o, int group, void *data, void *grad, int ndi
     return o->nparams++;
 }
 
+/* A step: the rule's prepare (the optimizer-wide pass, rule.h), then one
+ * update per parameter in registration order, then the rule's finish. */
 int eta_optim_step(eta_optim *o)
 {
+    const optim_rule *r = o->rule;
     if (o->nparams == 0)
-        return eta_optim_fail_(o, ETA_ESTATE, "%s: step called with no parameters", o->rule->name);
+        return eta_optim_fail_(o, ETA_ESTATE, "%s: step called with no parameters", r->name);
+    if (o->eval)
+        return eta_optim_fail_(o, ETA_ESTATE,
+                               "%s: step called in eval mode (parameters hold the evaluation point): call "
+                               "eta_optim_train first",
+                               r->name);
     if (o->cfg.check_finite) {
         int rc = eta_optim_check_grads(o);
+        if (rc)
+            return rc;
+    }
+    optim_wide w = eta_optim_wide_(o);
+    if (r->prepare) {
+        int rc = r->prepare(&w);
+        if (rc == OPTIM_SKIP)
+            return ETA_OK;
         if (rc)
             return rc;
     }
@@ -249,9 +272,12 @@ int eta_optim_step(eta_optim *o)
         const optim_group *g = &o->groups[p->group];
         p->step++;
         optim_ctx c = {.hp = &g->hp, .initial_lr = g->initial_lr, .step = p->step, .dtype = o->cfg.dtype,
-                       .threads = o->cfg.threads, .scratch = o->scratch, .work = o->work, .gemm = &o->gemm};
-        o->rule->update(&c, p);
+                       .threads = o->cfg.threads, .scratch = o->scratch, .work = o->work, .gemm = &o->gemm,
+                       .scalars = o->scalars, .group_scalars = g->scalars, .hp0 = &o->groups[0].hp};
+        r->update(&c, p);
     }
+    if (r->finish)
+        r->finish(&w);
     return ETA_OK;
 }
 
