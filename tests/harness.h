@@ -15,6 +15,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <eta/core.h>
+
 /* The path of a file in tests/ref (ETA_REF_DIR, set by CTest). */
 static inline const char *ref_path(const char *name)
 {
@@ -114,6 +116,46 @@ static inline double max_rel_err(const double *got, const double *want, size_t n
             fail_msg("%s: element %zu: got %.17g, want %.17g (rel err %.3g > %.3g)", (what), w_,     \
                      (got)[w_], (want)[w_], e_, (double)(tol));                                      \
     } while (0)
+
+/* An eta_allocator's functions that count allocations and fail from the
+ * fail_at-th on (-1: never), for the tests of "no allocation in a step" and
+ * of every out-of-memory path: eta_allocator a = {c_alloc, c_free, &counter}. */
+typedef struct counting {
+    long allocs;
+    long fail_at; /* the allocation number that fails; -1 never */
+} counting;
+
+static inline void *c_alloc(void *ud, size_t n)
+{
+    counting *c = ud;
+    if (c->fail_at >= 0 && c->allocs >= c->fail_at)
+        return NULL;
+    c->allocs++;
+    return malloc(n);
+}
+
+static inline void c_free(void *ud, void *p)
+{
+    (void)ud;
+    free(p);
+}
+
+/* Doubles into a float32 or float64 array, and back. */
+static inline void to_typed(eta_dtype t, void *dst, const double *src, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (t == ETA_F32)
+            ((float *)dst)[i] = (float)src[i];
+        else
+            ((double *)dst)[i] = src[i];
+    }
+}
+
+static inline void from_typed(eta_dtype t, double *dst, const void *src, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        dst[i] = t == ETA_F32 ? (double)((const float *)src)[i] : ((const double *)src)[i];
+}
 
 /* Runs `eta ARGS` (ETA_BIN) with the shell, stdout to *out (malloc'd),
  * stderr to *err; returns the exit status. */

@@ -259,27 +259,6 @@ static void test_corrupt_state_is_refused(void **state)
     eta_optim_free(other.opt);
 }
 
-/* An allocator that counts and can be told to fail. */
-typedef struct counting {
-    long allocs;
-    long fail_at; /* the allocation number that fails; -1 never */
-} counting;
-
-static void *c_alloc(void *ud, size_t n)
-{
-    counting *c = ud;
-    if (c->fail_at >= 0 && c->allocs >= c->fail_at)
-        return NULL;
-    c->allocs++;
-    return malloc(n);
-}
-
-static void c_free(void *ud, void *p)
-{
-    (void)ud;
-    free(p);
-}
-
 static void test_no_allocation_in_step(void **state)
 {
     (void)state;

@@ -3,7 +3,8 @@
  * formula", an independent implementation of the named reference).
  * labels: ref unit
  *
- * Each case: 3 parameter tensors in 2 groups, 50 fixed gradients fed in,
+ * Each case: 3 parameter tensors in 2 groups, 50 fixed gradients fed in
+ * (Muon, tools/gen_ref_muon.py: 4 matrices, 16 gradients),
  * parameters and every state array compared after every step. Cases with an
  * lr schedule set each group's learning rate before every step as the
  * fixture says; in every other case eta's learning rate must already be the
@@ -49,22 +50,6 @@ typedef struct fx_case {
     char worst_what[256];
     int ncompared;
 } fx_case;
-
-static void to_typed(eta_dtype t, void *dst, const double *src, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        if (t == ETA_F32)
-            ((float *)dst)[i] = (float)src[i];
-        else
-            ((double *)dst)[i] = src[i];
-    }
-}
-
-static void from_typed(eta_dtype t, double *dst, const void *src, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        dst[i] = t == ETA_F32 ? (double)((const float *)src)[i] : ((const double *)src)[i];
-}
 
 static void build(fx_case *c)
 {
@@ -427,6 +412,7 @@ REF_TEST(lion)
 REF_TEST(lamb)
 REF_TEST(lars)
 REF_TEST(adabelief)
+REF_TEST(muon)
 
 int main(void)
 {
@@ -436,7 +422,7 @@ int main(void)
         cmocka_unit_test(test_adagrad),  cmocka_unit_test(test_rmsprop),  cmocka_unit_test(test_adadelta),
         cmocka_unit_test(test_asgd),     cmocka_unit_test(test_rprop),    cmocka_unit_test(test_adafactor),
         cmocka_unit_test(test_lion),     cmocka_unit_test(test_lamb),     cmocka_unit_test(test_lars),
-        cmocka_unit_test(test_adabelief),
+        cmocka_unit_test(test_adabelief), cmocka_unit_test(test_muon),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

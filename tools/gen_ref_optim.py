@@ -103,7 +103,7 @@ def _dyadic(x, quantum):
     return np.round(x / quantum) * quantum
 
 
-def make_data():
+def make_data(shapes=SHAPES, steps=STEPS, seed=SEED):
     """Initial parameters and the gradient sequence, float64 numpy arrays.
 
     Each gradient tensor of each step has its own scale 10**U(-2, 1), so
@@ -113,12 +113,12 @@ def make_data():
     multiples of 2**(floor(log2(scale)) - 6), about 7 significant bits), so
     they are exact in float32 and the f32 and f64 cases start from, and are
     fed, bit-identical values; zero entries occur now and then."""
-    rng = np.random.RandomState(SEED)
-    init = [_dyadic(rng.standard_normal(s), 2.0 ** -10) for s in SHAPES]
+    rng = np.random.RandomState(seed)
+    init = [_dyadic(rng.standard_normal(s), 2.0 ** -10) for s in shapes]
     grads = []
-    for _ in range(STEPS):
+    for _ in range(steps):
         step = []
-        for s in SHAPES:
+        for s in shapes:
             scale = 10.0 ** rng.uniform(-2.0, 1.0)
             q = 2.0 ** (math.floor(math.log2(scale)) - 6)
             step.append(_dyadic(rng.standard_normal(s) * scale, q))
@@ -1099,7 +1099,7 @@ def run_formula(case, dt, init, grads):
 # writing
 # --------------------------------------------------------------------------
 
-def write_case(f, case, dname, init_vals, result):
+def write_case(f, case, dname, init_vals, result, shapes=SHAPES, param_group=PARAM_GROUP):
     f.write("case %s_%s\n" % (case.name, dname))
     f.write("dtype %s\n" % dname)
     f.write("source %s\n" % case.source)
@@ -1107,11 +1107,11 @@ def write_case(f, case, dname, init_vals, result):
         f.write("note %s\n" % case.note)
     f.write("spec %s\n" % spec_str(case.cls, case.spec_kw(0)))
     f.write("group 1 %s\n" % spec_str(case.cls, case.spec_kw(1)))
-    for i, s in enumerate(SHAPES):
-        f.write("param %d group %d shape %s\n" % (i, PARAM_GROUP[i], " ".join(str(x) for x in s)))
+    for i, s in enumerate(shapes):
+        f.write("param %d group %d shape %s\n" % (i, param_group[i], " ".join(str(x) for x in s)))
     for i, v in enumerate(init_vals):
         f.write("init %d %s\n" % (i, " ".join(fmt_num(x) for x in v)))
-    f.write("steps %d\n" % STEPS)
+    f.write("steps %d\n" % len(result))
     for t, (lrs, gs, vs, sts) in enumerate(result, 1):
         f.write("step %d\n" % t)
         for gi, lr in enumerate(lrs):

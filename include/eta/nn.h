@@ -62,6 +62,17 @@ int eta_net_init(eta_net *net, uint64_t seed);
  * statistics updated) or eval mode. Default: train. */
 void eta_net_train(eta_net *net, bool train);
 
+/* BatchNorm statistics recomputed as torch.optim.swa_utils.update_bn does
+ * (for an averaged model, eta train's [train] average): on resets every
+ * BatchNorm's running statistics (mean 0, variance 1) and the count of
+ * train-mode passes, and from then on each train-mode forward pass k
+ * updates them as BatchNorm(momentum=None) does, a factor 1/k: after a
+ * pass over the data they are the equal average of its batches' statistics.
+ * off returns to the layers' momentum. ETA_ESTATE before prepare. */
+int eta_net_bn_cumulative(eta_net *net, bool on);
+/* Whether the network has buffers (BatchNorm running statistics). */
+bool eta_net_has_running_stats(const eta_net *net);
+
 /* The input's element type: ETA_NN_INT32 when the first layer is an
  * Embedding (token ids), else float32. */
 typedef enum eta_nn_input { ETA_NN_FLOAT32 = 0, ETA_NN_INT32 = 1 } eta_nn_input;
@@ -98,11 +109,19 @@ bool eta_net_param_is_buffer(const eta_net *net, int i);
 /* A buffer by its state_dict name ("1.running_var"), or NULL. */
 float *eta_net_buffer(eta_net *net, const char *name, size_t *n);
 
-/* Registers every parameter array (not the buffers) with an optimizer (float32). Arrays whose
+/* Registers every parameter array (not the buffers) with an optimizer (float32), and
+ * sets the optimizer's GEMM to eta_nn_gemm() (below). Arrays whose
  * name matches one of the comma-separated glob patterns in no_decay (for
  * example "*.bias,*norm*.weight") go into a new group with weight_decay 0;
  * NULL puts everything in group 0. */
 int eta_net_attach(eta_net *net, eta_optim *opt, const char *no_decay, eta_err *err);
+
+/* The GEMM the network runs (the BLAS it loads, nn/blas.c, or eta's C GEMM),
+ * float32 and float64, for eta_optim_set_gemm: an optimizer whose rule
+ * multiplies matrices (Muon) then runs them as fast as the network's layers,
+ * with the same bits at any thread count (docs/nn.md, "Threads and bits").
+ * eta_net_attach hands it to the optimizer it registers parameters with. */
+eta_gemm eta_nn_gemm(void);
 
 /* ---- saving and loading (docs/nn.md, "Saving and loading") -------------
  *

@@ -11,7 +11,8 @@
  *
  * Every update rule follows PyTorch 2.x (torch.optim) semantics and defaults,
  * checked against fixtures that PyTorch writes; Lion, LAMB, LARS and
- * AdaBelief follow Optax, under Optax's argument names. Where the anchors
+ * AdaBelief follow Optax, under Optax's argument names; Muon follows
+ * torch.optim.Muon (2.9+), its matrix products through eta_optim_set_gemm. Where the anchors
  * disagree (epsilon placement, AMSGrad, momentum form, weight decay), the
  * choice is an explicit option whose value names the anchor that uses it.
  *
@@ -45,6 +46,7 @@ typedef enum eta_optim_kind {
     ETA_OPTIM_LAMB,       /* Optax */
     ETA_OPTIM_LARS,       /* Optax */
     ETA_OPTIM_ADABELIEF,  /* Optax */
+    ETA_OPTIM_MUON,       /* PyTorch 2.9+, 2-D parameters only */
     ETA_OPTIM_COUNT
 } eta_optim_kind;
 
@@ -60,6 +62,16 @@ typedef enum eta_anchor {
 
 /* "torch", "keras", "optax", "paper". */
 const char *eta_anchor_name(eta_anchor a);
+
+/* Muon's adjust_lr_fn: None (what 'original' does), 'original' (Keller
+ * Jordan's lr*sqrt(max(1, rows/cols))) or 'match_rms_adamw' (Moonshot's
+ * lr*0.2*sqrt(max(rows, cols))). */
+typedef enum eta_muon_adjust {
+    ETA_MUON_ADJUST_NONE = 0,
+    ETA_MUON_ADJUST_ORIGINAL,
+    ETA_MUON_ADJUST_MATCH_RMS_ADAMW,
+    ETA_MUON_ADJUST_COUNT
+} eta_muon_adjust;
 
 /* Hyperparameters of one parameter group. Field names follow the PyTorch
  * argument they hold; each optimizer reads only its own (see
@@ -84,7 +96,10 @@ typedef struct eta_optim_hparams {
     double trust_coefficient; /* LARS */
     double beta2_decay;       /* Adafactor */
     double d;                 /* Adafactor clipping threshold */
-    bool nesterov;            /* SGD, LARS */
+    double ns_coefficients[3]; /* Muon: Newton-Schulz (a, b, c) */
+    double ns_steps;          /* Muon: Newton-Schulz iterations, an integer in [0, 100) */
+    eta_muon_adjust adjust_lr_fn; /* Muon */
+    bool nesterov;            /* SGD, LARS, Muon */
     bool maximize;            /* every PyTorch optimizer */
     bool amsgrad;             /* Adam, AdamW */
     bool centered;            /* RMSprop */
@@ -156,8 +171,11 @@ int eta_optim_add_group(eta_optim *opt, const eta_optim_hparams *hp);
 /* Registers a parameter array of shape shape[0..ndim) in `group`, and its
  * gradient array of the same shape (written by the caller before each step;
  * clipping functions scale it in place). Allocates and initialises its state
- * as PyTorch does at the first step. Returns the parameter's index (>= 0),
- * or a negative error. 0 <= ndim <= ETA_MAX_DIMS; ndim 0 is a scalar. */
+ * as PyTorch does at the first step, and the scratch its update needs (Muon:
+ * the Newton-Schulz matrices). Returns the parameter's index (>= 0), or a
+ * negative error. 0 <= ndim <= ETA_MAX_DIMS; ndim 0 is a scalar. Muon, as
+ * PyTorch's, takes 2-D parameters only (ETA_EINVAL naming the shape):
+ * biases, norms, embeddings and convolutions go to another optimizer. */
 int eta_optim_add_param(eta_optim *opt, int group, void *data, void *grad, int ndim,
                         const int64_t *shape);
 
@@ -184,6 +202,28 @@ int eta_optim_set_momentum(eta_optim *opt, int group, double momentum);
 /* The learning rate the group was created with (PyTorch's initial_lr). */
 double eta_optim_initial_lr(const eta_optim *opt, int group);
 
+/* Matrix products for rules that multiply matrices (Muon): row-major
+ * C = alpha op(A) op(B) + beta C, op = transpose when ta/tb, op(A) M x K,
+ * op(B) K x N, C M x N, lda/ldb/ldc row strides in elements; beta == 0
+ * sets C without reading it (the BLAS contract). Called from the step,
+ * with sizes eta has checked; must not allocate for the step to keep its
+ * promise. */
+typedef void (*eta_sgemm_fn)(bool ta, bool tb, int M, int N, int K, float alpha, const float *A, int lda,
+                             const float *B, int ldb, float beta, float *C, int ldc);
+typedef void (*eta_dgemm_fn)(bool ta, bool tb, int M, int N, int K, double alpha, const double *A, int lda,
+                             const double *B, int ldb, double beta, double *C, int ldc);
+typedef struct eta_gemm {
+    eta_sgemm_fn sgemm; /* float32; NULL: eta's C GEMM */
+    eta_dgemm_fn dgemm; /* float64; NULL: eta's C GEMM */
+} eta_gemm;
+
+/* The GEMM the optimizer's matrix products run on; NULL (the default) or
+ * NULL members: eta's own blocked C GEMM (src/core/gemm.c), which needs
+ * nothing but libc and gives the same bits at any thread count. A program
+ * with eta's nn layer passes eta_nn_gemm() (eta_net_attach does it), which
+ * runs the BLAS the network uses. */
+void eta_optim_set_gemm(eta_optim *opt, const eta_gemm *gemm);
+
 /* All hyperparameters of a group; set validates them first. */
 int eta_optim_get_hparams(const eta_optim *opt, int group, eta_optim_hparams *hp);
 int eta_optim_set_hparams(eta_optim *opt, int group, const eta_optim_hparams *hp);
@@ -191,10 +231,37 @@ int eta_optim_set_hparams(eta_optim *opt, int group, const eta_optim_hparams *hp
 /* A state array of parameter `param`, by PyTorch's name: "exp_avg",
  * "exp_avg_sq", "max_exp_avg_sq", "momentum_buffer", "sum", "square_avg",
  * "grad_avg", "acc_delta", "exp_inf", "mu_product", "ax", "eta", "mu",
- * "prev", "step_size", "row_var", "col_var", "variance", "exp_avg_var".
+ * "prev", "step_size", "row_var", "col_var", "variance", "exp_avg_var"
+ * ("momentum_buffer" is also Muon's).
  * Elements are of the optimizer's dtype. ETA_EINVAL if the rule (with its
  * options) keeps no such state. */
 int eta_optim_state(const eta_optim *opt, int param, const char *name, void **data, size_t *n);
+
+/* Scalars the optimizer keeps besides its state arrays: the step size a
+ * learning-rate-free rule estimated (D-Adaptation's and Prodigy's "d"),
+ * Schedule-Free's averaging weights, and so on (docs/optim.md lists each
+ * rule's). `group` picks the group for per-group scalars; an optimizer-wide
+ * one is the same for every valid group. ETA_EINVAL if the rule keeps no
+ * scalar of that name or the group does not exist. They are saved and
+ * restored with the state. */
+int eta_optim_scalar(const eta_optim *opt, int group, const char *name, double *value);
+/* The i-th scalar's name (per-group ones first), NULL past the last. */
+const char *eta_optim_scalar_name(const eta_optim *opt, int i);
+
+/* Train and evaluation points. Schedule-Free rules (SGDScheduleFree,
+ * AdamWScheduleFree) train at one point y and evaluate at another, x, the
+ * average of the iterates: between steps the parameters hold y ("train
+ * mode", the state after eta_optim_new); eta_optim_eval writes x into them,
+ * and eta_optim_train writes y back, exactly. Evaluate, checkpoint and save
+ * the model in eval mode; step only in train mode (eta_optim_step returns
+ * ETA_ESTATE in eval mode). Before the first step both points are the
+ * parameters themselves. For every other rule the two calls only set the
+ * mode. The mode is saved and restored with the state. */
+int eta_optim_eval(eta_optim *opt);
+int eta_optim_train(eta_optim *opt);
+bool eta_optim_is_eval(const eta_optim *opt);
+/* Whether the rule has a separate evaluation point (Schedule-Free). */
+bool eta_optim_has_eval_point(const eta_optim *opt);
 
 /* The message of the last error on this optimizer ("" if none). */
 const char *eta_optim_error(const eta_optim *opt);
@@ -234,6 +301,87 @@ int eta_optim_load(eta_optim *opt, const void *buf, size_t len);
 /* save to `path` atomically: a temporary file, flushed and renamed. */
 int eta_optim_save_file(eta_optim *opt, const char *path);
 int eta_optim_load_file(eta_optim *opt, const char *path);
+
+/* ------------------------------------------------------------------------
+ * Weight averaging: torch.optim.swa_utils.AveragedModel over caller-owned
+ * arrays (a model's parameters and buffers), float32 or float64.
+ *
+ *     eta_average *avg;
+ *     eta_average_config ac;
+ *     eta_average_config_from_spec(&ac, "EMA(decay=0.999)", NULL);
+ *     eta_average_new(&avg, &ac, NULL);
+ *     eta_average_add(avg, w, n, false);      // copies w now (AveragedModel's deepcopy)
+ *     for (;;) { ...; eta_optim_step(opt); eta_average_update(avg); }
+ *     eta_average_swap(avg);                  // the model holds the average (evaluate, save), and back
+ *
+ * update is AveragedModel.update_parameters (PyTorch 2.x): the first update
+ * copies the model; later ones average, SWA a <- a + (x - a)/(n + 1) with n
+ * the updates so far (get_swa_avg_fn, an equal average of every update), EMA
+ * a <- lerp(a, x, 1 - decay) (get_ema_multi_avg_fn(decay)). Arrays added
+ * as buffers (BatchNorm's running statistics) are averaged too with
+ * use_buffers, else copied from the model at every update, as AveragedModel
+ * does; then eta's nn layer recomputes BatchNorm statistics for the average
+ * (torch.optim.swa_utils.update_bn; eta train does it). Nothing is allocated
+ * after the arrays are added. One object, one thread at a time.
+ * ------------------------------------------------------------------------ */
+
+typedef enum eta_average_kind {
+    ETA_AVERAGE_SWA = 0, /* equal average (AveragedModel's default) */
+    ETA_AVERAGE_EMA,     /* exponential moving average */
+    ETA_AVERAGE_COUNT
+} eta_average_kind;
+
+typedef struct eta_average_config {
+    eta_average_kind kind;
+    eta_dtype dtype;
+    double decay;        /* EMA only: 0.999 by default; in [0, 1] */
+    bool use_buffers;    /* AveragedModel(use_buffers=): average buffers too (default False) */
+    /* When a training loop updates (eta train reads these; the object
+     * updates when told): from `start`, a fraction of the run in [0, 1)
+     * (SWA 0.75, EMA 0), every `every` optimizer steps (0: at the end of
+     * each epoch; SWA 0, EMA 1). */
+    double start;
+    int64_t every;
+    int threads;         /* OpenMP threads for large arrays: 0 = OpenMP's default */
+    const eta_allocator *alloc; /* NULL: malloc/free */
+} eta_average_config;
+
+/* Defaults of a kind: float32, SWA(start=0.75, every=0) or
+ * EMA(decay=0.999, start=0, every=1), use_buffers False. */
+eta_average_config eta_average_defaults(eta_average_kind kind);
+/* "SWA(start=0.75, every=0, use_buffers=False)" or "EMA(decay=0.999,
+ * start=0.0, every=1, use_buffers=False)": errors located in the text. */
+int eta_average_config_from_spec(eta_average_config *cfg, const char *spec, eta_err *err);
+/* The signature with defaults, for help texts; returns what snprintf would. */
+int eta_average_describe(eta_average_kind kind, char *buf, size_t n);
+const char *eta_average_name(eta_average_kind kind); /* "SWA", "EMA"; NULL out of range */
+
+typedef struct eta_average eta_average;
+
+int eta_average_new(eta_average **out, const eta_average_config *cfg, eta_err *err);
+void eta_average_free(eta_average *avg);
+/* Registers n elements of the caller's model (which must outlive the object)
+ * and copies them as the average's starting value; `buffer` marks a buffer.
+ * Returns the array's index, or a negative error. */
+int eta_average_add(eta_average *avg, void *model, size_t n, bool buffer);
+/* One AveragedModel.update_parameters(model). ETA_ESTATE without arrays. */
+int eta_average_update(eta_average *avg);
+/* Updates taken (AveragedModel's n_averaged). */
+int64_t eta_average_count(const eta_average *avg);
+/* The averaged values of array i (n elements of dtype); NULL out of range. */
+const void *eta_average_data(const eta_average *avg, int i, size_t *n);
+/* Exchanges the model's values and the average's, every array: call once to
+ * evaluate or save the averaged model, and again to continue training. */
+int eta_average_swap(eta_average *avg);
+/* Exact save and restore of the average (values, count, configuration):
+ * versioned, little-endian, CRC-32 checked. load requires an object with the
+ * same kind, dtype, decay, use_buffers and arrays; on error it is unchanged.
+ * save allocates with the object's allocator (eta_average_free_buf). */
+int eta_average_save(eta_average *avg, void **buf, size_t *len);
+void eta_average_free_buf(eta_average *avg, void *buf);
+int eta_average_load(eta_average *avg, const void *buf, size_t len);
+/* The message of the last error ("" if none). */
+const char *eta_average_error(const eta_average *avg);
 
 #ifdef __cplusplus
 }

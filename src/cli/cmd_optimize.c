@@ -25,7 +25,8 @@ static void help(void)
            "Runs an optimizer on a test function and prints the trajectory as CSV:\n"
            "  step,lr,loss,grad_norm,x0,x1,...\n"
            "row 0 is the starting point, row t the point after t updates; lr is the rate of\n"
-           "the update that leaves the row's point.\n\n"
+           "the update that leaves the row's point. Muon, which takes matrices only, sees the\n"
+           "point as a 1 x n matrix.\n\n"
            "options:\n"
            "  --optim SPEC      a PyTorch optimizer call without params (default SGD(lr=0.01))\n"
            "  --problem SPEC    the function (default quadratic(a=[1, 10]))\n"
@@ -136,9 +137,11 @@ int cmd_optimize(int argc, char **argv)
     double gd[PROBLEM_MAXDIM];
     for (int i = 0; i < n; i++)
         xf[i] = (float)x[i];
-    int64_t shape = n;
+    /* Muon takes matrices only: it sees the point as a 1 x n one. */
+    int64_t shape[2] = {1, n};
+    bool matrix = cfg.kind == ETA_OPTIM_MUON;
     if (eta_optim_add_param(opt, 0, dtype == ETA_F32 ? (void *)xf : (void *)x,
-                            dtype == ETA_F32 ? (void *)gf : (void *)gd, 1, &shape) < 0) {
+                            dtype == ETA_F32 ? (void *)gf : (void *)gd, matrix ? 2 : 1, matrix ? shape : shape + 1) < 0) {
         fprintf(stderr, "eta optimize: %s\n", eta_optim_error(opt));
         eta_optim_free(opt);
         return EXIT_RUN;

@@ -1,5 +1,7 @@
 /* nn/blas.c - GEMM for the nn layer: OpenBLAS's cblas_sgemm, loaded at run
- * time with kernels that match the CPU, and a blocked C sgemm as fallback.
+ * time with kernels that match the CPU, and core's blocked C GEMM
+ * (core/gemm.c) as fallback. cblas_dgemm, through the same parts, serves
+ * the float64 matrix products eta_nn_gemm hands to the optimizer (Muon).
  *
  * Why at run time. OpenBLAS's DYNAMIC_ARCH builds (Debian's) pick their
  * kernels once, in the library's constructor, from cpuid or from the
@@ -54,6 +56,8 @@
  */
 #include "nn/blas.h"
 
+#include <eta/nn.h>
+
 #include <dlfcn.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -63,6 +67,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "core/gemm.h"
 #include "core/parallel.h"
 
 #ifdef ETA_HAVE_OPENMP
@@ -76,6 +81,8 @@
 enum { ROW_MAJOR = 101, NO_TRANS = 111, TRANS = 112 }; /* CBLAS enum values */
 typedef void (*sgemm_fn)(int, int, int, int, int, int, float, const float *, int, const float *, int, float, float *,
                          int);
+typedef void (*dgemm_fn)(int, int, int, int, int, int, double, const double *, int, const double *, int, double,
+                         double *, int);
 typedef void (*any_fn)(void);
 
 /* CPU levels and the OpenBLAS core types that use them. */
@@ -85,6 +92,7 @@ static struct {
     bool loaded;            /* a BLAS runs; else the fallback */
     bool before_eta;        /* the process had it before eta: its settings are put back after each GEMM */
     sgemm_fn sgemm;
+    dgemm_fn dgemm;         /* NULL in a CBLAS without it: nn_dgemm runs the fallback */
     void (*set_threads)(int);
     int (*get_threads)(void);
     int parallel;           /* openblas_get_parallel(): 0 serial, 1 pthreads, 2 OpenMP; -1 unknown */
@@ -186,6 +194,7 @@ static bool bind(void *h)
     blas.sgemm = (sgemm_fn)sym(h, "cblas_sgemm");
     if (!blas.sgemm)
         return false;
+    blas.dgemm = (dgemm_fn)sym(h, "cblas_dgemm");
     blas.set_threads = (void (*)(int))sym(h, "openblas_set_num_threads");
     int (*get_parallel)(void) = (int (*)(void))sym(h, "openblas_get_parallel");
     blas.get_threads = (int (*)(void))sym(h, "openblas_get_num_threads");
@@ -489,36 +498,50 @@ static void part_range(int D, int parts, int p, int *lo, int *hi)
     *hi = p + 1 == parts ? D : (int)((int64_t)units * (p + 1) / parts) * unit;
 }
 
-static void sgemm_part(int parts, int p, int opa, int opb, int M, int N, int K, float alpha, const float *A, int lda,
-                       const float *B, int ldb, float beta, float *C, int ldc, bool ta, bool tb)
+/* One product in either precision: the arguments of a CBLAS call, alpha
+ * and beta widened to double (exact for float). */
+typedef struct gemm_call {
+    bool dbl, ta, tb;
+    int opa, opb, M, N, K, lda, ldb, ldc;
+    double alpha, beta;
+    const char *A, *B;
+    char *C;
+} gemm_call;
+
+/* The CBLAS call on an M x N block of C whose operands start at A, B, C. */
+static void blas_call(const gemm_call *g, int M, int N, const char *A, const char *B, char *C)
 {
+    if (g->dbl)
+        blas.dgemm(ROW_MAJOR, g->opa, g->opb, M, N, g->K, g->alpha, (const double *)(const void *)A, g->lda,
+                   (const double *)(const void *)B, g->ldb, g->beta, (double *)(void *)C, g->ldc);
+    else
+        blas.sgemm(ROW_MAJOR, g->opa, g->opb, M, N, g->K, (float)g->alpha, (const float *)(const void *)A, g->lda,
+                   (const float *)(const void *)B, g->ldb, (float)g->beta, (float *)(void *)C, g->ldc);
+}
+
+static void gemm_part(const gemm_call *g, int parts, int p)
+{
+    const size_t es = g->dbl ? sizeof(double) : sizeof(float);
     int lo, hi;
-    if (M >= N) { /* rows of C */
-        part_range(M, parts, p, &lo, &hi);
-        blas.sgemm(ROW_MAJOR, opa, opb, hi - lo, N, K, alpha, ta ? A + lo : A + (size_t)lo * (size_t)lda, lda, B,
-                   ldb, beta, C + (size_t)lo * (size_t)ldc, ldc);
+    if (g->M >= g->N) { /* rows of C */
+        part_range(g->M, parts, p, &lo, &hi);
+        blas_call(g, hi - lo, g->N, g->ta ? g->A + lo * es : g->A + (size_t)lo * (size_t)g->lda * es, g->B,
+                  g->C + (size_t)lo * (size_t)g->ldc * es);
     } else { /* columns of C */
-        part_range(N, parts, p, &lo, &hi);
-        blas.sgemm(ROW_MAJOR, opa, opb, M, hi - lo, K, alpha, A, lda, tb ? B + (size_t)lo * (size_t)ldb : B + lo,
-                   ldb, beta, C + lo, ldc);
+        part_range(g->N, parts, p, &lo, &hi);
+        blas_call(g, g->M, hi - lo, g->A, g->tb ? g->B + (size_t)lo * (size_t)g->ldb * es : g->B + lo * es,
+                  g->C + lo * es);
     }
 }
 
-void nn_sgemm(bool ta, bool tb, int M, int N, int K, float alpha, const float *A, int lda, const float *B, int ldb,
-              float beta, float *C, int ldc)
+/* A product through the loaded BLAS, cut into parts as described above. */
+static void gemm_run(const gemm_call *g)
 {
-    if (M <= 0 || N <= 0)
-        return;
-    ensure_init();
-    if (!blas.loaded || K <= 0) { /* K == 0: CBLAS would reject lda = 0 */
-        nn_sgemm_builtin(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-        return;
-    }
-    int opa = ta ? TRANS : NO_TRANS, opb = tb ? TRANS : NO_TRANS;
+    const int M = g->M, N = g->N, K = g->K;
 #ifdef ETA_HAVE_OPENMP
     if (blas.shares_pool) {
         if (omp_in_parallel()) { /* an active region: OpenBLAS runs on this thread only */
-            blas.sgemm(ROW_MAJOR, opa, opb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+            blas_call(g, M, N, g->A, g->B, g->C);
             return;
         }
         const bool nested = omp_get_level() > 0;
@@ -535,7 +558,7 @@ void nn_sgemm(bool ta, bool tb, int M, int N, int K, float alpha, const float *A
             if (omp_in_parallel()) {
 #pragma omp for schedule(static)
                 for (int p = 0; p < parts; p++) {
-                    sgemm_part(parts, p, opa, opb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, ta, tb);
+                    gemm_part(g, parts, p);
                     done++;
                 }
             }
@@ -550,7 +573,7 @@ void nn_sgemm(bool ta, bool tb, int M, int N, int K, float alpha, const float *A
         if (blas.set_threads && (prev != 1 || atomic_load(&applied_threads) != 1))
             blas.set_threads(1);
         for (int p = 0; p < parts; p++)
-            sgemm_part(parts, p, opa, opb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, ta, tb);
+            gemm_part(g, parts, p);
         if (blas.set_threads && prev != 1)
             blas.set_threads(prev);
         if (omp_get_max_threads() != prev)
@@ -566,75 +589,53 @@ void nn_sgemm(bool ta, bool tb, int M, int N, int K, float alpha, const float *A
         int prev = blas.get_threads();
         if (prev != want)
             blas.set_threads(want);
-        blas.sgemm(ROW_MAJOR, opa, opb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        blas_call(g, M, N, g->A, g->B, g->C);
         if (prev != want)
             blas.set_threads(prev);
         return;
     }
     set_blas_threads(want);
-    blas.sgemm(ROW_MAJOR, opa, opb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    blas_call(g, M, N, g->A, g->B, g->C);
 }
 
-/* The fallback: C is cut into blocks of MC rows, one per OpenMP task; for
- * each NC-column, KC-deep slice, op(B) is packed into a contiguous buffer on
- * the stack and every row of C gets C[i, :] += (alpha op(A)[i, p]) op(B)[p, :]
- * with p ascending, a loop over j that vectorises. Each element sums its K
- * products in the same order whatever the thread count. */
-enum { MC = 32, KC = 128, NC = 128 };
-
-ETA_SIMD_CLONES
-static void builtin_rows(bool ta, bool tb, int i0, int i1, int N, int K, float alpha, const float *A, int lda,
-                         const float *B, int ldb, float beta, float *C, int ldc)
-{
-    float bp[KC * NC];
-    for (int i = i0; i < i1; i++) {
-        float *c = C + (size_t)i * ldc;
-        if (beta == 0.0f)
-            memset(c, 0, (size_t)N * sizeof *c);
-        else if (beta != 1.0f)
-            for (int j = 0; j < N; j++)
-                c[j] *= beta;
-    }
-    if (alpha == 0.0f)
-        return;
-    for (int jc = 0; jc < N; jc += NC) {
-        int nc = N - jc < NC ? N - jc : NC;
-        for (int pc = 0; pc < K; pc += KC) {
-            int kc = K - pc < KC ? K - pc : KC;
-            for (int p = 0; p < kc; p++)
-                for (int j = 0; j < nc; j++)
-                    bp[p * nc + j] = tb ? B[(size_t)(jc + j) * ldb + pc + p] : B[(size_t)(pc + p) * ldb + jc + j];
-            for (int i = i0; i < i1; i++) {
-                float *c = C + (size_t)i * ldc + jc;
-                for (int p = 0; p < kc; p++) {
-                    float a = alpha * (ta ? A[(size_t)(pc + p) * lda + i] : A[(size_t)i * lda + pc + p]);
-                    const float *b = bp + p * nc;
-#pragma omp simd
-                    for (int j = 0; j < nc; j++)
-                        c[j] += a * b[j];
-                }
-            }
-        }
-    }
-}
-
-void nn_sgemm_builtin(bool ta, bool tb, int M, int N, int K, float alpha, const float *A, int lda, const float *B,
-                      int ldb, float beta, float *C, int ldc)
+void nn_sgemm(bool ta, bool tb, int M, int N, int K, float alpha, const float *A, int lda, const float *B, int ldb,
+              float beta, float *C, int ldc)
 {
     if (M <= 0 || N <= 0)
         return;
-    if (K <= 0)
-        alpha = 0.0f;
-    int blocks = (M + MC - 1) / MC;
-#ifdef ETA_HAVE_OPENMP
-    int t = atomic_load(&want_threads);
-    if (t <= 0)
-        t = omp_get_max_threads();
-    bool par = blocks > 1 && (double)M * N * (K > 0 ? K : 1) >= 1e6;
-#pragma omp parallel for schedule(static) num_threads(t) if (par)
-#endif
-    for (int b = 0; b < blocks; b++) {
-        int i1 = (b + 1) * MC < M ? (b + 1) * MC : M;
-        builtin_rows(ta, tb, b * MC, i1, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    ensure_init();
+    if (!blas.loaded || K <= 0) { /* K == 0: CBLAS would reject lda = 0 */
+        nn_sgemm_builtin(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        return;
     }
+    gemm_call g = {false, ta, tb, ta ? TRANS : NO_TRANS, tb ? TRANS : NO_TRANS, M, N, K, lda, ldb, ldc,
+                   alpha, beta, (const char *)A, (const char *)B, (char *)C};
+    gemm_run(&g);
+}
+
+void nn_dgemm(bool ta, bool tb, int M, int N, int K, double alpha, const double *A, int lda, const double *B,
+              int ldb, double beta, double *C, int ldc)
+{
+    if (M <= 0 || N <= 0)
+        return;
+    ensure_init();
+    if (!blas.loaded || !blas.dgemm || K <= 0) {
+        eta_gemm_builtin_double(atomic_load(&want_threads), ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        return;
+    }
+    gemm_call g = {true, ta, tb, ta ? TRANS : NO_TRANS, tb ? TRANS : NO_TRANS, M, N, K, lda, ldb, ldc,
+                   alpha, beta, (const char *)A, (const char *)B, (char *)C};
+    gemm_run(&g);
+}
+
+/* The fallback is core's blocked C GEMM (core/gemm.c). */
+void nn_sgemm_builtin(bool ta, bool tb, int M, int N, int K, float alpha, const float *A, int lda, const float *B,
+                      int ldb, float beta, float *C, int ldc)
+{
+    eta_gemm_builtin_float(atomic_load(&want_threads), ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+eta_gemm eta_nn_gemm(void)
+{
+    return (eta_gemm){nn_sgemm, nn_dgemm};
 }

@@ -31,6 +31,12 @@
 void nn_sgemm(bool ta, bool tb, int M, int N, int K, float alpha, const float *A, int lda, const float *B, int ldb,
               float beta, float *C, int ldc);
 
+/* The same in double, through cblas_dgemm and the same parts (so the same
+ * bits at any thread count, as above); core's C GEMM when no BLAS, or one
+ * without cblas_dgemm, loads. */
+void nn_dgemm(bool ta, bool tb, int M, int N, int K, double alpha, const double *A, int lda, const double *B,
+              int ldb, double beta, double *C, int ldc);
+
 /* The number of parts nn_sgemm cuts an M x N x K product into outside
  * parallel regions (1: one call): a function of the shape only. */
 int nn_gemm_parts(int M, int N, int K);
@@ -50,8 +56,8 @@ void nn_blas_set_threads(int n);
  * loaded before eta, NULL when the C fallback runs. */
 const char *nn_blas_path(void);
 
-/* The C fallback, with nn_sgemm's contract; nn_sgemm uses it when no BLAS
- * loads. Exposed for tests and bench/gemm.c. */
+/* The C fallback (core/gemm.c), with nn_sgemm's contract; nn_sgemm uses it
+ * when no BLAS loads. Exposed for tests and bench/gemm.c. */
 void nn_sgemm_builtin(bool ta, bool tb, int M, int N, int K, float alpha, const float *A, int lda, const float *B,
                       int ldb, float beta, float *C, int ldc);
 

@@ -48,6 +48,8 @@ typedef struct nn_net nn_net;
 typedef struct nn_ctx {
     bool train;
     int threads;                /* OpenMP threads for eta's own loops (0: default) */
+    int64_t bn_cumulative;      /* > 0: this train-mode pass is batch k of BatchNorm(momentum=None)'s
+                                   cumulative average (eta_net_bn_cumulative): momentum 1/k */
 } nn_ctx;
 
 typedef struct nn_kind {
@@ -121,6 +123,7 @@ struct nn_net {
     bool prepared, train;
     int64_t batches_tracked;    /* train-mode forward passes since init or load: what PyTorch's
                                    BatchNorm counts in num_batches_tracked (state.c, safetensors.c) */
+    bool bn_cumulative;         /* eta_net_bn_cumulative: running statistics as momentum=None */
     int nlayers;                /* top-level layers of the spec */
     char layer_text[64][96];    /* short text of each top-level layer, for summaries */
 };

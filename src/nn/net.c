@@ -475,6 +475,36 @@ void eta_net_train(eta_net *n, bool train)
     n->g.train = train;
 }
 
+int eta_net_bn_cumulative(eta_net *n, bool on)
+{
+    nn_net *g = &n->g;
+    if (!g->prepared)
+        return fail(n, ETA_ESTATE, "bn_cumulative: call eta_net_prepare first");
+    g->bn_cumulative = on;
+    if (!on)
+        return ETA_OK;
+    /* reset_running_stats(): running_mean 0, running_var 1, num_batches_tracked 0 */
+    for (int i = 0; i < g->nparams; i++) {
+        const nn_param *p = &g->params[i];
+        size_t len = strlen(p->name);
+        bool mean = len >= 12 && !strcmp(p->name + len - 12, "running_mean");
+        bool var = len >= 11 && !strcmp(p->name + len - 11, "running_var");
+        if (p->buffer && (mean || var))
+            for (size_t k = 0; k < p->n; k++)
+                g->pbuf[p->offset + k] = var ? 1.0f : 0.0f;
+    }
+    g->batches_tracked = 0;
+    return ETA_OK;
+}
+
+bool eta_net_has_running_stats(const eta_net *n)
+{
+    for (int i = 0; i < n->g.nparams; i++)
+        if (n->g.params[i].buffer)
+            return true;
+    return false;
+}
+
 eta_nn_input eta_net_input_type(const eta_net *n)
 {
     return n->g.nops > 0 && n->g.ops[0].kind->int_input ? ETA_NN_INT32 : ETA_NN_FLOAT32;
@@ -498,7 +528,7 @@ int eta_net_forward(eta_net *n, const void *input, const void *target, double *l
     int rc = n->loss >= 0 && target ? nn_loss_set_target(&g->ops[n->loss], &n->target, target, &err) : ETA_OK;
     if (rc)
         return fail(n, rc, "forward: %s", err.msg);
-    nn_ctx ctx = {g->train, 0};
+    nn_ctx ctx = {g->train, 0, g->train && g->bn_cumulative ? g->batches_tracked + 1 : 0};
     int last = n->loss >= 0 && target ? g->nops : (n->loss >= 0 ? n->loss : g->nops);
     for (int i = 0; i < last; i++)
         g->ops[i].kind->forward(&g->ops[i], &ctx);
@@ -537,7 +567,7 @@ int eta_net_backward(eta_net *n)
     memset(g->gbuf, 0, g->ptotal * sizeof(float));
     if (want)
         memset(ig, 0, g->input.n * sizeof(float));
-    nn_ctx ctx = {g->train, 0};
+    nn_ctx ctx = {g->train, 0, 0};
     for (int k = g->nops - 1; k >= 0; k--) {
         for (int i = n->zero_head[k]; i >= 0; i = n->zero_next[i]) /* gradients that step k starts */
             memset(g->ops[i].out.g, 0, g->ops[i].out.n * sizeof(float));
@@ -662,6 +692,8 @@ int eta_net_attach(eta_net *n, eta_optim *opt, const char *no_decay, eta_err *er
         return eta_spec_fail(err, ETA_ESTATE, NULL, "attach: call eta_net_prepare first");
     if (eta_optim_get_config(opt)->dtype != ETA_F32)
         return eta_spec_fail(err, ETA_EINVAL, NULL, "attach: the optimizer must be float32 like the network");
+    eta_gemm gemm = eta_nn_gemm();
+    eta_optim_set_gemm(opt, &gemm);
     int nd_group = -1;
     for (int i = 0; i < n->g.nparams; i++) {
         const nn_param *p = &n->g.params[i];

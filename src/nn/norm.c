@@ -14,8 +14,11 @@
  * by tests from PyTorch's buffers. They are buffers (nn_buffer_add), not
  * parameters: never given to an optimizer, their gradients always zero.
  * num_batches_tracked is the network's count of train-mode forward passes
- * (nn_net.batches_tracked, kept by net.c; momentum is never None, so no
- * kernel reads it), written and read with the weights (safetensors.c).
+ * (nn_net.batches_tracked, kept by net.c), written and read with the
+ * weights (safetensors.c). A spec's momentum is never None; the cumulative
+ * average momentum=None gives (factor 1/num_batches_tracked), which
+ * torch.optim.swa_utils.update_bn relies on, runs under
+ * eta_net_bn_cumulative (ctx->bn_cumulative).
  *
  * The statistics follow torch's CPU kernels (batch_norm_cpu_*): the sums in
  * double, the per-channel factors and the element arithmetic in float.
@@ -156,7 +159,8 @@ static void bn_forward(nn_op *op, const nn_ctx *ctx)
     const nn_tensor *x = op->input[0];
     const bn_dims d = dims_of(x);
     const bool affine = op->a[BN_AFFINE] != 0, batch = ctx->train || op->a[BN_TRACK] == 0;
-    const double eps = op->a[BN_EPS], mom = op->a[BN_MOM];
+    /* momentum=None (eta_net_bn_cumulative, update_bn): the factor 1/num_batches_tracked */
+    const double eps = op->a[BN_EPS], mom = ctx->bn_cumulative ? 1.0 / (double)ctx->bn_cumulative : op->a[BN_MOM];
     float *rm = running_mean(op), *rv = rm ? op->w[(affine ? 2 : 0) + 1] : NULL;
     float *mean = op->scratch, *invstd = op->scratch + d.C;
     const double n = (double)(d.B * d.L);

@@ -15,7 +15,7 @@
 
 extern const optim_rule eta_rule_sgd, eta_rule_adam, eta_rule_adamw, eta_rule_adamax, eta_rule_nadam,
     eta_rule_radam, eta_rule_adagrad, eta_rule_rmsprop, eta_rule_adadelta, eta_rule_asgd, eta_rule_rprop,
-    eta_rule_adafactor, eta_rule_lion, eta_rule_lamb, eta_rule_lars, eta_rule_adabelief;
+    eta_rule_adafactor, eta_rule_lion, eta_rule_lamb, eta_rule_lars, eta_rule_adabelief, eta_rule_muon;
 
 static const optim_rule *const rules[ETA_OPTIM_COUNT] = {
     [ETA_OPTIM_SGD] = &eta_rule_sgd,         [ETA_OPTIM_ADAM] = &eta_rule_adam,
@@ -26,9 +26,12 @@ static const optim_rule *const rules[ETA_OPTIM_COUNT] = {
     [ETA_OPTIM_RPROP] = &eta_rule_rprop,     [ETA_OPTIM_ADAFACTOR] = &eta_rule_adafactor,
     [ETA_OPTIM_LION] = &eta_rule_lion,       [ETA_OPTIM_LAMB] = &eta_rule_lamb,
     [ETA_OPTIM_LARS] = &eta_rule_lars,       [ETA_OPTIM_ADABELIEF] = &eta_rule_adabelief,
+    [ETA_OPTIM_MUON] = &eta_rule_muon,
 };
 
 static const char *const anchor_names[ETA_ANCHOR_COUNT] = {"torch", "keras", "optax", "paper"};
+/* Muon's adjust_lr_fn values; index 0 is Python's None. */
+static const char *const adjust_names[ETA_MUON_ADJUST_COUNT] = {"None", "original", "match_rms_adamw"};
 
 const optim_rule *eta_optim_rule(eta_optim_kind kind)
 {
@@ -96,6 +99,23 @@ static int check_real(const optim_rule *r, const optim_arg *a, const char *name,
     return rc;
 }
 
+/* An ARG_INT: an integral value in the row's range, the numbers written as
+ * integers ("ns_steps must be an integer in [0, 100), got 100"). */
+static int check_int(const optim_rule *r, const optim_arg *a, double x, const eta_spec *node, eta_err *err)
+{
+    bool ok = x == floor(x) && (a->lo_open ? x > a->lo : x >= a->lo) && (a->hi_open ? x < a->hi : x <= a->hi);
+    if (ok)
+        return ETA_OK;
+    char got[40];
+    if (x == floor(x) && fabs(x) < 1e15)
+        snprintf(got, sizeof got, "%.0f", x);
+    else
+        eta_fmt_real(got, sizeof got, x);
+    return eta_spec_fail(err, ETA_EINVAL, node, "%s%s%s must be an integer in %c%.0f, %.0f%c, got %s",
+                         node ? "" : r->name, node ? "" : ": ", a->name, a->lo_open ? '(' : '[', a->lo, a->hi,
+                         a->hi_open ? ')' : ']', got);
+}
+
 static int check_args(const optim_rule *r, const eta_optim_hparams *hp, eta_err *err)
 {
     char name[64];
@@ -105,6 +125,9 @@ static int check_args(const optim_rule *r, const eta_optim_hparams *hp, eta_err 
         switch (a->type) {
         case ARG_REAL:
             rc = check_real(r, a, a->name, real_of(hp, a->off), NULL, err);
+            break;
+        case ARG_INT:
+            rc = check_int(r, a, real_of(hp, a->off), NULL, err);
             break;
         case ARG_PAIR:
         case ARG_EPS_PAIR:
@@ -117,6 +140,19 @@ static int check_args(const optim_rule *r, const eta_optim_hparams *hp, eta_err 
                 rc = check_real(r, a, name, real_of(hp, a->off2), NULL, err);
             }
             break;
+        case ARG_TRIPLE:
+            for (int k = 0; k < 3 && !rc; k++) {
+                snprintf(name, sizeof name, "%s[%d]", a->name, k);
+                rc = check_real(r, a, name, real_of(hp, a->off + (size_t)k * sizeof(double)), NULL, err);
+            }
+            break;
+        case ARG_ADJUST: {
+            unsigned v;
+            memcpy(&v, (const char *)hp + a->off, sizeof v);
+            if (v >= ETA_MUON_ADJUST_COUNT)
+                rc = eta_spec_fail(err, ETA_EINVAL, NULL, "%s: %s: value %u is not accepted", r->name, a->name, v);
+            break;
+        }
         case ARG_ANCHOR: {
             unsigned v;
             memcpy(&v, (const char *)hp + a->off, sizeof v);
@@ -157,6 +193,16 @@ static int read_arg(const optim_rule *r, const optim_arg *a, const eta_spec *v, 
     case ARG_REAL:
         rc = eta_spec_get_real(v, a->name, real_at(hp, a->off), err);
         return rc ? rc : check_real(r, a, a->name, *real_at(hp, a->off), v, err);
+    case ARG_INT: {
+        /* an integral value; 5.0 reads as 5 */
+        double x;
+        rc = eta_spec_get_real(v, a->name, &x, err);
+        if (!rc)
+            rc = check_int(r, a, x, v, err);
+        if (!rc)
+            *real_at(hp, a->off) = x;
+        return rc;
+    }
     case ARG_PAIR:
     case ARG_EPS_PAIR: {
         if (v->kind != ETA_SPEC_TUPLE && v->kind != ETA_SPEC_LIST)
@@ -179,6 +225,40 @@ static int read_arg(const optim_rule *r, const optim_arg *a, const eta_spec *v, 
             if (rc)
                 return rc;
         }
+        return ETA_OK;
+    }
+    case ARG_TRIPLE: {
+        if (v->kind != ETA_SPEC_TUPLE && v->kind != ETA_SPEC_LIST)
+            return eta_spec_fail(err, ETA_EINVAL, v, "%s must be a tuple of 3 numbers, got %s", a->name,
+                                 eta_spec_kind_name(v->kind));
+        if (v->n != 3)
+            return eta_spec_fail(err, ETA_EINVAL, v, "%s must have 3 elements, got %d", a->name, v->n);
+        for (int k = 0; k < 3; k++) {
+            snprintf(name, sizeof name, "%s[%d]", a->name, k);
+            double *dst = real_at(hp, a->off + (size_t)k * sizeof(double));
+            rc = eta_spec_get_real(v->items[k], name, dst, err);
+            if (!rc)
+                rc = check_real(r, a, name, *dst, v->items[k], err);
+            if (rc)
+                return rc;
+        }
+        return ETA_OK;
+    }
+    case ARG_ADJUST: {
+        eta_muon_adjust val = ETA_MUON_ADJUST_NONE;
+        if (v->kind != ETA_SPEC_NONE) {
+            const char *s;
+            rc = eta_spec_get_string(v, a->name, &s, err);
+            if (rc)
+                return rc;
+            for (int k = 1; k < ETA_MUON_ADJUST_COUNT && val == ETA_MUON_ADJUST_NONE; k++)
+                if (!strcmp(s, adjust_names[k]))
+                    val = (eta_muon_adjust)k;
+            if (val == ETA_MUON_ADJUST_NONE)
+                return eta_spec_fail(err, ETA_EINVAL, v, "%s must be None, 'original' or 'match_rms_adamw', got '%s'",
+                                     a->name, s);
+        }
+        memcpy((char *)hp + a->off, &val, sizeof val);
         return ETA_OK;
     }
     case ARG_BOOL:
@@ -284,14 +364,14 @@ int eta_optim_config_from_spec(eta_optim_config *cfg, const char *spec, eta_err 
 /* How PyTorch and Optax show the defaults of the switches eta ignores. */
 static const char *switch_default(const char *name)
 {
-    static const char *const false_by_default[] = {"capturable", "differentiable"};
+    static const char *const false_by_default[] = {"capturable", "differentiable", "use_addmm"};
     static const char *const true_by_default[] = {"weight_decay_mask", "trust_ratio_mask"};
-    for (size_t i = 0; i < 2; i++) {
+    for (size_t i = 0; i < sizeof false_by_default / sizeof *false_by_default; i++)
         if (!strcmp(name, false_by_default[i]))
             return "False";
+    for (size_t i = 0; i < sizeof true_by_default / sizeof *true_by_default; i++)
         if (!strcmp(name, true_by_default[i]))
             return "True";
-    }
     return "None";
 }
 
@@ -316,6 +396,9 @@ int eta_optim_describe(eta_optim_kind kind, char *buf, size_t n)
         char *o = out + len;
         size_t room = sizeof out - len;
         switch (a->type) {
+        case ARG_INT:
+            len += (size_t)snprintf(o, room, "%s%s=%.0f", sep, a->name, real_of(&r->defaults, a->off));
+            break;
         case ARG_REAL:
             if (a->required) {
                 len += (size_t)snprintf(o, room, "%s%s", sep, a->name);
@@ -333,6 +416,24 @@ int eta_optim_describe(eta_optim_kind kind, char *buf, size_t n)
                 eta_fmt_real(x, sizeof x, v0);
             eta_fmt_real(y, sizeof y, real_of(&r->defaults, a->off2));
             len += (size_t)snprintf(o, room, "%s%s=(%s, %s)", sep, a->name, x, y);
+            break;
+        }
+        case ARG_TRIPLE: {
+            char z[40];
+            eta_fmt_real(x, sizeof x, real_of(&r->defaults, a->off));
+            eta_fmt_real(y, sizeof y, real_of(&r->defaults, a->off + sizeof(double)));
+            eta_fmt_real(z, sizeof z, real_of(&r->defaults, a->off + 2 * sizeof(double)));
+            len += (size_t)snprintf(o, room, "%s%s=(%s, %s, %s)", sep, a->name, x, y, z);
+            break;
+        }
+        case ARG_ADJUST: {
+            unsigned v;
+            memcpy(&v, (const char *)&r->defaults + a->off, sizeof v);
+            const char *val = v < ETA_MUON_ADJUST_COUNT ? adjust_names[v] : "?";
+            if (v == ETA_MUON_ADJUST_NONE)
+                len += (size_t)snprintf(o, room, "%s%s=%s", sep, a->name, val);
+            else
+                len += (size_t)snprintf(o, room, "%s%s='%s'", sep, a->name, val);
             break;
         }
         case ARG_BOOL: {

@@ -2,28 +2,36 @@
  *
  * The rules themselves live one per file (sgd.c, adam.c, ...); the argument
  * tables, defaults and spec binding in hparams.c; gradient clipping in
- * clip.c; checkpoints in save.c. Everything a step needs is allocated when
- * a parameter is added, so eta_optim_step never allocates.
+ * clip.c; checkpoints in save.c; the optimizer-wide pass's helpers, scalars
+ * and the train/eval switch in wide.c. Everything a step needs is allocated
+ * when a parameter is added, so eta_optim_step never allocates.
  */
 #include "core/error.h"
 #include "optim/optim_impl.h"
 
 #include <math.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static void *default_alloc(void *ud, size_t size)
+void *eta_optim_default_alloc_(void *ud, size_t size)
 {
     (void)ud;
     return malloc(size);
 }
 
-static void default_free(void *ud, void *p)
+void eta_optim_default_free_(void *ud, void *p)
 {
     (void)ud;
     free(p);
+}
+
+eta_allocator eta_optim_allocator_(const eta_allocator *given)
+{
+    eta_allocator a = {eta_optim_default_alloc_, eta_optim_default_free_, NULL};
+    return given ? *given : a;
 }
 
 void *eta_optim_alloc_(eta_optim *o, size_t size)
@@ -61,9 +69,7 @@ int eta_optim_new(eta_optim **out, const eta_optim_config *cfg, eta_err *err)
     int rc = eta_optim_check_hparams(cfg->kind, &cfg->hp, err);
     if (rc)
         return rc;
-    eta_allocator a = {default_alloc, default_free, NULL};
-    if (cfg->alloc)
-        a = *cfg->alloc;
+    eta_allocator a = eta_optim_allocator_(cfg->alloc);
     eta_optim *o = a.alloc(a.ud, sizeof *o);
     if (!o)
         return eta_spec_fail(err, ETA_ENOMEM, NULL, "%s: out of memory", rule->name);
@@ -72,6 +78,8 @@ int eta_optim_new(eta_optim **out, const eta_optim_config *cfg, eta_err *err)
     o->cfg.alloc = NULL;
     o->alloc = a;
     o->rule = rule;
+    if (rule->init_scalars)
+        rule->init_scalars(&cfg->hp, o->scalars);
     rc = eta_optim_add_group(o, NULL);
     if (rc < 0) {
         eta_optim_free(o);
@@ -90,6 +98,7 @@ void eta_optim_free(eta_optim *o)
     eta_optim_release_(o, o->params);
     eta_optim_release_(o, o->groups);
     eta_optim_release_(o, o->scratch);
+    eta_optim_release_(o, o->work);
     o->alloc.free(o->alloc.ud, o);
 }
 
@@ -124,8 +133,12 @@ int eta_optim_add_group(eta_optim *o, const eta_optim_hparams *hp)
     o->groups = arr;
     if (rc)
         return rc;
-    o->groups[o->ngroups].hp = *h;
-    o->groups[o->ngroups].initial_lr = h->lr;
+    optim_group *g = &o->groups[o->ngroups];
+    memset(g, 0, sizeof *g);
+    g->hp = *h;
+    g->initial_lr = h->lr;
+    if (o->rule->init_group_scalars)
+        o->rule->init_group_scalars(h, g->scalars);
     return o->ngroups++;
 }
 
@@ -140,6 +153,17 @@ int eta_optim_add_param(eta_optim *o, int group, void *data, void *grad, int ndi
     if (ndim < 0 || ndim > ETA_MAX_DIMS || (ndim > 0 && !shape))
         return eta_optim_fail_(o, ETA_EINVAL, "%s: parameter %d: ndim must be in [0, %d], got %d", name,
                                o->nparams, ETA_MAX_DIMS, ndim);
+    if (o->rule->param_ndim && ndim != o->rule->param_ndim) {
+        char dims[160] = "";
+        for (int d = 0; d < ndim && shape; d++) {
+            size_t len = strlen(dims);
+            snprintf(dims + len, sizeof dims - len, "%s%lld", d ? ", " : "", (long long)shape[d]);
+        }
+        return eta_optim_fail_(o, ETA_EINVAL,
+                               "%s: parameter %d: %s only supports %d-D parameters, got shape (%s); give "
+                               "biases, norms, embeddings and convolutions to another optimizer",
+                               name, o->nparams, name, o->rule->param_ndim, dims);
+    }
     optim_param p;
     memset(&p, 0, sizeof p);
     p.data = data;
@@ -188,6 +212,22 @@ int eta_optim_add_param(eta_optim *o, int group, void *data, void *grad, int ndi
         o->scratch = s;
         o->scratch_n = slots;
     }
+    size_t work = o->rule->work_len ? o->rule->work_len(&p) : 0;
+    if (work == SIZE_MAX) {
+        eta_optim_release_(o, block);
+        return eta_optim_fail_(o, ETA_EINVAL, "%s: parameter %d: a dimension beyond 2^31 - 1", name, o->nparams);
+    }
+    if (work > o->work_n) {
+        void *w = eta_optim_alloc_(o, work * es);
+        if (!w) {
+            eta_optim_release_(o, block);
+            return eta_optim_fail_(o, ETA_ENOMEM, "%s: out of memory for the scratch of parameter %d", name,
+                                   o->nparams);
+        }
+        eta_optim_release_(o, o->work);
+        o->work = w;
+        o->work_n = work;
+    }
     void *arr = o->params;
     int rc = grow(o, &arr, &o->cap_params, o->nparams + 1, sizeof(optim_param));
     o->params = arr;
@@ -201,12 +241,28 @@ int eta_optim_add_param(eta_optim *o, int group, void *data, void *grad, int ndi
     return o->nparams++;
 }
 
+/* A step: the rule's prepare (the optimizer-wide pass, rule.h), then one
+ * update per parameter in registration order, then the rule's finish. */
 int eta_optim_step(eta_optim *o)
 {
+    const optim_rule *r = o->rule;
     if (o->nparams == 0)
-        return eta_optim_fail_(o, ETA_ESTATE, "%s: step called with no parameters", o->rule->name);
+        return eta_optim_fail_(o, ETA_ESTATE, "%s: step called with no parameters", r->name);
+    if (o->eval)
+        return eta_optim_fail_(o, ETA_ESTATE,
+                               "%s: step called in eval mode (parameters hold the evaluation point): call "
+                               "eta_optim_train first",
+                               r->name);
     if (o->cfg.check_finite) {
         int rc = eta_optim_check_grads(o);
+        if (rc)
+            return rc;
+    }
+    optim_wide w = eta_optim_wide_(o);
+    if (r->prepare) {
+        int rc = r->prepare(&w);
+        if (rc == OPTIM_SKIP)
+            return ETA_OK;
         if (rc)
             return rc;
     }
@@ -215,9 +271,13 @@ int eta_optim_step(eta_optim *o)
         optim_param *p = &o->params[i];
         const optim_group *g = &o->groups[p->group];
         p->step++;
-        optim_ctx c = {&g->hp, g->initial_lr, p->step, o->cfg.dtype, o->cfg.threads, o->scratch};
-        o->rule->update(&c, p);
+        optim_ctx c = {.hp = &g->hp, .initial_lr = g->initial_lr, .step = p->step, .dtype = o->cfg.dtype,
+                       .threads = o->cfg.threads, .scratch = o->scratch, .work = o->work, .gemm = &o->gemm,
+                       .scalars = o->scalars, .group_scalars = g->scalars, .hp0 = &o->groups[0].hp};
+        r->update(&c, p);
     }
+    if (r->finish)
+        r->finish(&w);
     return ETA_OK;
 }
 
@@ -234,6 +294,14 @@ double eta_optim_decay_rate(const optim_ctx *c)
     if (hp->weight_decay_mode == ETA_ANCHOR_PAPER)
         return c->initial_lr > 0 ? hp->lr / c->initial_lr * hp->weight_decay : 0.0;
     return hp->lr * hp->weight_decay;
+}
+
+void eta_optim_set_gemm(eta_optim *o, const eta_gemm *gemm)
+{
+    if (gemm)
+        o->gemm = *gemm;
+    else
+        memset(&o->gemm, 0, sizeof o->gemm);
 }
 
 int64_t eta_optim_step_count(const eta_optim *o)

@@ -5,11 +5,6 @@
 
 #include "optim/rule.h"
 
-typedef struct optim_group {
-    eta_optim_hparams hp;
-    double initial_lr;
-} optim_group;
-
 struct eta_optim {
     eta_optim_config cfg;
     const optim_rule *rule;
@@ -19,10 +14,28 @@ struct eta_optim {
     optim_param *params;
     int nparams, cap_params;
     int64_t step;
+    double scalars[OPTIM_MAX_SCALARS]; /* rule->scalar_names */
+    bool eval;            /* parameters hold the evaluation point (eta_optim_eval) */
     double *scratch;      /* reduction slots for the largest array */
     size_t scratch_n;
+    void *work;           /* the rule's scratch (work_len) for the largest parameter */
+    size_t work_n;        /* in elements of dtype */
+    eta_gemm gemm;        /* eta_optim_set_gemm; NULL members: core/gemm.c */
     char err[256];
 };
+
+/* malloc and free as an eta_allocator's functions (the optimizer's and the
+ * average's when the caller gives none). */
+void *eta_optim_default_alloc_(void *ud, size_t size);
+void eta_optim_default_free_(void *ud, void *p);
+/* *given, or malloc and free when NULL. */
+eta_allocator eta_optim_allocator_(const eta_allocator *given);
+/* The optimizer-wide view handed to a rule's hooks. */
+optim_wide eta_optim_wide_(eta_optim *o);
+/* Index of `name` in a NULL-terminated name list, or -1. */
+int eta_optim_name_index_(const char *const *names, const char *name);
+/* Number of names in a NULL-terminated list. */
+int eta_optim_name_count_(const char *const *names);
 
 void *eta_optim_alloc_(eta_optim *o, size_t size);
 void eta_optim_release_(eta_optim *o, void *p);

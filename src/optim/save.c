@@ -1,16 +1,25 @@
 /* optim/save.c - exact save and restore of an optimizer's state.
  *
- * Format, version 1, every number little-endian whatever the host:
+ * Format, version 2, every number little-endian whatever the host:
  *   "ETAOPTIM" | u32 version | u32 kind | u32 dtype | u32 ngroups | u32 nparams | i64 steps
- *   per group: f64 initial_lr | f64 x NREAL hyperparameters | u8 x NFLAG | u32 x NANCHOR
+ *   u8 eval | u32 NREAL | u32 NFLAG | u32 NANCHOR | u32 NSCALAR | f64 x NSCALAR | u32 NGSCALAR
+ *   per group: f64 initial_lr | f64 x NREAL hyperparameters | u8 x NFLAG | u32 x NANCHOR |
+ *              f64 x NGSCALAR
  *   per param: u32 group | u32 ndim | i64 shape[ndim] | i64 step |
  *              OPTIM_MAX_STATE x (u64 n | n elements of dtype)
  *   u32 CRC-32 of everything before it
+ * NSCALAR and NGSCALAR are the rule's optimizer-wide and per-group scalars
+ * (rule.h) and must match it. The hyperparameter counts let a file written
+ * before fields were appended load: fields it lacks keep the loading
+ * optimizer's values. Version 1 is version 2 without the line after the
+ * header (eval 0, 23 reals, 5 flags, 4 anchors, no scalars).
  * Loading checks the CRC, then the rule, dtype and every shape against the
  * optimizer it loads into, then the hyperparameters (valid for the rule, and
  * keeping the state arrays the optimizer has, as set_hparams requires) and
  * step counts (0 <= param step <= steps < INT64_MAX), and only then writes:
- * on any error the optimizer is unchanged.
+ * on any error the optimizer is unchanged. Muon's appended fields: four
+ * reals (ns_coefficients, ns_steps) and adjust_lr_fn, a u32 among the
+ * options (the "anchors"; its own range is checked by the rule).
  */
 #include <errno.h>
 #include <math.h>
@@ -23,9 +32,10 @@
 #include "optim/optim_impl.h"
 
 #define MAGIC "ETAOPTIM"
-#define VERSION 1u
+#define VERSION 2u
 
-/* The hyperparameters in file order. Appending fields needs a new version. */
+/* The hyperparameters in file order. New fields are appended (the counts in
+ * the file say how many it holds). */
 static const size_t real_fields[] = {
     offsetof(eta_optim_hparams, lr), offsetof(eta_optim_hparams, weight_decay),
     offsetof(eta_optim_hparams, momentum), offsetof(eta_optim_hparams, dampening),
@@ -37,6 +47,8 @@ static const size_t real_fields[] = {
     offsetof(eta_optim_hparams, etas[1]), offsetof(eta_optim_hparams, step_sizes[0]),
     offsetof(eta_optim_hparams, step_sizes[1]), offsetof(eta_optim_hparams, trust_coefficient),
     offsetof(eta_optim_hparams, beta2_decay), offsetof(eta_optim_hparams, d),
+    offsetof(eta_optim_hparams, ns_coefficients[0]), offsetof(eta_optim_hparams, ns_coefficients[1]),
+    offsetof(eta_optim_hparams, ns_coefficients[2]), offsetof(eta_optim_hparams, ns_steps),
 };
 static const size_t flag_fields[] = {
     offsetof(eta_optim_hparams, nesterov), offsetof(eta_optim_hparams, maximize),
@@ -46,9 +58,19 @@ static const size_t flag_fields[] = {
 static const size_t anchor_fields[] = {
     offsetof(eta_optim_hparams, eps_mode), offsetof(eta_optim_hparams, amsgrad_mode),
     offsetof(eta_optim_hparams, momentum_mode), offsetof(eta_optim_hparams, weight_decay_mode),
+    offsetof(eta_optim_hparams, adjust_lr_fn),
 };
-static const char *const anchor_names[] = {"eps_mode", "amsgrad_mode", "momentum_mode", "weight_decay_mode"};
+static const char *const anchor_names[] = {"eps_mode", "amsgrad_mode", "momentum_mode", "weight_decay_mode",
+                                           "adjust_lr_fn"};
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+#define V1_REALS 23
+#define V1_FLAGS 5
+#define V1_ANCHORS 4
+
+/* How many of each field a file holds. */
+typedef struct layout {
+    uint32_t nreal, nflag, nanchor, nscalar, ngscalar;
+} layout;
 
 /* A growing or reading cursor over bytes. */
 typedef struct cursor {
@@ -118,12 +140,12 @@ static void get_elems(cursor *c, eta_dtype t, void *x, size_t n)
     }
 }
 
-static size_t group_bytes(void)
+static size_t group_bytes(const layout *l)
 {
-    return 8 + 8 * COUNT(real_fields) + COUNT(flag_fields) + 4 * COUNT(anchor_fields);
+    return 8 + 8 * (size_t)l->nreal + l->nflag + 4 * (size_t)l->nanchor + 8 * (size_t)l->ngscalar;
 }
 
-static void put_group(cursor *c, const optim_group *g)
+static void put_group(cursor *c, const optim_group *g, const layout *l)
 {
     put_f64(c, g->initial_lr);
     for (size_t i = 0; i < COUNT(real_fields); i++) {
@@ -141,31 +163,45 @@ static void put_group(cursor *c, const optim_group *g)
         memcpy(&a, (const char *)&g->hp + anchor_fields[i], sizeof a);
         put(c, (uint32_t)a, 4);
     }
+    for (uint32_t i = 0; i < l->ngscalar; i++)
+        put_f64(c, g->scalars[i]);
 }
 
-static void get_group(cursor *c, optim_group *g)
+/* Reads a group; fields the file lacks keep their values in *g. */
+static void get_group(cursor *c, optim_group *g, const layout *l)
 {
-    memset(g, 0, sizeof *g);
     g->initial_lr = get_f64(c);
-    for (size_t i = 0; i < COUNT(real_fields); i++) {
+    for (size_t i = 0; i < l->nreal; i++) {
         double v = get_f64(c);
         memcpy((char *)&g->hp + real_fields[i], &v, 8);
     }
-    for (size_t i = 0; i < COUNT(flag_fields); i++) {
+    for (size_t i = 0; i < l->nflag; i++) {
         bool b = get(c, 1) != 0;
         memcpy((char *)&g->hp + flag_fields[i], &b, sizeof b);
     }
-    for (size_t i = 0; i < COUNT(anchor_fields); i++) {
+    for (size_t i = 0; i < l->nanchor; i++) {
         uint64_t v = get(c, 4);
         eta_anchor a = v < ETA_ANCHOR_COUNT ? (eta_anchor)v : ETA_ANCHOR_COUNT;
         memcpy((char *)&g->hp + anchor_fields[i], &a, sizeof a);
     }
+    for (uint32_t i = 0; i < l->ngscalar; i++)
+        g->scalars[i] = get_f64(c);
+}
+
+/* This build's layout for o's rule. */
+static layout own_layout(const eta_optim *o)
+{
+    layout l = {(uint32_t)COUNT(real_fields), (uint32_t)COUNT(flag_fields), (uint32_t)COUNT(anchor_fields),
+                (uint32_t)eta_optim_name_count_(o->rule->scalar_names),
+                (uint32_t)eta_optim_name_count_(o->rule->group_scalar_names)};
+    return l;
 }
 
 int eta_optim_save(eta_optim *o, void **out, size_t *out_len)
 {
     size_t es = eta_dtype_size(o->cfg.dtype);
-    size_t len = 8 + 4 * 5 + 8 + (size_t)o->ngroups * group_bytes() + 4;
+    layout l = own_layout(o);
+    size_t len = 8 + 4 * 5 + 8 + 1 + 4 * 5 + 8 * (size_t)l.nscalar + (size_t)o->ngroups * group_bytes(&l) + 4;
     for (int i = 0; i < o->nparams; i++) {
         const optim_param *p = &o->params[i];
         len += 8 + 8 * (size_t)p->ndim + 8;
@@ -183,8 +219,16 @@ int eta_optim_save(eta_optim *o, void **out, size_t *out_len)
     put(&c, (uint32_t)o->ngroups, 4);
     put(&c, (uint32_t)o->nparams, 4);
     put(&c, (uint64_t)o->step, 8);
+    put(&c, o->eval, 1);
+    put(&c, l.nreal, 4);
+    put(&c, l.nflag, 4);
+    put(&c, l.nanchor, 4);
+    put(&c, l.nscalar, 4);
+    for (uint32_t i = 0; i < l.nscalar; i++)
+        put_f64(&c, o->scalars[i]);
+    put(&c, l.ngscalar, 4);
     for (int g = 0; g < o->ngroups; g++)
-        put_group(&c, &o->groups[g]);
+        put_group(&c, &o->groups[g], &l);
     for (int i = 0; i < o->nparams; i++) {
         const optim_param *p = &o->params[i];
         put(&c, (uint32_t)p->group, 4);
@@ -223,6 +267,8 @@ static int check_group(const eta_optim *o, int g, const optim_group *grp, eta_er
         if (a == ETA_ANCHOR_COUNT)
             return eta_spec_fail(e, ETA_EFORMAT, NULL, "%s is out of range", anchor_names[i]);
     }
+    if ((unsigned)grp->hp.adjust_lr_fn >= ETA_MUON_ADJUST_COUNT)
+        return eta_spec_fail(e, ETA_EFORMAT, NULL, "adjust_lr_fn is out of range");
     int rc = eta_optim_check_hparams(o->cfg.kind, &grp->hp, e);
     if (rc)
         return rc;
@@ -246,9 +292,9 @@ static int walk(eta_optim *o, const unsigned char *buf, size_t len, bool apply)
     const char *name = o->rule->name;
     cursor c = {(unsigned char *)(uintptr_t)buf, len - 4, 8, false};
     uint32_t version = (uint32_t)get(&c, 4);
-    if (version != VERSION)
-        return eta_optim_fail_(o, ETA_EFORMAT, "%s: state version %u, this eta reads version %u", name, version,
-                               VERSION);
+    if (version != 1 && version != VERSION)
+        return eta_optim_fail_(o, ETA_EFORMAT, "%s: state version %u, this eta reads versions 1 and %u", name,
+                               version, VERSION);
     uint32_t kind = (uint32_t)get(&c, 4), dtype = (uint32_t)get(&c, 4);
     uint32_t ngroups = (uint32_t)get(&c, 4), nparams = (uint32_t)get(&c, 4);
     int64_t steps = (int64_t)get(&c, 8);
@@ -265,9 +311,30 @@ static int walk(eta_optim *o, const unsigned char *buf, size_t len, bool apply)
     if (steps < 0 || steps == INT64_MAX)
         return eta_optim_fail_(o, ETA_EFORMAT, "%s: the state's step count must be in [0, 2^63 - 1), got %lld", name,
                                (long long)steps);
+    layout own = own_layout(o), l = {V1_REALS, V1_FLAGS, V1_ANCHORS, 0, 0};
+    uint64_t eval = 0;
+    double scalars[OPTIM_MAX_SCALARS] = {0};
+    if (version >= 2) {
+        eval = get(&c, 1);
+        l.nreal = (uint32_t)get(&c, 4);
+        l.nflag = (uint32_t)get(&c, 4);
+        l.nanchor = (uint32_t)get(&c, 4);
+        l.nscalar = (uint32_t)get(&c, 4);
+        for (uint32_t i = 0; i < l.nscalar && i < OPTIM_MAX_SCALARS; i++)
+            scalars[i] = get_f64(&c);
+        if (l.nscalar == own.nscalar)
+            l.ngscalar = (uint32_t)get(&c, 4);
+    }
+    if (!c.bad && (eval > 1 || l.nreal > own.nreal || l.nflag > own.nflag || l.nanchor > own.nanchor))
+        return eta_optim_fail_(o, ETA_EFORMAT,
+                               "%s: the state has %u hyperparameters (%u, %u, %u) or a mode (%u) this eta does not know",
+                               name, l.nreal + l.nflag + l.nanchor, l.nreal, l.nflag, l.nanchor, (unsigned)eval);
+    if (!c.bad && (l.nscalar != own.nscalar || l.ngscalar != own.ngscalar))
+        return eta_optim_fail_(o, ETA_EFORMAT, "%s: the state has %u optimizer and %u group scalars, %s keeps %u and %u",
+                               name, l.nscalar, l.ngscalar, name, own.nscalar, own.ngscalar);
     for (int g = 0; g < o->ngroups; g++) {
-        optim_group grp;
-        get_group(&c, &grp);
+        optim_group grp = o->groups[g];
+        get_group(&c, &grp, &l);
         eta_err e;
         if (!c.bad && check_group(o, g, &grp, &e))
             return eta_optim_fail_(o, ETA_EFORMAT, "group %d of the saved state: %s", g, e.msg);
@@ -308,8 +375,11 @@ static int walk(eta_optim *o, const unsigned char *buf, size_t len, bool apply)
     if (c.bad || c.pos != c.len)
         return eta_optim_fail_(o, ETA_EFORMAT, "%s: saved state is truncated or has %s bytes at offset %zu", name,
                                c.bad ? "missing" : "extra", c.pos);
-    if (apply)
+    if (apply) {
         o->step = steps;
+        o->eval = eval != 0;
+        memcpy(o->scalars, scalars, sizeof o->scalars);
+    }
     return ETA_OK;
 }
 

@@ -39,7 +39,8 @@ static const struct {
     {"model", "the network (an nn spec), its loss and the weights it starts from"},
     {"optimizer", "the optimizer (a spec, as torch.optim) and the parameters without weight decay"},
     {"schedule", "the learning-rate schedule (a spec, as torch.optim.lr_scheduler) and when it steps"},
-    {"train", "length, seed, threads, gradient clipping and accumulation, evaluation, early stopping"},
+    {"train", "length, seed, threads, gradient clipping and accumulation, evaluation, early stopping, "
+              "weight averaging"},
     {"guard", "the divergence guard: what counts as diverging and what is done then"},
     {"output", "the run directory: checkpoints, plots and progress on the terminal"},
 };
@@ -89,6 +90,8 @@ static const eta_config_key KEYS[] = {
      "whether the monitored metric should fall or rise; auto: max for accuracies, else min"},
     {"train", "patience", INT, "5", 0, BIG, 0, 0, NULL, 0, "evaluations without improvement before stopping"},
     {"train", "min_delta", REAL, "0", 0, INF, 0, 0, NULL, 0, "the least change that counts as an improvement"},
+    {"train", "average", SPEC, "", 0, 0, 0, 0, NULL, EMPTY,
+     "weight averaging as AveragedModel: SWA(start=0.75), EMA(decay=0.999); empty: none"},
     {"guard", "enabled", BOOL, "true", 0, 0, 0, 0, NULL, 0, "watch every step for divergence"},
     {"guard", "action", ENUM, "rollback", 0, 0, 0, 0, "rollback|skip|stop", 0,
      "on divergence: restore the last snapshot with a lower lr, skip the step, or stop"},

@@ -37,6 +37,17 @@ int run_prepare(eta_run *r, int64_t batch, eta_err *err)
     return ETA_OK;
 }
 
+size_t run_param_size(eta_run *r, int i, const char **name, size_t *offset)
+{
+    int nd;
+    int64_t shape[8];
+    eta_net_param_info(r->net, i, name, offset, &nd, shape);
+    size_t n = 1;
+    for (int d = 0; d < nd; d++)
+        n *= (size_t)shape[d];
+    return n;
+}
+
 /* ---- one step --------------------------------------------------------- */
 
 /* The next training batch; at the end of an epoch returns 1 without one. */
@@ -166,6 +177,72 @@ static int64_t argmax(const float *v, int64_t c)
     return best;
 }
 
+int run_each_batch(eta_run *r, eta_split split, int64_t batch, bool train, run_batch_fn fn, void *ctx, eta_err *err)
+{
+    eta_loader *l;
+    eta_loader_config lc = {.split = split, .batch = batch, .shuffle = false, .drop_last = false, .seed = 0,
+                            .prefetch = true};
+    int rc = eta_loader_new(&l, r->ds, &lc, err);
+    if (rc)
+        return rc;
+    eta_net_train(r->net, train);
+    for (;;) {
+        const void *x, *y;
+        int64_t n;
+        rc = eta_loader_next(l, &x, &y, &n);
+        if (rc == 1) {
+            rc = 0;
+            break;
+        }
+        if (rc < 0 || (rc = run_prepare(r, n, err)) || (rc = fn(r, x, y, n, ctx, err)))
+            break;
+    }
+    eta_net_train(r->net, true);
+    eta_loader_free(l);
+    return rc;
+}
+
+/* What an evaluation sums over its batches. */
+typedef struct eval_sums {
+    int classes;
+    int64_t *confusion;
+    double lsum;
+    int64_t n_all, hits, labels;
+} eval_sums;
+
+static int eval_batch(eta_run *r, const void *x, const void *y, int64_t n, void *ctx, eta_err *err)
+{
+    eval_sums *e = ctx;
+    double lb;
+    int rc = eta_net_forward(r->net, x, y, &lb);
+    if (rc)
+        return run_fail(err, rc, "evaluating: %s", eta_net_error(r->net));
+    e->lsum += lb * (double)n;
+    e->n_all += n;
+    if (!e->classes)
+        return ETA_OK;
+    int nd;
+    int64_t shape[8];
+    const float *out = eta_net_output(r->net, &nd, shape);
+    const int64_t c = shape[nd - 1], rows = n * (nd == 3 ? shape[1] : 1); /* [n, C] or [n, T, C] */
+    if (c != e->classes) /* a run checks this when built; another data set (eval --data) may not fit */
+        return run_fail(err, ETA_EINVAL,
+                        "evaluating: the network gives %lld outputs per example, the data set has %d "
+                        "classes (a CSV's classes= sets the count)",
+                        (long long)c, e->classes);
+    const int32_t *t = y;
+    for (int64_t i = 0; i < rows; i++) {
+        if (t[i] < 0 || t[i] >= e->classes)
+            continue; /* padding (ignore_index) */
+        int64_t p = argmax(out + i * c, c);
+        e->hits += p == t[i];
+        e->labels++;
+        if (e->confusion)
+            e->confusion[(int64_t)t[i] * e->classes + p]++;
+    }
+    return ETA_OK;
+}
+
 int eta_run_evaluate(eta_run *r, eta_split split, double *loss, double *accuracy, int64_t *confusion, eta_err *err)
 {
     *loss = NAN;
@@ -173,123 +250,66 @@ int eta_run_evaluate(eta_run *r, eta_split split, double *loss, double *accuracy
         *accuracy = NAN;
     if (r->info->size[split] == 0)
         return ETA_OK;
-    eta_loader *l;
-    eta_loader_config lc = {.split = split, .batch = r->eval_batch, .shuffle = false, .drop_last = false,
-                            .seed = 0, .prefetch = true};
-    int rc = eta_loader_new(&l, r->ds, &lc, err);
-    if (rc)
-        return rc;
-    const int classes = r->info->class_target ? r->info->classes : 0;
-    if (confusion && classes)
-        memset(confusion, 0, (size_t)classes * (size_t)classes * sizeof *confusion);
-    eta_net_train(r->net, false);
-    double lsum = 0;
-    int64_t n_all = 0, hits = 0, labels = 0;
-    for (;;) {
-        const void *x, *y;
-        int64_t n;
-        rc = eta_loader_next(l, &x, &y, &n);
-        if (rc == 1) {
-            rc = 0;
-            break;
-        }
-        if (rc < 0 || (rc = run_prepare(r, n, err)))
-            break;
-        double lb;
-        if ((rc = eta_net_forward(r->net, x, y, &lb))) {
-            run_fail(err, rc, "evaluating: %s", eta_net_error(r->net));
-            break;
-        }
-        lsum += lb * (double)n;
-        n_all += n;
-        if (classes) {
-            int nd;
-            int64_t shape[8];
-            const float *out = eta_net_output(r->net, &nd, shape);
-            const int64_t c = shape[nd - 1], rows = n * (nd == 3 ? shape[1] : 1); /* [n, C] or [n, T, C] */
-            if (c != classes) { /* a run checks this when built; another data set (eval --data) may not fit */
-                rc = run_fail(err, ETA_EINVAL,
-                              "evaluating: the network gives %lld outputs per example, the data set has %d "
-                              "classes (a CSV's classes= sets the count)",
-                              (long long)c, classes);
-                break;
-            }
-            const int32_t *t = y;
-            for (int64_t i = 0; i < rows; i++) {
-                if (t[i] < 0 || t[i] >= classes)
-                    continue; /* padding (ignore_index) */
-                int64_t p = argmax(out + i * c, c);
-                hits += p == t[i];
-                labels++;
-                if (confusion)
-                    confusion[(int64_t)t[i] * classes + p]++;
-            }
-        }
-    }
-    eta_net_train(r->net, true);
-    eta_loader_free(l);
+    eval_sums e = {r->info->class_target ? r->info->classes : 0, confusion, 0, 0, 0, 0};
+    if (confusion && e.classes)
+        memset(confusion, 0, (size_t)e.classes * (size_t)e.classes * sizeof *confusion);
+    int rc = run_each_batch(r, split, r->eval_batch, false, eval_batch, &e, err);
     if (rc < 0) {
         if (err && !err->code)
             run_fail(err, rc, "evaluating: %s", eta_strerror(rc));
         return rc;
     }
-    *loss = n_all ? lsum / (double)n_all : NAN;
-    if (accuracy && classes && labels)
-        *accuracy = (double)hits / (double)labels;
+    *loss = e.n_all ? e.lsum / (double)e.n_all : NAN;
+    if (accuracy && e.classes && e.labels)
+        *accuracy = (double)e.hits / (double)e.labels;
+    return ETA_OK;
+}
+
+typedef struct predict_out {
+    FILE *out;
+    bool header;
+} predict_out;
+
+static int predict_batch(eta_run *r, const void *x, const void *y, int64_t n, void *ctx, eta_err *err)
+{
+    (void)y;
+    predict_out *po = ctx;
+    FILE *out = po->out;
+    int rc = eta_net_forward(r->net, x, NULL, NULL);
+    if (rc)
+        return run_fail(err, rc, "predicting: %s", eta_net_error(r->net));
+    int nd;
+    int64_t shape[8];
+    const float *o = eta_net_output(r->net, &nd, shape);
+    int64_t w = 1;
+    for (int d = 1; d < nd; d++)
+        w *= shape[d];
+    if (!po->header) {
+        for (int64_t j = 0; j < w; j++)
+            fprintf(out, j ? ",out%lld" : "out%lld", (long long)j);
+        if (r->info->class_target && r->info->target_ndim == 0)
+            fprintf(out, ",predicted");
+        fputc('\n', out);
+        po->header = true;
+    }
+    for (int64_t i = 0; i < n; i++) {
+        for (int64_t j = 0; j < w; j++) {
+            if (j)
+                fputc(',', out);
+            char num[40];
+            eta_fmt_real(num, sizeof num, (double)o[i * w + j]);
+            fputs(num, out);
+        }
+        if (r->info->class_target && r->info->target_ndim == 0)
+            fprintf(out, ",%lld", (long long)argmax(o + i * w, w));
+        fputc('\n', out);
+    }
     return ETA_OK;
 }
 
 int eta_run_predict(eta_run *r, eta_split split, FILE *out, eta_err *err)
 {
-    eta_loader *l;
-    eta_loader_config lc = {.split = split, .batch = r->eval_batch, .prefetch = true};
-    int rc = eta_loader_new(&l, r->ds, &lc, err);
-    if (rc)
-        return rc;
-    eta_net_train(r->net, false);
-    bool header = false;
-    for (;;) {
-        const void *x, *y;
-        int64_t n;
-        rc = eta_loader_next(l, &x, &y, &n);
-        if (rc == 1) {
-            rc = 0;
-            break;
-        }
-        if (rc < 0 || (rc = run_prepare(r, n, err)))
-            break;
-        if ((rc = eta_net_forward(r->net, x, NULL, NULL))) {
-            run_fail(err, rc, "predicting: %s", eta_net_error(r->net));
-            break;
-        }
-        int nd;
-        int64_t shape[8];
-        const float *o = eta_net_output(r->net, &nd, shape);
-        int64_t w = 1;
-        for (int d = 1; d < nd; d++)
-            w *= shape[d];
-        if (!header) {
-            for (int64_t j = 0; j < w; j++)
-                fprintf(out, j ? ",out%lld" : "out%lld", (long long)j);
-            if (r->info->class_target && r->info->target_ndim == 0)
-                fprintf(out, ",predicted");
-            fputc('\n', out);
-            header = true;
-        }
-        for (int64_t i = 0; i < n; i++) {
-            for (int64_t j = 0; j < w; j++) {
-                if (j)
-                    fputc(',', out);
-                char num[40];
-                eta_fmt_real(num, sizeof num, (double)o[i * w + j]);
-                fputs(num, out);
-            }
-            if (r->info->class_target && r->info->target_ndim == 0)
-                fprintf(out, ",%lld", (long long)argmax(o + i * w, w));
-            fputc('\n', out);
-        }
-    }
-    eta_net_train(r->net, true);
-    eta_loader_free(l);
+    predict_out po = {out, false};
+    int rc = run_each_batch(r, split, r->eval_batch, false, predict_batch, &po, err);
     return rc < 0 ? rc : ETA_OK;
 }

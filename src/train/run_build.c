@@ -66,7 +66,7 @@ static int get_bool(eta_run *r, const char *sec, const char *key, bool *v, eta_e
 /* A spec error inside a config value (err->pos an offset in it), located
  * as file:line:col with the line and a caret: in full into opts.msg when
  * the caller gave one, and as much as fits into err->msg. */
-static int spec_error(eta_run *r, const char *sec, const char *key, int rc, eta_err *err)
+int run_spec_error(eta_run *r, const char *sec, const char *key, int rc, eta_err *err)
 {
     char buf[2048];
     eta_config_format_error(r->cfg, sec, key, err, buf, sizeof buf);
@@ -102,7 +102,7 @@ static int build_data(eta_run *r, eta_err *err)
     const char *spec = eta_config_get(r->cfg, "data", "spec");
     int rc = eta_data_open(&r->ds, spec, r->opts.data_dir, err);
     if (rc)
-        return spec_error(r, "data", "spec", rc, err);
+        return run_spec_error(r, "data", "spec", rc, err);
     r->info = eta_data_get_info(r->ds);
     if (r->info->size[ETA_SPLIT_TRAIN] < 1 && !r->opts.for_eval)
         return run_config_fail(r, "data", "spec", ETA_EINVAL, err, "the data set has no training examples");
@@ -143,9 +143,9 @@ static int build_net(eta_run *r, eta_err *err)
     const char *spec = eta_config_get(r->cfg, "model", "spec");
     int rc = eta_net_new(&r->net, spec, err);
     if (rc)
-        return spec_error(r, "model", "spec", rc, err);
+        return run_spec_error(r, "model", "spec", rc, err);
     if ((rc = eta_net_prepare(r->net, r->batch, r->info->input_ndim, r->info->input_shape, err)))
-        return spec_error(r, "model", "spec", rc, err);
+        return run_spec_error(r, "model", "spec", rc, err);
     r->prepared = r->batch;
     if (eta_net_input_type(r->net) != (r->info->tokens ? ETA_NN_INT32 : ETA_NN_FLOAT32))
         return run_config_fail(r, "model", "spec", ETA_EINVAL, err,
@@ -154,7 +154,7 @@ static int build_net(eta_run *r, eta_err *err)
                                                  "with an Embedding");
     const char *ls = loss_spec(r);
     if ((rc = eta_net_set_loss(r->net, ls, err)))
-        return spec_error(r, "model", "loss", rc, err);
+        return run_spec_error(r, "model", "loss", rc, err);
     if (r->info->class_target && !r->opts.for_eval) { /* accuracy and the confusion matrix need one output per class */
         int nd;
         int64_t shape[8];
@@ -222,9 +222,9 @@ static int build_optim(eta_run *r, eta_err *err)
     const char *spec = eta_config_get(r->cfg, "optimizer", "spec");
     int rc = eta_optim_config_from_spec(&oc, spec, err);
     if (rc)
-        return spec_error(r, "optimizer", "spec", rc, err);
+        return run_spec_error(r, "optimizer", "spec", rc, err);
     if ((rc = eta_optim_new(&r->opt, &oc, err)))
-        return spec_error(r, "optimizer", "spec", rc, err);
+        return run_spec_error(r, "optimizer", "spec", rc, err);
     char **items = NULL, patterns[1024] = "";
     int nitems = 0;
     if ((rc = eta_config_get_list(r->cfg, "optimizer", "no_decay", &items, &nitems, err)))
@@ -239,14 +239,14 @@ static int build_optim(eta_run *r, eta_err *err)
         return ETA_OK;
     char *text = schedule_text(r, ss, err);
     if (!text)
-        return spec_error(r, "schedule", "spec", err && err->code ? err->code : ETA_ENOMEM, err);
+        return run_spec_error(r, "schedule", "spec", err && err->code ? err->code : ETA_ENOMEM, err);
     rc = eta_sched_new(&r->sched, text, err);
     if (rc && strcmp(text, ss)) /* the error is in what the run added: say so plainly */
         snprintf(err->msg + strlen(err->msg), sizeof err->msg - strlen(err->msg),
                  " (with the run's lengths added: %s)", text);
     free(text);
     if (rc)
-        return spec_error(r, "schedule", "spec", rc, err);
+        return run_spec_error(r, "schedule", "spec", rc, err);
     return ETA_OK;
 }
 
@@ -366,7 +366,7 @@ int eta_run_new(eta_run **out, eta_config *cfg, const eta_run_options *opts, eta
         eta_optim_hparams hp;
         eta_optim_get_hparams(r->opt, 0, &hp);
         r->has_momentum = hp.momentum > 0 || hp.beta1 > 0;
-        if ((rc = run_guard_new(r, err)))
+        if ((rc = run_guard_new(r, err)) || (rc = run_average_new(r, err)))
             goto fail;
     }
     *out = r;
@@ -383,6 +383,7 @@ void eta_run_free(eta_run *r)
     run_monitor_free(r);
     eta_loader_free(r->loader);
     eta_sched_free(r->sched);
+    eta_average_free(r->avg);
     eta_optim_free(r->opt);
     eta_net_free(r->net);
     eta_data_free(r->ds);

@@ -6,8 +6,9 @@
  *   the counters (step, epoch, batch in epoch, examples seen, the best
  *   monitored value and the evaluations without improvement, finished),
  *   weights and buffers, the network's random streams, the optimizer, the
- *   schedule's state (ReduceLROnPlateau's) and the training loader's seed,
- *   epoch and position.
+ *   schedule's state (ReduceLROnPlateau's), the training loader's seed,
+ *   epoch and position, and (version 2) the weight average ([train]
+ *   average; empty without one).
  * A checkpoint (an eta_ckpt container, core/ckpt.c: named sections, each
  * CRC-checked, written to a temporary file, flushed and renamed) holds:
  *   config    the resolved config text (a resume must run the same config)
@@ -34,7 +35,7 @@
 #include <string.h>
 #include <unistd.h>
 
-enum { RUN_VERSION = 1 };
+enum { RUN_VERSION = 2 }; /* 1: before the weight average; still read */
 
 /* Sizes before blobs (u64), on the train layer's byte helpers. */
 static void put_blob(tbuf *b, const void *p, size_t n)
@@ -64,6 +65,11 @@ static void blob_of(tbuf *b, int (*save)(void *, void **, size_t *), void *obj, 
 
 static int save_net(void *o, void **p, size_t *n) { return eta_net_save_state(o, p, n); }
 static int save_sched(void *o, void **p, size_t *n) { return eta_sched_save(o, p, n); }
+static int save_avg(void *o, void **p, size_t *n)
+{
+    /* eta_average_save allocates with malloc (the run gives no allocator), blob_of frees */
+    return eta_average_save(o, p, n);
+}
 
 int run_state_save(eta_run *r, void **buf, size_t *len)
 {
@@ -97,6 +103,10 @@ int run_state_save(eta_run *r, void **buf, size_t *len)
     tbuf_put_u(&b, st.seed, 8);
     tbuf_put_u(&b, (uint64_t)st.epoch, 8);
     tbuf_put_u(&b, (uint64_t)st.pos, 8);
+    if (r->avg)
+        blob_of(&b, save_avg, r->avg, &rc);
+    else
+        put_blob(&b, NULL, 0);
     if (!rc && b.oom)
         rc = ETA_ENOMEM;
     if (rc) {
@@ -124,7 +134,9 @@ int run_state_restore(eta_run *r, const void *buf, size_t len, eta_err *err)
     st.seed = tcur_u(&b, 8);
     st.epoch = (int64_t)tcur_u(&b, 8);
     st.pos = (int64_t)tcur_u(&b, 8);
-    if (b.bad || b.pos != b.len || version != RUN_VERSION)
+    size_t al = 0;
+    const void *as = version >= 2 ? get_blob(&b, &al) : NULL;
+    if (b.bad || b.pos != b.len || version < 1 || version > RUN_VERSION)
         return run_fail(err, ETA_EFORMAT, "the run's state is malformed (version %llu, %zu of %zu bytes read)",
                         (unsigned long long)version, b.pos, b.len);
     if (pl != np * sizeof *p)
@@ -136,6 +148,11 @@ int run_state_restore(eta_run *r, const void *buf, size_t len, eta_err *err)
     int rc = eta_net_load_state(r->net, ns, nl, err);
     if (rc)
         return rc;
+    if ((al != 0) != (r->avg != NULL))
+        return run_fail(err, ETA_EFORMAT, "the run's state %s a weight average; this run %s one (train.average)",
+                        al ? "holds" : "has no", r->avg ? "keeps" : "keeps no");
+    if (r->avg && (rc = eta_average_load(r->avg, as, al)))
+        return run_fail(err, rc, "the weight average: %s", eta_average_error(r->avg));
     if ((rc = eta_optim_load(r->opt, os, ol)))
         return run_fail(err, rc, "the optimizer's state: %s", eta_optim_error(r->opt));
     if (r->sched && (rc = eta_sched_load(r->sched, ss, sl, err)))

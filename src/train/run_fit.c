@@ -1,7 +1,8 @@
 /* train/run_fit.c - the loop over epochs and what surrounds a step: the
  * guard's verdict, the metrics and progress, per-layer figures,
  * evaluation with ReduceLROnPlateau and early stopping, checkpoints, and
- * the end of a run (test evaluation, model.safetensors, plots).
+ * the end of a run (the weight average if any, test evaluation,
+ * model.safetensors, plots).
  *
  * Order of one step (run.c does the arithmetic): lr set for the step,
  * forward/backward, gradient norm, eta_guard_check (OK: clip, update;
@@ -183,11 +184,7 @@ void run_layer_stats_after(eta_run *r)
             continue;
         const char *name;
         size_t off;
-        int nd;
-        int64_t shape[8], cnt = 1;
-        eta_net_param_info(r->net, i, &name, &off, &nd, shape);
-        for (int d = 0; d < nd; d++)
-            cnt *= shape[d];
+        int64_t cnt = (int64_t)run_param_size(r, i, &name, &off);
         eta_layer_stats_compute(&st[k++], name, r->prev + off, p + off, g + off, cnt);
     }
     eta_err err;
@@ -273,6 +270,7 @@ static int epoch_end(eta_run *r, eta_err *err)
     eta_metrics_epoch_end(r->metrics);
     r->epoch++;
     r->batch_in_epoch = 0;
+    run_average_epoch_end(r);
     return ETA_OK;
 }
 
@@ -281,7 +279,9 @@ static int epoch_end(eta_run *r, eta_err *err)
 static int finish(eta_run *r, eta_err *err)
 {
     double tl, ta;
-    int rc = eta_run_evaluate(r, ETA_SPLIT_TEST, &tl, &ta, NULL, err);
+    int rc = run_average_apply(r, err);
+    if (!rc)
+        rc = eta_run_evaluate(r, ETA_SPLIT_TEST, &tl, &ta, NULL, err);
     if (rc)
         return rc;
     if (!isnan(tl) && (rc = eta_metrics_test(r->metrics, r->step, tl, ta, err)))
@@ -371,6 +371,7 @@ int eta_run_fit(eta_run *r, eta_err *err)
         }
         if (rc > 0) /* skipped or rolled back: the step of the last evaluation and checkpoint, not a new one */
             continue;
+        run_average_after_step(r);
         if (r->eval_every > 0 && r->step % r->eval_every == 0 && (rc = evaluate(r, err)) != 0) {
             if (rc < 0)
                 return rc;

@@ -52,6 +52,10 @@ struct eta_run {
     float *prev;              /* the weights before a step, for update ratios */
     bool has_momentum;        /* the optimizer has a momentum or beta1 to show */
     eta_layer_stats *layer_stats; /* one per parameter array */
+    eta_average *avg;         /* [train] average; NULL: none (run_average.c) */
+    int64_t avg_start;        /* the average takes the weights after steps > avg_start */
+    int64_t avg_every;        /* every this many steps; 0: at each epoch's end */
+    bool avg_buffers;         /* use_buffers: BatchNorm statistics averaged, not recomputed */
     eta_guard *guard;
     eta_metrics *metrics;
     eta_progress *progress;
@@ -84,6 +88,8 @@ int run_config_fail(eta_run *r, const char *sec, const char *key, int rc, eta_er
     __attribute__((format(printf, 6, 7)))
 #endif
     ;
+/* An error inside section.key's spec, shown with the line and a caret. */
+int run_spec_error(eta_run *r, const char *sec, const char *key, int rc, eta_err *err);
 /* Fills err (message from fmt, no location) and returns code. */
 int run_fail(eta_err *err, int code, const char *fmt, ...)
 #if defined(__GNUC__)
@@ -91,6 +97,13 @@ int run_fail(eta_err *err, int code, const char *fmt, ...)
 #endif
     ;
 int run_prepare(eta_run *r, int64_t batch, eta_err *err);
+/* The elements of the network's parameter array i, its name and offset. */
+size_t run_param_size(eta_run *r, int i, const char **name, size_t *offset);
+/* fn on every batch of `split` in order, in batches of `batch` (the network
+ * prepared for each), in train or eval mode (train mode again after); fn
+ * returns 0 to go on or a negative error, which ends the pass (run.c). */
+typedef int (*run_batch_fn)(eta_run *r, const void *x, const void *y, int64_t n, void *ctx, eta_err *err);
+int run_each_batch(eta_run *r, eta_split split, int64_t batch, bool train, run_batch_fn fn, void *ctx, eta_err *err);
 /* One step (run.c): 0 when the optimizer took it, 1 when the guard skipped
  * the batch or rolled the run back (no new step: nothing to evaluate or
  * save), or a negative code (the guard's stop included). */
@@ -105,6 +118,15 @@ void run_layer_stats_before(eta_run *r);
 void run_layer_stats_after(eta_run *r);
 int run_guard_new(eta_run *r, eta_err *err);
 void run_monitor_free(eta_run *r);
+
+/* Weight averaging (run_average.c): built from [train] average; updated
+ * after each optimizer step and at each epoch's end as its spec says; at
+ * the end of the run the network takes the average (BatchNorm statistics
+ * recomputed over the training split), which is then evaluated and saved. */
+int run_average_new(eta_run *r, eta_err *err);
+void run_average_after_step(eta_run *r);
+void run_average_epoch_end(eta_run *r);
+int run_average_apply(eta_run *r, eta_err *err);
 
 /* The run's state as bytes: what the guard rolls back to and the core of a
  * checkpoint (run_ckpt.c). */
