@@ -1,6 +1,9 @@
 /* tests/test_optim_ref.c - every optimizer replayed against the fixtures that
  * tools/gen_ref_optim.py wrote with PyTorch (or, where marked "source
- * formula", an independent implementation of the named reference).
+ * formula", an independent implementation of the named reference), and
+ * tools/gen_ref_optim_adapt.py for the rules that set their own step size
+ * (COCOB, DoG, LDoG, SGDHD, AdamHD, Mechanic), whose fixtures also hold the
+ * scalars the rule keeps ("scalar" and "wide" lines, compared as states).
  * labels: ref unit
  *
  * Each case: 3 parameter tensors in 2 groups, 50 fixed gradients fed in,
@@ -48,6 +51,8 @@ typedef struct fx_case {
     double worst;
     char worst_what[256];
     int ncompared;
+    double lr[4];  /* this step's lr lines */
+    int step_now;
 } fx_case;
 
 static void to_typed(eta_dtype t, void *dst, const double *src, size_t n)
@@ -96,11 +101,9 @@ static void build(fx_case *c)
     }
 }
 
-static void compare(fx_case *c, const char *what, int step, const void *got, const double *want, size_t n)
+static void compare_doubles(fx_case *c, const char *what, int step, const double *buf, const double *want,
+                            size_t n)
 {
-    double buf[MAXN];
-    assert_true(n <= MAXN);
-    from_typed(c->dtype, buf, got, n);
     size_t w = 0;
     double scale = 0, e = 0;
     for (size_t i = 0; i < n; i++)
@@ -118,6 +121,14 @@ static void compare(fx_case *c, const char *what, int step, const void *got, con
         snprintf(c->worst_what, sizeof c->worst_what, "%s at step %d element %zu: got %.17g want %.17g", what,
                  step, w, buf[w], want[w]);
     }
+}
+
+static void compare(fx_case *c, const char *what, int step, const void *got, const double *want, size_t n)
+{
+    static double buf[MAXN];
+    assert_true(n <= MAXN);
+    from_typed(c->dtype, buf, got, n);
+    compare_doubles(c, what, step, buf, want, n);
 }
 
 static void finish(fx_case *c, double *worst_all)
@@ -230,20 +241,52 @@ static void fx_param(const fx_reader *r, fx_case *c, char *rest)
 }
 
 /* "lr <g> <lr>" before step `step`: a schedule case checks the value against
- * the schedule and sets it; any other case checks that eta already has it. */
+ * the schedule and sets it; any other case checks that eta already has it.
+ * The value is what a schedule sets (eta_optim_set_lr): for the rules that
+ * adapt their rate, eta_optim_lr differs and a "scalar <g> lr" line checks
+ * it after the step. */
 static void fx_lr(const fx_reader *r, fx_case *c, int g, const char *s, int step, bool schedule)
 {
     double lr;
     fx_numbers(r, "lr", s, &lr, 1, 1);
+    eta_optim_hparams hp;
+    assert_int_equal(eta_optim_get_hparams(c->opt, g, &hp), 0);
+    c->lr[g] = lr;
     if (schedule) {
         double want = eta_optim_initial_lr(c->opt, g) * (1 + 0.5 * sin((double)step));
         if (!(fabs(lr - want) <= 1e-15 * want))
             FX_FAIL(r, "lr %.17g, the schedule gives %.17g", lr, want);
         if (eta_optim_set_lr(c->opt, g, lr))
             fail_msg("%s: set_lr: %s", c->name, eta_optim_error(c->opt));
-    } else if (eta_optim_lr(c->opt, g) != lr) {
-        FX_FAIL(r, "%s: group %d lr is %.17g in eta, %.17g in the fixture", c->name, g, eta_optim_lr(c->opt, g),
-                lr);
+    } else if (hp.lr != lr) {
+        FX_FAIL(r, "%s: group %d lr is %.17g in eta, %.17g in the fixture", c->name, g, hp.lr, lr);
+    }
+}
+
+/* "scalar <g> <name> <value>": a scalar the rule keeps for group g, after
+ * the step (eta_optim_scalar). For "lr", the adapted rate of SGDHD and
+ * AdamHD, eta_optim_lr must also return it times (lr / initial lr). "wide
+ * <name> <values...>": an array the optimizer keeps once (Mechanic's m, v,
+ * r, s), element j read as the scalar "name[j]". */
+static void fx_scalar(const fx_reader *r, fx_case *c, int g, const char *name, const char *s)
+{
+    double want[ETA_MECHANIC_MAX_BETAS], got[ETA_MECHANIC_MAX_BETAS];
+    size_t n = fx_numbers(r, name, s, want, 1, g >= 0 ? 1 : ETA_MECHANIC_MAX_BETAS);
+    char what[96];
+    for (size_t j = 0; j < n; j++) {
+        if (g >= 0)
+            snprintf(what, sizeof what, "%s", name);
+        else
+            snprintf(what, sizeof what, "%s[%zu]", name, j);
+        if (eta_optim_scalar(c->opt, g >= 0 ? g : 0, what, &got[j]))
+            FX_FAIL(r, "%s: no scalar '%s'", c->name, what);
+    }
+    snprintf(what, sizeof what, "scalar %s (group %d)", name, g);
+    compare_doubles(c, what, c->step_now, got, want, n);
+    if (g >= 0 && strcmp(name, "lr") == 0) {
+        double lr0 = eta_optim_initial_lr(c->opt, g), eff = want[0] * (lr0 > 0 ? c->lr[g] / lr0 : 1);
+        double have = eta_optim_lr(c->opt, g);
+        compare_doubles(c, "eta_optim_lr", c->step_now, &have, &eff, 1);
     }
 }
 
@@ -385,6 +428,18 @@ static void replay_file(const char *file)
                 counts[3]++;
                 states_seen = true;
             }
+        } else if (KEY("scalar") || KEY("wide")) {
+            if (!c.stepped)
+                FX_FAIL(&r, "%.*s line before the step's values", (int)klen, line);
+            int g = -1;
+            char *after = KEY("scalar") ? fx_index(&r, "scalar", rest, c.ngroups, &g) : rest;
+            char name[64];
+            size_t k = strcspn(after, " ");
+            snprintf(name, sizeof name, "%.*s", (int)k, after);
+            c.step_now = step;
+            fx_scalar(&r, &c, g, name, after + k);
+            counts[3]++;
+            states_seen = true;
         } else if (KEY("end")) {
             fx_step_done(&r, &c, step, counts, &nstate1);
             if (step != nsteps)
@@ -427,6 +482,12 @@ REF_TEST(lion)
 REF_TEST(lamb)
 REF_TEST(lars)
 REF_TEST(adabelief)
+REF_TEST(cocob)
+REF_TEST(dog)
+REF_TEST(ldog)
+REF_TEST(sgdhd)
+REF_TEST(adamhd)
+REF_TEST(mechanic)
 
 int main(void)
 {
@@ -436,7 +497,9 @@ int main(void)
         cmocka_unit_test(test_adagrad),  cmocka_unit_test(test_rmsprop),  cmocka_unit_test(test_adadelta),
         cmocka_unit_test(test_asgd),     cmocka_unit_test(test_rprop),    cmocka_unit_test(test_adafactor),
         cmocka_unit_test(test_lion),     cmocka_unit_test(test_lamb),     cmocka_unit_test(test_lars),
-        cmocka_unit_test(test_adabelief),
+        cmocka_unit_test(test_adabelief), cmocka_unit_test(test_cocob),    cmocka_unit_test(test_dog),
+        cmocka_unit_test(test_ldog),      cmocka_unit_test(test_sgdhd),    cmocka_unit_test(test_adamhd),
+        cmocka_unit_test(test_mechanic),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

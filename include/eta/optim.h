@@ -45,6 +45,12 @@ typedef enum eta_optim_kind {
     ETA_OPTIM_LAMB,       /* Optax */
     ETA_OPTIM_LARS,       /* Optax */
     ETA_OPTIM_ADABELIEF,  /* Optax */
+    ETA_OPTIM_COCOB,      /* Optax contrib: COCOB-Backprop coin betting */
+    ETA_OPTIM_DOG,        /* formll/dog: distance over gradients, per group */
+    ETA_OPTIM_LDOG,       /* formll/dog: layer-wise DoG, per parameter */
+    ETA_OPTIM_SGDHD,      /* gbaydin/hypergradient-descent */
+    ETA_OPTIM_ADAMHD,     /* gbaydin/hypergradient-descent */
+    ETA_OPTIM_MECHANIC,   /* a tuner around another rule (config.base) */
     ETA_OPTIM_COUNT
 } eta_optim_kind;
 
@@ -84,6 +90,9 @@ typedef struct eta_optim_hparams {
     double trust_coefficient; /* LARS */
     double beta2_decay;       /* Adafactor */
     double d;                 /* Adafactor clipping threshold */
+    double reps_rel;          /* DoG, LDoG: the first distance, relative to 1 + |x0| */
+    double init_eta;          /* DoG, LDoG: the first step size, NaN meaning None */
+    double hypergrad_lr;      /* SGDHD, AdamHD: the learning rate of the learning rate */
     bool nesterov;            /* SGD, LARS */
     bool maximize;            /* every PyTorch optimizer */
     bool amsgrad;             /* Adam, AdamW */
@@ -97,10 +106,26 @@ typedef struct eta_optim_hparams {
     eta_anchor weight_decay_mode; /* decoupled decay: torch x lr | paper x lr/initial_lr */
 } eta_optim_hparams;
 
+/* Mechanic's own settings (Optax's mechanize): one per optimizer. */
+#define ETA_MECHANIC_MAX_BETAS 16
+typedef struct eta_mechanic_config {
+    double weight_decay;       /* lambda, on the tuner's gradient (not the base's decay): 0.01 */
+    double eps;                /* 1e-8 */
+    double s_init;             /* the scale it starts from: 1e-6 */
+    int num_betas;             /* tuners with beta_j = 1 - 10^-j, j = 1..num_betas: 6 */
+} eta_mechanic_config;
+
+/* Optax's defaults. */
+eta_mechanic_config eta_mechanic_defaults(void);
+
 /* The configuration of an optimizer: its rule, its element type, and the
- * hyperparameters that new groups start from. */
+ * hyperparameters that new groups start from. Kind ETA_OPTIM_MECHANIC wraps
+ * the rule `base`: hp holds the base rule's hyperparameters (groups, lr and
+ * schedules are the base's) and `mechanic` Mechanic's settings. */
 typedef struct eta_optim_config {
     eta_optim_kind kind;
+    eta_optim_kind base;       /* ETA_OPTIM_MECHANIC only: the wrapped rule (not Mechanic) */
+    eta_mechanic_config mechanic; /* ETA_OPTIM_MECHANIC only */
     eta_dtype dtype;           /* of every parameter, gradient and state array */
     eta_optim_hparams hp;
     bool check_finite;         /* check gradients before each step; a NaN or Inf makes the step
@@ -109,9 +134,11 @@ typedef struct eta_optim_config {
     const eta_allocator *alloc; /* NULL: malloc/free */
 } eta_optim_config;
 
-/* PyTorch 2.x defaults for `kind` (Optax's for Lion, LAMB, LARS, AdaBelief),
- * dtype float32, no finite check, default threads. SGD's lr is 1e-3 (the
- * recent 2.x default). */
+/* PyTorch 2.x defaults for `kind` (Optax's for Lion, LAMB, LARS, AdaBelief,
+ * COCOB; the authors' for DoG, LDoG, SGDHD, AdamHD), dtype float32, no
+ * finite check, default threads. SGD's lr is 1e-3 (the recent 2.x default),
+ * as is SGDHD's (the reference requires one). Mechanic: around AdamW's
+ * defaults, with Optax's settings. */
 eta_optim_config eta_optim_defaults(eta_optim_kind kind);
 
 /* The PyTorch class name ("AdamW"), or NULL for an invalid kind. */
@@ -173,7 +200,11 @@ int eta_optim_param_count(const eta_optim *opt);
 const eta_optim_config *eta_optim_get_config(const eta_optim *opt);
 
 /* The learning rate of `group`, read and set between steps (what a schedule
- * does each step). set_lr validates (finite, >= 0). */
+ * does each step). set_lr validates (finite, >= 0). Rules that adapt their
+ * own rate (SGDHD, AdamHD) keep it apart: eta_optim_lr returns the rate the
+ * next step starts from, the adapted rate times (lr / initial lr), lr being
+ * what set_lr last set; so a schedule multiplies the adapted rate, and
+ * without one the rate is the reference's. */
 double eta_optim_lr(const eta_optim *opt, int group);
 int eta_optim_set_lr(eta_optim *opt, int group, double lr);
 /* The momentum a cycling schedule drives: `momentum` for SGD, RMSprop and
@@ -191,7 +222,10 @@ int eta_optim_set_hparams(eta_optim *opt, int group, const eta_optim_hparams *hp
 /* A state array of parameter `param`, by PyTorch's name: "exp_avg",
  * "exp_avg_sq", "max_exp_avg_sq", "momentum_buffer", "sum", "square_avg",
  * "grad_avg", "acc_delta", "exp_inf", "mu_product", "ax", "eta", "mu",
- * "prev", "step_size", "row_var", "col_var", "variance", "exp_avg_var".
+ * "prev", "step_size", "row_var", "col_var", "variance", "exp_avg_var",
+ * "init_particles", "cumulative_gradients", "scale", "subgradients",
+ * "reward" (COCOB), "init_buffer", "rbar", "G", "eta" (DoG, LDoG),
+ * "grad_prev" (SGDHD), "x0" (Mechanic, besides its base rule's).
  * Elements are of the optimizer's dtype. ETA_EINVAL if the rule (with its
  * options) keeps no such state. */
 int eta_optim_state(const eta_optim *opt, int param, const char *name, void **data, size_t *n);

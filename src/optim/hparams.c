@@ -15,7 +15,8 @@
 
 extern const optim_rule eta_rule_sgd, eta_rule_adam, eta_rule_adamw, eta_rule_adamax, eta_rule_nadam,
     eta_rule_radam, eta_rule_adagrad, eta_rule_rmsprop, eta_rule_adadelta, eta_rule_asgd, eta_rule_rprop,
-    eta_rule_adafactor, eta_rule_lion, eta_rule_lamb, eta_rule_lars, eta_rule_adabelief;
+    eta_rule_adafactor, eta_rule_lion, eta_rule_lamb, eta_rule_lars, eta_rule_adabelief, eta_rule_cocob,
+    eta_rule_dog, eta_rule_ldog, eta_rule_sgdhd, eta_rule_adamhd, eta_rule_mechanic;
 
 static const optim_rule *const rules[ETA_OPTIM_COUNT] = {
     [ETA_OPTIM_SGD] = &eta_rule_sgd,         [ETA_OPTIM_ADAM] = &eta_rule_adam,
@@ -26,6 +27,9 @@ static const optim_rule *const rules[ETA_OPTIM_COUNT] = {
     [ETA_OPTIM_RPROP] = &eta_rule_rprop,     [ETA_OPTIM_ADAFACTOR] = &eta_rule_adafactor,
     [ETA_OPTIM_LION] = &eta_rule_lion,       [ETA_OPTIM_LAMB] = &eta_rule_lamb,
     [ETA_OPTIM_LARS] = &eta_rule_lars,       [ETA_OPTIM_ADABELIEF] = &eta_rule_adabelief,
+    [ETA_OPTIM_COCOB] = &eta_rule_cocob,     [ETA_OPTIM_DOG] = &eta_rule_dog,
+    [ETA_OPTIM_LDOG] = &eta_rule_ldog,       [ETA_OPTIM_SGDHD] = &eta_rule_sgdhd,
+    [ETA_OPTIM_ADAMHD] = &eta_rule_adamhd,   [ETA_OPTIM_MECHANIC] = &eta_rule_mechanic,
 };
 
 static const char *const anchor_names[ETA_ANCHOR_COUNT] = {"torch", "keras", "optax", "paper"};
@@ -61,6 +65,11 @@ eta_optim_config eta_optim_defaults(eta_optim_kind kind)
     const optim_rule *r = eta_optim_rule(kind);
     c.kind = kind;
     c.dtype = ETA_F32;
+    c.mechanic = eta_mechanic_defaults();
+    if (kind == ETA_OPTIM_MECHANIC) {
+        c.base = ETA_OPTIM_ADAMW;
+        r = eta_optim_rule(c.base);
+    }
     if (r)
         c.hp = r->defaults;
     return c;
@@ -105,6 +114,10 @@ static int check_args(const optim_rule *r, const eta_optim_hparams *hp, eta_err 
         switch (a->type) {
         case ARG_REAL:
             rc = check_real(r, a, a->name, real_of(hp, a->off), NULL, err);
+            break;
+        case ARG_REAL_OR_NONE:
+            if (!isnan(real_of(hp, a->off)))
+                rc = check_real(r, a, a->name, real_of(hp, a->off), NULL, err);
             break;
         case ARG_PAIR:
         case ARG_EPS_PAIR:
@@ -154,6 +167,12 @@ static int read_arg(const optim_rule *r, const optim_arg *a, const eta_spec *v, 
     char name[64];
     int rc;
     switch (a->type) {
+    case ARG_REAL_OR_NONE:
+        if (v->kind == ETA_SPEC_NONE) {
+            *real_at(hp, a->off) = NAN;
+            return ETA_OK;
+        }
+        /* fall through */
     case ARG_REAL:
         rc = eta_spec_get_real(v, a->name, real_at(hp, a->off), err);
         return rc ? rc : check_real(r, a, a->name, *real_at(hp, a->off), v, err);
@@ -233,6 +252,8 @@ int eta_optim_config_from_tree(eta_optim_config *cfg, const eta_spec *call, eta_
                            "eta optimize --help");
         return ETA_EINVAL;
     }
+    if (kind == ETA_OPTIM_MECHANIC)
+        return eta_mech_config_from_tree_(cfg, call, err);
     const optim_rule *r = rules[kind];
     eta_optim_config c = eta_optim_defaults((eta_optim_kind)kind);
     /* Optax's rules take learning_rate; eta also accepts lr for them. */
@@ -253,7 +274,7 @@ int eta_optim_config_from_tree(eta_optim_config *cfg, const eta_spec *call, eta_
                                  "%s() got both learning_rate and lr; give one", r->name);
         if (!vals[0])
             vals[0] = vals[nsig - 1];
-        if (!vals[0])
+        if (!vals[0] && r->args[0].required) /* COCOB's has a default */
             return eta_spec_fail(err, ETA_EINVAL, call, "%s() missing required argument 'learning_rate'",
                                  r->name);
     }
@@ -300,6 +321,8 @@ int eta_optim_describe(eta_optim_kind kind, char *buf, size_t n)
     const optim_rule *r = eta_optim_rule(kind);
     if (!r)
         return snprintf(buf, n, "?");
+    if (kind == ETA_OPTIM_MECHANIC)
+        return eta_mech_describe_(buf, n);
     char out[1024], x[40], y[40];
     size_t len = (size_t)snprintf(out, sizeof out, "%s(", r->name);
     bool star = false;
@@ -316,6 +339,12 @@ int eta_optim_describe(eta_optim_kind kind, char *buf, size_t n)
         char *o = out + len;
         size_t room = sizeof out - len;
         switch (a->type) {
+        case ARG_REAL_OR_NONE:
+            if (isnan(real_of(&r->defaults, a->off))) {
+                len += (size_t)snprintf(o, room, "%s%s=None", sep, a->name);
+                break;
+            }
+            /* fall through */
         case ARG_REAL:
             if (a->required) {
                 len += (size_t)snprintf(o, room, "%s%s", sep, a->name);

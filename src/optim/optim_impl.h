@@ -5,6 +5,16 @@
 
 #include "optim/rule.h"
 
+/* Mechanic around the rule (mechanic.c): its settings, its tuner, and a copy
+ * of every parameter taken before the base rule's step. */
+typedef struct optim_mech {
+    eta_mechanic_config cfg;
+    double m[ETA_MECHANIC_MAX_BETAS], v[ETA_MECHANIC_MAX_BETAS];
+    double r[ETA_MECHANIC_MAX_BETAS], s[ETA_MECHANIC_MAX_BETAS];
+    void *work;
+    size_t work_n; /* elements: the sum of the parameters' */
+} optim_mech;
+
 struct eta_optim {
     eta_optim_config cfg;
     const optim_rule *rule;
@@ -18,8 +28,20 @@ struct eta_optim {
     bool eval;            /* parameters hold the evaluation point (eta_optim_eval) */
     double *scratch;      /* reduction slots for the largest array */
     size_t scratch_n;
+    optim_mech *mech;     /* Mechanic (cfg.kind ETA_OPTIM_MECHANIC) around `rule`, or NULL */
     char err[256];
 };
+
+/* The base rule's step: prepare, the per-parameter updates, finish, the step
+ * counters. ETA_OK, OPTIM_SKIP (nothing happened) or an error. */
+int eta_optim_rule_step_(eta_optim *o);
+/* Mechanic (mechanic.c): life cycle, a parameter's share of the work copy,
+ * the step around eta_optim_rule_step_, and its scalars ("s", "m[j]", ...). */
+int eta_mech_new_(eta_optim *o);
+void eta_mech_free_(eta_optim *o);
+int eta_mech_add_param_(eta_optim *o, size_t n);
+int eta_mech_step_(eta_optim *o);
+int eta_mech_scalar_(const eta_optim *o, const char *name, double *value);
 
 /* The optimizer-wide view handed to a rule's hooks. */
 optim_wide eta_optim_wide_(eta_optim *o);

@@ -113,9 +113,14 @@ static int set_lr(eta_run *r, eta_err *err)
         int rc = eta_sched_apply(r->sched, r->opt, t);
         if (rc)
             return run_fail(err, rc, "schedule at step %lld: %s", (long long)t, eta_optim_error(r->opt));
+        /* The schedule's value as set, not eta_optim_lr: for rules that adapt
+         * their rate (SGDHD, AdamHD) that is the adapted rate, which the set
+         * value multiplies. */
+        eta_optim_hparams hp;
         if (scale != 1.0)
             for (int i = 0; i < ng; i++)
-                eta_optim_set_lr(r->opt, i, eta_optim_lr(r->opt, i) * scale);
+                if (eta_optim_get_hparams(r->opt, i, &hp) == ETA_OK)
+                    eta_optim_set_lr(r->opt, i, hp.lr * scale);
     } else {
         for (int i = 0; i < ng; i++)
             eta_optim_set_lr(r->opt, i, eta_optim_initial_lr(r->opt, i) * scale);
