@@ -124,8 +124,10 @@ def cases_cocob():
              H(learning_rate=1.0, alpha=100.0, eps=1e-8, weight_decay=0.01),
              H(learning_rate=0.5, alpha=50.0, eps=1e-6, weight_decay=0.0), note=COCOB_NOTE),
         Case("cocob_alpha", "COCOB",
-             H(learning_rate=2.0, alpha=10.0, eps=1e-8, weight_decay=0.0),
-             H(learning_rate=1.0, alpha=1000.0, eps=1e-4, weight_decay=0.05), note=COCOB_NOTE),
+             H(learning_rate=2.0, alpha=1.5, eps=1e-8, weight_decay=0.0),
+             H(learning_rate=1.0, alpha=1000.0, eps=1e-4, weight_decay=0.05),
+             note=COCOB_NOTE + "; group 0's alpha=1.5 takes the G+L side of max(G+L, alpha*L), group 1's the "
+                               "alpha*L side"),
         Case("cocob_lr_schedule", "COCOB",
              H(learning_rate=1.0, alpha=100.0, eps=1e-8, weight_decay=0.01),
              H(learning_rate=0.5, alpha=100.0, eps=1e-8, weight_decay=0.0),
