@@ -167,6 +167,7 @@ static void test_bad_hyperparameters(void **state)
     expect_einval("SGDHD(lr=0.1, nesterov=True)", "Nesterov momentum requires a momentum");
     expect_einval("AdamHD(hypergrad_lr=-1e-8)", "hypergrad_lr must be >= 0");
     expect_einval("Mechanic(AdamW(), num_betas=0)", "num_betas must be in [1, 16], got 0");
+    expect_einval("Mechanic(AdamW(), num_betas=100000000000)", "num_betas must be in [1, 16], got 100000000000");
     expect_einval("Mechanic(AdamW(), num_betas=1.5)", "num_betas must be an integer");
     expect_einval("Mechanic(AdamW(), s_init=0)", "s_init must be > 0");
     expect_einval("Mechanic(AdamW(), weight_decay=-1)", "weight_decay must be >= 0");

@@ -195,7 +195,10 @@ int eta_mech_config_from_tree_(eta_optim_config *cfg, const eta_spec *call, eta_
         int64_t nb;
         if ((rc = eta_spec_get_int(vals[4], "num_betas", &nb, err)))
             return rc;
-        mc.num_betas = nb < 0 ? -1 : nb > ETA_MECHANIC_MAX_BETAS ? ETA_MECHANIC_MAX_BETAS + 1 : (int)nb;
+        if (nb < 1 || nb > ETA_MECHANIC_MAX_BETAS)
+            return eta_spec_fail(err, ETA_EINVAL, vals[4], "num_betas must be in [1, %d], got %lld",
+                                 ETA_MECHANIC_MAX_BETAS, (long long)nb);
+        mc.num_betas = (int)nb;
     }
     if ((rc = eta_mech_check_(&mc, vals + 1, err)))
         return rc;
