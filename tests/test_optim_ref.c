@@ -1,6 +1,11 @@
 /* tests/test_optim_ref.c - every optimizer replayed against the fixtures that
  * tools/gen_ref_optim.py wrote with PyTorch (or, where marked "source
- * formula", an independent implementation of the named reference).
+ * formula", an independent implementation of the named reference), and
+ * those tools/gen_ref_lrfree.py wrote for the learning-rate-free rules
+ * ("source reference": PyTorch transcriptions of the authors' code), whose
+ * cases also hold the optimizer's scalars ("scalar" lines: d, lr_max, ...)
+ * and Schedule-Free's evaluation point ("eval" lines: the parameters after
+ * eta_optim_eval; eta_optim_train switches back before the next step).
  * labels: ref unit
  *
  * Each case: 3 parameter tensors in 2 groups, 50 fixed gradients fed in,
@@ -48,6 +53,10 @@ typedef struct fx_case {
     double worst;
     char worst_what[256];
     int ncompared;
+    /* the largest |value| each scalar ("group name") has had so far: its floor */
+    char scalar_key[32][160];
+    double scalar_max[32];
+    int nscalars;
 } fx_case;
 
 static void to_typed(eta_dtype t, void *dst, const double *src, size_t n)
@@ -120,6 +129,35 @@ static void compare(fx_case *c, const char *what, int step, const void *got, con
     }
 }
 
+/* A scalar (eta_optim_scalar) against the fixture. The floor of compare()
+ * applies across steps: the error is relative to the value, or to a tenth
+ * of the largest magnitude this scalar has had in the case so far when it
+ * is smaller. D-Adaptation's numerator is a running sum of terms of both
+ * signs; when it cancels to near zero (1e-16 after 1e-12) the float32
+ * rounding of the terms shows as a large "relative" error at that step. */
+static void compare_scalar(fx_case *c, const char *what, int step, double got, double want)
+{
+    int k = 0;
+    while (k < c->nscalars && strcmp(c->scalar_key[k], what))
+        k++;
+    assert_true(k < 32);
+    if (k == c->nscalars) {
+        snprintf(c->scalar_key[k], sizeof c->scalar_key[k], "%s", what);
+        c->scalar_max[k] = 0;
+        c->nscalars++;
+    }
+    c->scalar_max[k] = fmax(c->scalar_max[k], fabs(want));
+    double d = fabs(got - want), den = fmax(fabs(want), FLOOR * c->scalar_max[k]);
+    double e = d == 0 ? 0 : den > 0 ? d / den : 1;
+    if (isnan(got) != isnan(want))
+        e = 1;
+    c->ncompared++;
+    if (e > c->worst || c->worst_what[0] == 0) {
+        c->worst = e > c->worst ? e : c->worst;
+        snprintf(c->worst_what, sizeof c->worst_what, "%s at step %d: got %.17g want %.17g", what, step, got, want);
+    }
+}
+
 static void finish(fx_case *c, double *worst_all)
 {
     double bound = c->dtype == ETA_F64 ? 1e-12 : 1e-5;
@@ -184,19 +222,31 @@ static char *fx_index(const fx_reader *r, const char *what, char *s, int lim, in
     return *end ? end + 1 : end;
 }
 
+/* The line counts of one step: lr, grad, value, state, scalar, eval. */
+#define NCOUNTS 6
+
 /* Checks that step `step` listed an lr per group and a gradient and a value
- * per parameter, and the same number of state arrays as step 1. */
-static void fx_step_done(const fx_reader *r, const fx_case *c, int step, const int *counts, int *nstate1)
+ * per parameter, as many state and scalar lines as step 1, and an eval line
+ * per parameter or none. Back to the training point if an eval line left
+ * the optimizer at the evaluation point. */
+static void fx_step_done(const fx_reader *r, fx_case *c, int step, const int *counts, int *first)
 {
     if (step == 0)
         return;
     if (counts[0] != c->ngroups || counts[1] != c->nparams || counts[2] != c->nparams)
         FX_FAIL(r, "step %d: %d lr, %d grad, %d value lines (expected %d, %d, %d)", step, counts[0], counts[1],
                 counts[2], c->ngroups, c->nparams, c->nparams);
-    if (step == 1)
-        *nstate1 = counts[3];
-    else if (counts[3] != *nstate1)
-        FX_FAIL(r, "step %d: %d state lines, step 1 had %d", step, counts[3], *nstate1);
+    if (counts[5] != 0 && counts[5] != c->nparams)
+        FX_FAIL(r, "step %d: %d eval lines (0 or %d)", step, counts[5], c->nparams);
+    for (int k = 3; k < NCOUNTS; k++) {
+        if (step == 1)
+            first[k] = counts[k];
+        else if (counts[k] != first[k])
+            FX_FAIL(r, "step %d: %d %s lines, step 1 had %d", step, counts[k],
+                    k == 3 ? "state" : k == 4 ? "scalar" : "eval", first[k]);
+    }
+    if (eta_optim_is_eval(c->opt) && eta_optim_train(c->opt))
+        fail_msg("%s: train: %s", c->name, eta_optim_error(c->opt));
 }
 
 /* "param <i> group <g> shape <dims...>": the next parameter. */
@@ -259,8 +309,8 @@ static void replay_file(const char *file)
     memset(&c, 0, sizeof c);
     static double vals[MAXN];
     fx_reader r = {file, 0};
-    int step = 0, nsteps = -1, ncases = 0, ndefaults = 0, nstate1 = 0;
-    int counts[4] = {0}; /* this step's lr, grad, value and state lines */
+    int step = 0, nsteps = -1, ncases = 0, ndefaults = 0, first[NCOUNTS] = {0};
+    int counts[NCOUNTS] = {0}; /* this step's lines of each kind */
     bool in_case = false, schedule = false, states_seen = false;
     double worst_all = 0;
     char *next = text;
@@ -299,8 +349,8 @@ static void replay_file(const char *file)
                 FX_FAIL(&r, "dtype '%s' (f32 or f64)", rest);
             c.dtype = !strcmp(rest, "f32") ? ETA_F32 : ETA_F64;
         } else if (KEY("source")) {
-            if (strcmp(rest, "torch") && strcmp(rest, "formula"))
-                FX_FAIL(&r, "source '%s' (torch or formula)", rest);
+            if (strcmp(rest, "torch") && strcmp(rest, "formula") && strcmp(rest, "reference"))
+                FX_FAIL(&r, "source '%s' (torch, formula or reference)", rest);
         } else if (KEY("note")) {
             schedule = strstr(rest, SCHED_MARK) != NULL;
         } else if (KEY("spec")) {
@@ -329,7 +379,7 @@ static void replay_file(const char *file)
             nsteps = n;
             build(&c);
         } else if (KEY("step")) {
-            fx_step_done(&r, &c, step, counts, &nstate1);
+            fx_step_done(&r, &c, step, counts, first);
             int t;
             fx_index(&r, "step", rest, nsteps + 1, &t);
             if (t != step + 1)
@@ -354,8 +404,8 @@ static void replay_file(const char *file)
             counts[1]++;
         } else if (KEY("value") || KEY("state")) {
             const char *key = KEY("value") ? "value" : "state";
-            if (step == 0)
-                FX_FAIL(&r, "%s line before step 1", key);
+            if (step == 0 || counts[4] || counts[5])
+                FX_FAIL(&r, "%s line before step 1 or after a scalar or eval line", key);
             if (!c.stepped) {
                 if (eta_optim_step(c.opt))
                     fail_msg("%s: step %d: %s", c.name, step, eta_optim_error(c.opt));
@@ -385,8 +435,35 @@ static void replay_file(const char *file)
                 counts[3]++;
                 states_seen = true;
             }
+        } else if (KEY("scalar")) {
+            int g;
+            char *after = fx_index(&r, "scalar", rest, c.ngroups, &g);
+            if (!c.stepped || counts[5])
+                FX_FAIL(&r, "scalar line before the step's values or after its eval lines");
+            char name[64], what[160];
+            size_t k = strcspn(after, " ");
+            snprintf(name, sizeof name, "%.*s", (int)k, after);
+            double got;
+            if (eta_optim_scalar(c.opt, g, name, &got))
+                fail_msg("%s: no scalar '%s'", c.name, name);
+            fx_numbers(&r, name, after + k, vals, 1, 1);
+            snprintf(what, sizeof what, "group %d scalar %s", g, name);
+            compare_scalar(&c, what, step, got, vals[0]);
+            counts[4]++;
+        } else if (KEY("eval")) {
+            int pi;
+            char *after = fx_index(&r, "eval", rest, c.nparams, &pi);
+            if (!c.stepped)
+                FX_FAIL(&r, "eval line before the step's values");
+            if (!eta_optim_is_eval(c.opt) && eta_optim_eval(c.opt))
+                fail_msg("%s: eval: %s", c.name, eta_optim_error(c.opt));
+            char what[160];
+            fx_numbers(&r, "eval", after, vals, c.n[pi], c.n[pi]);
+            snprintf(what, sizeof what, "param %d at the evaluation point", pi);
+            compare(&c, what, step, c.px[pi], vals, c.n[pi]);
+            counts[5]++;
         } else if (KEY("end")) {
-            fx_step_done(&r, &c, step, counts, &nstate1);
+            fx_step_done(&r, &c, step, counts, first);
             if (step != nsteps)
                 FX_FAIL(&r, "%s: %d steps, the case says %d", c.name, step, nsteps);
             if (strstr(c.name, "_defaults_"))
@@ -427,6 +504,11 @@ REF_TEST(lion)
 REF_TEST(lamb)
 REF_TEST(lars)
 REF_TEST(adabelief)
+REF_TEST(sgdschedulefree)
+REF_TEST(adamwschedulefree)
+REF_TEST(prodigy)
+REF_TEST(dadaptsgd)
+REF_TEST(dadaptadam)
 
 int main(void)
 {
@@ -437,6 +519,8 @@ int main(void)
         cmocka_unit_test(test_asgd),     cmocka_unit_test(test_rprop),    cmocka_unit_test(test_adafactor),
         cmocka_unit_test(test_lion),     cmocka_unit_test(test_lamb),     cmocka_unit_test(test_lars),
         cmocka_unit_test(test_adabelief),
+        cmocka_unit_test(test_sgdschedulefree), cmocka_unit_test(test_adamwschedulefree),
+        cmocka_unit_test(test_prodigy), cmocka_unit_test(test_dadaptsgd), cmocka_unit_test(test_dadaptadam),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
