@@ -90,7 +90,7 @@ static void expect_usage(const char *args, const char *needle)
 static void test_bad_usage(void **state)
 {
     (void)state;
-    expect_usage("optimize --optim 'Adamm(lr=0.1)'", "valid optimizers: SGD, Adam, AdamW");
+    expect_usage("optimize --optim 'Adamm(lr=0.1)'", "did you mean Adam or AdamW? (eta optimize --help shows all");
     expect_usage("optimize --optim 'AdamW(lr=0.1, betas=(0.9, 1.5))'", "betas[1] must be in [0, 1), got 1.5");
     expect_usage("optimize --optim 'AdamW(lr=0.1, betas=(0.9, 1.5))'", "^^^");
     expect_usage("optimize --optim 'SGD(lr=0.1, mom=0.9)'",

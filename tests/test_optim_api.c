@@ -4,9 +4,7 @@
  * paths, thread-count independence, and gradient clipping by hand.
  * labels: unit fault
  */
-#include "harness.h"
-
-#include <eta/eta.h>
+#include "optim_harness.h"
 
 /* Every rule with a spec that turns on its state, for the loops below. */
 static const char *const all_specs[] = {
@@ -26,6 +24,11 @@ static const char *const all_specs[] = {
     "LAMB(learning_rate=0.01, weight_decay=0.1)",
     "LARS(learning_rate=0.1, weight_decay=0.01, nesterov=True)",
     "AdaBelief(learning_rate=0.01)",
+    "SGDScheduleFree(lr=0.1, weight_decay=0.01, warmup_steps=3)",
+    "AdamWScheduleFree(lr=0.01, weight_decay=0.1, r=0.5)",
+    "Prodigy(weight_decay=0.01, slice_p=2, use_bias_correction=True)",
+    "DAdaptSGD(momentum=0.9, weight_decay=0.01)",
+    "DAdaptAdam(decouple=True, weight_decay=0.01)",
     "COCOB(weight_decay=0.01)",
     "DoG(weight_decay=0.01)",
     "LDoG(init_eta=0.01)",
@@ -156,7 +159,18 @@ static void test_bad_hyperparameters(void **state)
     expect_einval("Lion()", "missing required argument 'learning_rate'");
     expect_einval("Lion(learning_rate=0.1, lr=0.1)", "got both learning_rate and lr");
     expect_einval("SGD(0.1, 0.9, 0, 0, True, True)", "positional");
-    expect_einval("Nadam(lr=0.1)", "valid optimizers");
+    expect_einval("Nadam(lr=0.1)", "did you mean NAdam?");
+    expect_einval("SGDScheduleFree(momentum=1.0)", "momentum must be in (0, 1), got 1");
+    expect_einval("SGDScheduleFree(warmup_steps=-1)", "warmup_steps must be >= 0");
+    expect_einval("Prodigy(slice_p=1.5)", "slice_p must be an integer, got 1.5");
+    expect_einval("Prodigy(slice_p=0)", "slice_p must be in [1, 1e+09], got 0");
+    expect_einval("Prodigy(beta3=1.5)", "beta3 must be in [0, 1), got 1.5");
+    expect_einval("Prodigy(eps=0)", "eps must be > 0, got 0");
+    expect_einval("DAdaptAdam(d0=0)", "d0 must be > 0, got 0");
+    expect_einval("DAdaptSGD(growth_rate=-inf)", "growth_rate must be > 0");
+    expect_einval("DAdaptSGD(growth_rate=0)", "growth_rate must be > 0, got 0");
+    expect_einval("DAdaptSGD(log_every='x')", "log_every must be a number");
+    expect_einval("DAdaptSGD(momentum=1)", "momentum must be in [0, 1), got 1");
     expect_einval("DoG(lr=0)", "lr must be > 0, got 0");
     expect_einval("DoG(reps_rel=0)", "reps_rel must be > 0 unless init_eta is given");
     expect_einval("LDoG(init_eta=-1.0)", "init_eta must be > 0");
@@ -364,7 +378,9 @@ static void test_threads_do_not_change_results(void **state)
 {
     (void)state;
     const char *specs[] = {"AdamW(lr=0.01)", "LAMB(learning_rate=0.01, weight_decay=0.1)",
-                           "SGD(lr=0.1, momentum=0.9)", "LARS(learning_rate=0.1)", "DoG(weight_decay=0.01)",
+                           "SGD(lr=0.1, momentum=0.9)", "LARS(learning_rate=0.1)",
+                           "AdamWScheduleFree(weight_decay=0.1)", "Prodigy(slice_p=3)",
+                           "DAdaptSGD(momentum=0.9)", "DAdaptAdam(weight_decay=0.1)", "DoG(weight_decay=0.01)",
                            "LDoG()", "SGDHD(lr=0.01, momentum=0.9, hypergrad_lr=1e-4)",
                            "AdamHD(hypergrad_lr=1e-6)", "Mechanic(AdamW(lr=0.01))"};
     const size_t n = 100003;
@@ -397,19 +413,6 @@ static void test_threads_do_not_change_results(void **state)
         free(x[1]);
         free(g);
     }
-}
-
-static eta_optim *vec_optim(const char *spec, double *x, double *g, int64_t n)
-{
-    eta_optim_config cfg;
-    eta_err err;
-    if (eta_optim_config_from_spec(&cfg, spec, &err))
-        fail_msg("%s: %s", spec, err.msg);
-    cfg.dtype = ETA_F64;
-    eta_optim *o;
-    assert_int_equal(eta_optim_new(&o, &cfg, NULL), 0);
-    assert_int_equal(eta_optim_add_param(o, 0, x, g, 1, &n), 0);
-    return o;
 }
 
 static void test_clipping_by_hand(void **state)

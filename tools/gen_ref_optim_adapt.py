@@ -509,22 +509,9 @@ def write_case(f, case, dname, init_vals, result):
         f.write("init %d %s\n" % (i, " ".join(ref.fmt_num(x) for x in v)))
     f.write("steps %d\n" % ref.STEPS)
     nums = lambda vals: " ".join(ref.fmt_num(x) for x in vals)  # noqa: E731
-    for t, (lrs, gs, vs, sts, scalars) in enumerate(result, 1):
-        f.write("step %d\n" % t)
-        for gi, lr in enumerate(lrs):
-            f.write("lr %d %s\n" % (gi, ref.fmt_num(lr)))
-        for i, g in enumerate(gs):
-            f.write("grad %d %s\n" % (i, nums(g)))
-        for i, v in enumerate(vs):
-            f.write("value %d %s\n" % (i, nums(v)))
-        for i, st in enumerate(sts):
-            for name, vals in st:
-                f.write("state %d %s %s\n" % (i, name, nums(vals)))
-        for kind, gi, name, vals in scalars:
-            if kind == "scalar":
-                f.write("scalar %d %s %s\n" % (gi, name, nums(vals)))
-            else:
-                f.write("wide %s %s\n" % (name, nums(vals)))
+    ref.write_steps(f, result, lambda row: [
+        "scalar %d %s %s" % (gi, name, nums(vals)) if kind == "scalar" else "wide %s %s" % (name, nums(vals))
+        for kind, gi, name, vals in row[4]])
     f.write("end\n")
 
 

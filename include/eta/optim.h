@@ -11,7 +11,9 @@
  *
  * Every update rule follows PyTorch 2.x (torch.optim) semantics and defaults,
  * checked against fixtures that PyTorch writes; Lion, LAMB, LARS and
- * AdaBelief follow Optax, under Optax's argument names. Where the anchors
+ * AdaBelief follow Optax, under Optax's argument names; the
+ * learning-rate-free rules (Schedule-Free, Prodigy, D-Adaptation) follow
+ * their authors' PyTorch packages, under their class and argument names. Where the anchors
  * disagree (epsilon placement, AMSGrad, momentum form, weight decay), the
  * choice is an explicit option whose value names the anchor that uses it.
  *
@@ -45,6 +47,11 @@ typedef enum eta_optim_kind {
     ETA_OPTIM_LAMB,       /* Optax */
     ETA_OPTIM_LARS,       /* Optax */
     ETA_OPTIM_ADABELIEF,  /* Optax */
+    ETA_OPTIM_SGD_SCHEDULE_FREE,   /* facebookresearch/schedule_free: SGDScheduleFree */
+    ETA_OPTIM_ADAMW_SCHEDULE_FREE, /* AdamWScheduleFree */
+    ETA_OPTIM_PRODIGY,    /* konstmish/prodigy */
+    ETA_OPTIM_DADAPT_SGD, /* facebookresearch/dadaptation: DAdaptSGD */
+    ETA_OPTIM_DADAPT_ADAM, /* DAdaptAdam */
     ETA_OPTIM_COCOB,      /* Optax contrib: COCOB-Backprop coin betting */
     ETA_OPTIM_DOG,        /* formll/dog: distance over gradients, per group */
     ETA_OPTIM_LDOG,       /* formll/dog: layer-wise DoG, per parameter */
@@ -90,6 +97,16 @@ typedef struct eta_optim_hparams {
     double trust_coefficient; /* LARS */
     double beta2_decay;       /* Adafactor */
     double d;                 /* Adafactor clipping threshold */
+    /* The learning-rate-free rules, under their authors' argument names. */
+    double warmup_steps;      /* Schedule-Free: linear warmup over this many steps */
+    double r;                 /* Schedule-Free: the average's polynomial weight power */
+    double weight_lr_power;   /* Schedule-Free: the average's weight is lr_max^this */
+    double beta3;             /* Prodigy: NaN meaning None (sqrt(beta2)) */
+    double d0;                /* Prodigy, D-Adaptation: initial estimate of D */
+    double d_coef;            /* Prodigy */
+    double growth_rate;       /* Prodigy, D-Adaptation: may be +inf */
+    double slice_p;           /* Prodigy: every slice_p-th element feeds the estimate */
+    double layer_scale;       /* DAdaptAdam: a group's factor on the adapted step */
     double reps_rel;          /* DoG, LDoG: the first distance, relative to 1 + |x0| */
     double init_eta;          /* DoG, LDoG: the first step size, NaN meaning None */
     double hypergrad_lr;      /* SGDHD, AdamHD: the learning rate of the learning rate */
@@ -98,6 +115,10 @@ typedef struct eta_optim_hparams {
     bool amsgrad;             /* Adam, AdamW */
     bool centered;            /* RMSprop */
     bool decoupled_weight_decay; /* Adam, NAdam, RAdam (AdamW: always) */
+    bool decay_at_z;          /* AdamWScheduleFree */
+    bool decouple;            /* Prodigy, DAdaptAdam: decoupled weight decay */
+    bool use_bias_correction; /* Prodigy, DAdaptAdam */
+    bool safeguard_warmup;    /* Prodigy */
     eta_anchor eps_mode;      /* Adam family: torch sqrt(v_hat)+eps | keras eps-hat;
                                  RAdam: torch eps-hat | optax sqrt(v_hat)+eps;
                                  RMSprop, Adagrad: torch outside sqrt | optax/keras inside */

@@ -169,7 +169,9 @@ typedef enum optim_arg_type {
     ARG_BOOL,     /* bool at off */
     ARG_ANCHOR,   /* eta_anchor at off, one of `anchors` (a bit mask) */
     ARG_IGNORED,  /* PyTorch implementation switches (foreach, fused, ...): bool or None, no effect */
-    ARG_REAL_OR_NONE /* double at off, NaN for None (DoG's init_eta) */
+    ARG_IGNORED_NUM, /* a number with no effect on the numbers (log_every); default 0 */
+    ARG_REAL_OR_NONE, /* double at off, NaN for None (Prodigy's beta3, DoG's init_eta) */
+    ARG_REAL_OR_INF  /* double at off that may be +inf (growth_rate=float('inf')) */
 } optim_arg_type;
 
 #define ANCHOR_BIT(a) (1u << (a))

@@ -50,7 +50,13 @@ static const size_t real_fields[] = {
     offsetof(eta_optim_hparams, etas[1]), offsetof(eta_optim_hparams, step_sizes[0]),
     offsetof(eta_optim_hparams, step_sizes[1]), offsetof(eta_optim_hparams, trust_coefficient),
     offsetof(eta_optim_hparams, beta2_decay), offsetof(eta_optim_hparams, d),
-    /* appended: DoG, LDoG, SGDHD, AdamHD */
+    /* appended in version 2 */
+    offsetof(eta_optim_hparams, warmup_steps), offsetof(eta_optim_hparams, r),
+    offsetof(eta_optim_hparams, weight_lr_power), offsetof(eta_optim_hparams, beta3),
+    offsetof(eta_optim_hparams, d0), offsetof(eta_optim_hparams, d_coef),
+    offsetof(eta_optim_hparams, growth_rate), offsetof(eta_optim_hparams, slice_p),
+    offsetof(eta_optim_hparams, layer_scale),
+    /* appended in version 3: DoG, LDoG, SGDHD, AdamHD */
     offsetof(eta_optim_hparams, reps_rel), offsetof(eta_optim_hparams, init_eta),
     offsetof(eta_optim_hparams, hypergrad_lr),
 };
@@ -58,6 +64,9 @@ static const size_t flag_fields[] = {
     offsetof(eta_optim_hparams, nesterov), offsetof(eta_optim_hparams, maximize),
     offsetof(eta_optim_hparams, amsgrad), offsetof(eta_optim_hparams, centered),
     offsetof(eta_optim_hparams, decoupled_weight_decay),
+    /* appended in version 2 */
+    offsetof(eta_optim_hparams, decay_at_z), offsetof(eta_optim_hparams, decouple),
+    offsetof(eta_optim_hparams, use_bias_correction), offsetof(eta_optim_hparams, safeguard_warmup),
 };
 static const size_t anchor_fields[] = {
     offsetof(eta_optim_hparams, eps_mode), offsetof(eta_optim_hparams, amsgrad_mode),
