@@ -8,6 +8,9 @@
  * initial lr without one, times the guard's lr scale), the optimizer step.
  * The network is prepared for the batch size and prepared again for a short
  * last batch and for evaluation (parameters are kept across prepares).
+ * Evaluation and prediction happen at the optimizer's evaluation point
+ * (Schedule-Free's x, with BatchNorm statistics recomputed there); a step
+ * switches back to the training point first.
  *
  * What does not live here: the checkpoint format (run_ckpt.c), the guard's
  * rules (guard.c), the metrics files and progress (metrics.c, progress.c),
@@ -132,6 +135,7 @@ int run_step(eta_run *r, eta_err *err)
 {
     double loss = NAN, gnorm;
     int64_t seen;
+    eta_optim_train(r->opt); /* gradients are taken at the training point (Schedule-Free's y) */
     int rc = set_lr(r, err);
     if (rc || (rc = forward_backward(r, &loss, &seen, err)))
         return rc;
@@ -161,6 +165,65 @@ int run_step(eta_run *r, eta_err *err)
 
 /* ---- evaluation ------------------------------------------------------- */
 
+/* The next batch of a loader of its own, the network prepared for it: 0, 1
+ * at the loader's end, or a negative error. */
+static int loader_batch(eta_run *r, eta_loader *l, const void **x, const void **y, int64_t *n, eta_err *err)
+{
+    int rc = eta_loader_next(l, x, y, n);
+    return rc ? rc : run_prepare(r, *n, err);
+}
+
+/* Batches of train-mode forward passes that recompute BatchNorm's running
+ * statistics at the evaluation point, as schedule_free's README does. */
+enum { BN_RECOMPUTE_BATCHES = 50 };
+
+static bool has_running_stats(const eta_net *net)
+{
+    for (int i = 0; i < eta_net_param_count(net); i++) {
+        const char *name;
+        if (eta_net_param_is_buffer(net, i) && !eta_net_param_info(net, i, &name, NULL, NULL, NULL) &&
+            strstr(name, "running_mean"))
+            return true;
+    }
+    return false;
+}
+
+/* Over the first BN_RECOMPUTE_BATCHES batches of the training split, in
+ * order, from a loader of its own (the training loader's position stays). */
+static int recompute_running_stats(eta_run *r, eta_err *err)
+{
+    eta_loader *l;
+    eta_loader_config lc = {.split = ETA_SPLIT_TRAIN, .batch = r->batch, .shuffle = false, .drop_last = false,
+                            .seed = 0, .prefetch = true};
+    int rc = eta_loader_new(&l, r->ds, &lc, err);
+    for (int b = 0; !rc && b < BN_RECOMPUTE_BATCHES; b++) {
+        const void *x, *y;
+        int64_t n;
+        if ((rc = loader_batch(r, l, &x, &y, &n, err))) {
+            rc = rc == 1 ? 0 : rc;
+            break;
+        }
+        if ((rc = eta_net_forward(r->net, x, NULL, NULL)))
+            run_fail(err, rc, "recomputing BatchNorm statistics: %s", eta_net_error(r->net));
+    }
+    eta_loader_free(l);
+    return rc < 0 ? rc : ETA_OK;
+}
+
+int run_eval_point(eta_run *r, bool *switched, eta_err *err)
+{
+    *switched = false;
+    if (!r->opt || !eta_optim_has_eval_point(r->opt) || eta_optim_is_eval(r->opt)) /* eval, predict: no optimizer */
+        return ETA_OK;
+    eta_optim_eval(r->opt);
+    *switched = true;
+    /* before any step x is y (and a model loaded for `eta eval` has its statistics) */
+    if (r->step == 0 || r->bn_step == r->step || !has_running_stats(r->net))
+        return ETA_OK;
+    r->bn_step = r->step;
+    return recompute_running_stats(r, err);
+}
+
 /* argmax over the last dimension of rows of width c. */
 static int64_t argmax(const float *v, int64_t c)
 {
@@ -187,19 +250,21 @@ int eta_run_evaluate(eta_run *r, eta_split split, double *loss, double *accuracy
     const int classes = r->info->class_target ? r->info->classes : 0;
     if (confusion && classes)
         memset(confusion, 0, (size_t)classes * (size_t)classes * sizeof *confusion);
+    bool switched;
+    if ((rc = run_eval_point(r, &switched, err))) {
+        eta_loader_free(l);
+        return rc;
+    }
     eta_net_train(r->net, false);
     double lsum = 0;
     int64_t n_all = 0, hits = 0, labels = 0;
     for (;;) {
         const void *x, *y;
         int64_t n;
-        rc = eta_loader_next(l, &x, &y, &n);
-        if (rc == 1) {
-            rc = 0;
+        if ((rc = loader_batch(r, l, &x, &y, &n, err))) {
+            rc = rc == 1 ? 0 : rc;
             break;
         }
-        if (rc < 0 || (rc = run_prepare(r, n, err)))
-            break;
         double lb;
         if ((rc = eta_net_forward(r->net, x, y, &lb))) {
             run_fail(err, rc, "evaluating: %s", eta_net_error(r->net));
@@ -232,6 +297,8 @@ int eta_run_evaluate(eta_run *r, eta_split split, double *loss, double *accuracy
         }
     }
     eta_net_train(r->net, true);
+    if (switched)
+        eta_optim_train(r->opt);
     eta_loader_free(l);
     if (rc < 0) {
         if (err && !err->code)
@@ -251,18 +318,20 @@ int eta_run_predict(eta_run *r, eta_split split, FILE *out, eta_err *err)
     int rc = eta_loader_new(&l, r->ds, &lc, err);
     if (rc)
         return rc;
+    bool switched;
+    if ((rc = run_eval_point(r, &switched, err))) {
+        eta_loader_free(l);
+        return rc;
+    }
     eta_net_train(r->net, false);
     bool header = false;
     for (;;) {
         const void *x, *y;
         int64_t n;
-        rc = eta_loader_next(l, &x, &y, &n);
-        if (rc == 1) {
-            rc = 0;
+        if ((rc = loader_batch(r, l, &x, &y, &n, err))) {
+            rc = rc == 1 ? 0 : rc;
             break;
         }
-        if (rc < 0 || (rc = run_prepare(r, n, err)))
-            break;
         if ((rc = eta_net_forward(r->net, x, NULL, NULL))) {
             run_fail(err, rc, "predicting: %s", eta_net_error(r->net));
             break;
@@ -295,6 +364,8 @@ int eta_run_predict(eta_run *r, eta_split split, FILE *out, eta_err *err)
         }
     }
     eta_net_train(r->net, true);
+    if (switched)
+        eta_optim_train(r->opt);
     eta_loader_free(l);
     return rc < 0 ? rc : ETA_OK;
 }

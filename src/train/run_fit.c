@@ -281,7 +281,11 @@ static int epoch_end(eta_run *r, eta_err *err)
 static int finish(eta_run *r, eta_err *err)
 {
     double tl, ta;
-    int rc = eta_run_evaluate(r, ETA_SPLIT_TEST, &tl, &ta, NULL, err);
+    bool switched; /* the run is over: the model stays at the evaluation point, which is what it saves */
+    int rc = run_eval_point(r, &switched, err);
+    if (rc)
+        return rc;
+    rc = eta_run_evaluate(r, ETA_SPLIT_TEST, &tl, &ta, NULL, err);
     if (rc)
         return rc;
     if (!isnan(tl) && (rc = eta_metrics_test(r->metrics, r->step, tl, ta, err)))
@@ -308,6 +312,8 @@ static void stopped_outputs(eta_run *r)
 {
     eta_err e;
     char path[1100];
+    bool switched;
+    run_eval_point(r, &switched, &e);
     snprintf(path, sizeof path, "%s/model.safetensors", r->dir);
     eta_net_save_safetensors(r->net, path, &e);
     eta_metrics_flush(r->metrics, &e);
