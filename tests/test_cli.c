@@ -117,6 +117,7 @@ static void test_help_and_divergence(void **state)
     assert_int_equal(run_eta("optimize --help", &out, &err), 0);
     const char *names[] = {"SGD(", "Adam(", "AdamW(", "Adamax(", "NAdam(", "RAdam(", "Adagrad(", "RMSprop(",
                            "Adadelta(", "ASGD(", "Rprop(", "Adafactor(", "Lion(", "LAMB(", "LARS(", "AdaBelief(",
+                           "COCOB(", "DoG(", "LDoG(", "SGDHD(", "AdamHD(", "Mechanic(",
                            "quadratic(", "rosenbrock(", "beale(", "rastrigin("};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if (!strstr(out, names[i]))
