@@ -1,7 +1,8 @@
 /* tests/test_cli_schedule.c - what `eta schedule` and the catalogues print
  * beyond the values (those are in test_cli.c and the sched tests): every
- * signature of `eta schedule --list` and `eta model --list` is valid Python
- * in its order (no required argument after one with a default); the default
+ * signature of `eta schedule --list`, `eta model --list` and the optimizers
+ * of `eta optimize --help` is valid Python in its order (no required
+ * argument after one with a default, except keyword-only ones); the default
  * number of rows is the schedule's length; a --steps past the schedule's
  * end is a usage error that says what to do.
  * labels: cli unit
@@ -64,6 +65,8 @@ static int check_signatures(const char *what, char *text)
         int n = split_args(line, args, 40);
         const char *defaulted = NULL;
         for (int i = 0; i < n; i++) {
+            if (!strcmp(args[i], "*"))
+                break; /* keyword-only arguments may come without defaults */
             bool has_default = strchr(args[i], '=') != NULL;
             if (has_default)
                 defaulted = args[i];
@@ -89,6 +92,15 @@ static void test_list_signatures_are_python(void **state)
     assert_int_equal(run_eta("model --list", &out, &err), 0);
     n = check_signatures("eta model --list", out);
     assert_int_equal(n, eta_nn_module_count() + eta_nn_loss_count());
+    free(out);
+    free(err);
+    /* the optimizers, the last part of eta optimize --help */
+    assert_int_equal(run_eta("optimize --help", &out, &err), 0);
+    char *opts = strstr(out, "\noptimizers (");
+    assert_non_null(opts);
+    assert_non_null(strstr(opts, "Mechanic(base_optimizer, weight_decay=0.01"));
+    n = check_signatures("eta optimize --help", opts + 1);
+    assert_int_equal(n, ETA_OPTIM_COUNT);
     free(out);
     free(err);
 }

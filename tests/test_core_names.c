@@ -179,8 +179,10 @@ static void test_sites(void **state)
     assert_non_null(strstr(e.msg, ", ... (eta schedule --list shows all "));
     eta_optim_config cfg;
     assert_int_equal(eta_optim_config_from_spec(&cfg, "Adamw(lr=0.1)", &e), ETA_EINVAL);
-    assert_non_null(strstr(e.msg, "unknown optimizer 'Adamw'; did you mean AdamW? valid optimizers: SGD, "));
-    assert_non_null(strstr(e.msg, ", AdaBelief")); /* the whole list */
+    /* 27 optimizers no longer fit in a message: the close name and where to see them all */
+    snprintf(want, sizeof want, "unknown optimizer 'Adamw'; did you mean AdamW? (eta optimize --help shows all %d)",
+             ETA_OPTIM_COUNT);
+    assert_string_equal(e.msg, want);
     assert_int_equal(eta_sched_new(&s, "OneCycleLR(max_lr=0.1, total_step=100)", &e), ETA_EINVAL);
     assert_string_equal(e.msg, "OneCycleLR() got an unexpected keyword argument 'total_step'; did you mean "
                                "total_steps? (14 arguments in all)");

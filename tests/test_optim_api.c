@@ -4,9 +4,7 @@
  * paths, thread-count independence, and gradient clipping by hand.
  * labels: unit fault
  */
-#include "harness.h"
-
-#include <eta/eta.h>
+#include "optim_harness.h"
 
 /* Every rule with a spec that turns on its state, for the loops below. */
 static const char *const all_specs[] = {
@@ -26,6 +24,17 @@ static const char *const all_specs[] = {
     "LAMB(learning_rate=0.01, weight_decay=0.1)",
     "LARS(learning_rate=0.1, weight_decay=0.01, nesterov=True)",
     "AdaBelief(learning_rate=0.01)",
+    "SGDScheduleFree(lr=0.1, weight_decay=0.01, warmup_steps=3)",
+    "AdamWScheduleFree(lr=0.01, weight_decay=0.1, r=0.5)",
+    "Prodigy(weight_decay=0.01, slice_p=2, use_bias_correction=True)",
+    "DAdaptSGD(momentum=0.9, weight_decay=0.01)",
+    "DAdaptAdam(decouple=True, weight_decay=0.01)",
+    "COCOB(weight_decay=0.01)",
+    "DoG(weight_decay=0.01)",
+    "LDoG(init_eta=0.01)",
+    "SGDHD(lr=0.05, momentum=0.9, hypergrad_lr=0.001)",
+    "AdamHD(lr=0.01, hypergrad_lr=1e-05)",
+    "Mechanic(AdamW(lr=0.01, amsgrad=True), num_betas=4)",
 };
 #define NSPECS (int)(sizeof all_specs / sizeof all_specs[0])
 
@@ -150,7 +159,37 @@ static void test_bad_hyperparameters(void **state)
     expect_einval("Lion()", "missing required argument 'learning_rate'");
     expect_einval("Lion(learning_rate=0.1, lr=0.1)", "got both learning_rate and lr");
     expect_einval("SGD(0.1, 0.9, 0, 0, True, True)", "positional");
-    expect_einval("Nadam(lr=0.1)", "valid optimizers");
+    expect_einval("Nadam(lr=0.1)", "did you mean NAdam?");
+    expect_einval("SGDScheduleFree(momentum=1.0)", "momentum must be in (0, 1), got 1");
+    expect_einval("SGDScheduleFree(warmup_steps=-1)", "warmup_steps must be >= 0");
+    expect_einval("Prodigy(slice_p=1.5)", "slice_p must be an integer, got 1.5");
+    expect_einval("Prodigy(slice_p=0)", "slice_p must be in [1, 1e+09], got 0");
+    expect_einval("Prodigy(beta3=1.5)", "beta3 must be in [0, 1), got 1.5");
+    expect_einval("Prodigy(eps=0)", "eps must be > 0, got 0");
+    expect_einval("DAdaptAdam(d0=0)", "d0 must be > 0, got 0");
+    expect_einval("DAdaptSGD(growth_rate=-inf)", "growth_rate must be > 0");
+    expect_einval("DAdaptSGD(growth_rate=0)", "growth_rate must be > 0, got 0");
+    expect_einval("DAdaptSGD(log_every='x')", "log_every must be a number");
+    expect_einval("DAdaptSGD(momentum=1)", "momentum must be in [0, 1), got 1");
+    expect_einval("DoG(lr=0)", "lr must be > 0, got 0");
+    expect_einval("DoG(reps_rel=0)", "reps_rel must be > 0 unless init_eta is given");
+    expect_einval("LDoG(init_eta=-1.0)", "init_eta must be > 0");
+    expect_einval("LDoG(eps=0)", "eps must be > 0");
+    expect_einval("COCOB(alpha=0)", "alpha must be > 0");
+    expect_einval("COCOB(eps=-1)", "eps must be > 0");
+    expect_einval("SGDHD()", "missing required argument 'lr'");
+    expect_einval("SGDHD(lr=0.1, nesterov=True)", "Nesterov momentum requires a momentum");
+    expect_einval("AdamHD(hypergrad_lr=-1e-8)", "hypergrad_lr must be >= 0");
+    expect_einval("Mechanic(AdamW(), num_betas=0)", "num_betas must be in [1, 16], got 0");
+    expect_einval("Mechanic(AdamW(), num_betas=100000000000)", "num_betas must be in [1, 16], got 100000000000");
+    expect_einval("Mechanic(AdamW(), num_betas=1.5)", "num_betas must be an integer");
+    expect_einval("Mechanic(AdamW(), s_init=0)", "s_init must be > 0");
+    expect_einval("Mechanic(AdamW(), weight_decay=-1)", "weight_decay must be >= 0");
+    expect_einval("Mechanic(Mechanic(AdamW()))", "Mechanic cannot wrap Mechanic");
+    expect_einval("Mechanic(weight_decay=0.1)", "missing required argument 'base_optimizer'");
+    expect_einval("Mechanic(0.1)", "wraps an optimizer such as AdamW(lr=1e-3), got number");
+    expect_einval("Mechanic(AdamW(betas=(0.9, 1.5)))", "betas[1] must be in [0, 1), got 1.5");
+    expect_einval("Mechanic(Adamm())", "unknown optimizer 'Adamm'");
     /* The C API validates too, with the rule's name. */
     eta_optim_config cfg = eta_optim_defaults(ETA_OPTIM_ADAMW);
     cfg.hp.beta2 = 1.5;
@@ -318,7 +357,11 @@ static void test_threads_do_not_change_results(void **state)
 {
     (void)state;
     const char *specs[] = {"AdamW(lr=0.01)", "LAMB(learning_rate=0.01, weight_decay=0.1)",
-                           "SGD(lr=0.1, momentum=0.9)", "LARS(learning_rate=0.1)"};
+                           "SGD(lr=0.1, momentum=0.9)", "LARS(learning_rate=0.1)",
+                           "AdamWScheduleFree(weight_decay=0.1)", "Prodigy(slice_p=3)",
+                           "DAdaptSGD(momentum=0.9)", "DAdaptAdam(weight_decay=0.1)", "DoG(weight_decay=0.01)",
+                           "LDoG()", "SGDHD(lr=0.01, momentum=0.9, hypergrad_lr=1e-4)",
+                           "AdamHD(hypergrad_lr=1e-6)", "Mechanic(AdamW(lr=0.01))"};
     const size_t n = 100003;
     for (size_t k = 0; k < sizeof specs / sizeof specs[0]; k++) {
         float *x[2], *g = malloc(n * sizeof(float));
@@ -349,19 +392,6 @@ static void test_threads_do_not_change_results(void **state)
         free(x[1]);
         free(g);
     }
-}
-
-static eta_optim *vec_optim(const char *spec, double *x, double *g, int64_t n)
-{
-    eta_optim_config cfg;
-    eta_err err;
-    if (eta_optim_config_from_spec(&cfg, spec, &err))
-        fail_msg("%s: %s", spec, err.msg);
-    cfg.dtype = ETA_F64;
-    eta_optim *o;
-    assert_int_equal(eta_optim_new(&o, &cfg, NULL), 0);
-    assert_int_equal(eta_optim_add_param(o, 0, x, g, 1, &n), 0);
-    return o;
 }
 
 static void test_clipping_by_hand(void **state)
@@ -437,6 +467,87 @@ static void test_optax_rules_by_hand(void **state)
     eta_optim_free(o);
 }
 
+static double scalar_of(const eta_optim *o, int group, const char *name)
+{
+    double v = NAN;
+    if (eta_optim_scalar(o, group, name, &v))
+        fail_msg("no scalar '%s'", name);
+    return v;
+}
+
+/* First steps of the rules that set their own step size, worked out by hand. */
+static void test_adaptive_rules_by_hand(void **state)
+{
+    (void)state;
+    /* DoG step 1: rbar = reps_rel*(1 + |x0|) = 0.01*6, G = |g|^2 + eps. */
+    double x[2] = {3, 4}, g[2] = {1, 0};
+    eta_optim *o = vec_optim("DoG(reps_rel=0.01, eps=1e-8)", x, g, 2);
+    assert_int_equal(eta_optim_step(o), 0);
+    double eta = 0.01 * 6 / sqrt(1 + 1e-8);
+    assert_true(fabs(scalar_of(o, 0, "eta") - eta) < 1e-17 && x[0] == 3 - eta && x[1] == 4);
+    assert_true(scalar_of(o, 0, "rbar") == 0.01 * 6 && scalar_of(o, 0, "G") == 1 + 1e-8);
+    /* Step 2: rbar = max(rbar, |x - x0|) = 0.06 (x moved by eta < 0.06). */
+    g[0] = 0;
+    g[1] = 2;
+    assert_int_equal(eta_optim_step(o), 0);
+    assert_true(fabs(scalar_of(o, 0, "eta") - 0.06 / sqrt(5 + 1e-8)) < 1e-17);
+    eta_optim_free(o);
+    /* SGDHD: step 1 h = 0 (no previous direction): x = 1 - 0.1*2. Step 2:
+     * h = <3, 2> = 6, lr = 0.1 + 0.01*6 = 0.16: x = 0.8 - 0.16*3. */
+    double y[1] = {1}, h[1] = {2};
+    o = vec_optim("SGDHD(lr=0.1, hypergrad_lr=0.01)", y, h, 1);
+    assert_int_equal(eta_optim_step(o), 0);
+    assert_true(y[0] == 1 - 0.1 * 2 && eta_optim_lr(o, 0) == 0.1);
+    h[0] = 3;
+    assert_int_equal(eta_optim_step(o), 0);
+    double lr = 0.1 + 0.01 * 6.0;
+    assert_true(scalar_of(o, 0, "lr") == lr && eta_optim_lr(o, 0) == lr);
+    assert_true(fabs(y[0] - (0.8 - lr * 3)) < 1e-15);
+    /* A schedule multiplies the adapted rate: lr set to twice the initial. */
+    assert_int_equal(eta_optim_set_lr(o, 0, 0.2), 0);
+    assert_true(eta_optim_lr(o, 0) == lr * 2);
+    eta_optim_free(o);
+    /* COCOB step 1 at the defaults: c = 2, L = G = 2, R = 0, C = -2:
+     * x = 1 + (-1 + (1 + (-2/(2*max(4, 200)))*2)) = 0.99. */
+    double z[1] = {1}, k[1] = {2};
+    o = vec_optim("COCOB()", z, k, 1);
+    assert_int_equal(eta_optim_step(o), 0);
+    assert_true(fabs(z[0] - 0.99) < 1e-15);
+    eta_optim_free(o);
+    /* Mechanic: each s_j starts at s_init, so the scale at n*s_init. Step 1:
+     * x0 = x so h = 0; m_j = eps, v_j = r_j = 0, s_j = (s_init/n)*eps/eps:
+     * the scale becomes s_init and x = x0 + s_init*u, u = -lr*g the base
+     * SGD's update. */
+    double a[1] = {1}, ga[1] = {2};
+    o = vec_optim("Mechanic(SGD(lr=1.0), s_init=0.25, num_betas=2)", a, ga, 1);
+    assert_true(eta_optim_get_config(o)->kind == ETA_OPTIM_MECHANIC &&
+                eta_optim_get_config(o)->base == ETA_OPTIM_SGD);
+    assert_true(scalar_of(o, 0, "s") == 0.5);
+    assert_int_equal(eta_optim_step(o), 0);
+    assert_true(fabs(scalar_of(o, 0, "s") - 0.25) < 1e-16 && fabs(a[0] - 0.5) < 1e-15);
+    assert_true(scalar_of(o, 0, "m[1]") == 1e-8 && scalar_of(o, 0, "v[0]") == 0);
+    double v;
+    assert_int_equal(eta_optim_scalar(o, 0, "m[2]", &v), ETA_EINVAL);
+    void *x0;
+    assert_int_equal(eta_optim_state(o, 0, "x0", &x0, NULL), 0);
+    assert_true(((double *)x0)[0] == 1);
+    /* Its state loads only into Mechanic around the same rule. */
+    void *buf;
+    size_t len;
+    assert_int_equal(eta_optim_save(o, &buf, &len), 0);
+    double b[1] = {1}, gb[1] = {2};
+    eta_optim *other = vec_optim("Mechanic(Adam(lr=1.0), num_betas=2)", b, gb, 1);
+    assert_int_equal(eta_optim_load(other, buf, len), ETA_EFORMAT);
+    assert_non_null(strstr(eta_optim_error(other), "the state's Mechanic wraps SGD, this one Adam"));
+    eta_optim_free(other);
+    other = vec_optim("SGD(lr=1.0)", b, gb, 1);
+    assert_int_equal(eta_optim_load(other, buf, len), ETA_EFORMAT);
+    assert_non_null(strstr(eta_optim_error(other), "saved by Mechanic"));
+    eta_optim_free(other);
+    eta_optim_free_buf(o, buf);
+    eta_optim_free(o);
+}
+
 static void test_describe_and_names(void **state)
 {
     (void)state;
@@ -445,6 +556,14 @@ static void test_describe_and_names(void **state)
     assert_non_null(strstr(buf, "AdamW(lr=0.001, betas=(0.9, 0.999), eps=1e-08, weight_decay=0.01, amsgrad=False, *"));
     eta_optim_describe(ETA_OPTIM_ADAFACTOR, buf, sizeof buf);
     assert_non_null(strstr(buf, "eps=(None, 0.001)"));
+    eta_optim_describe(ETA_OPTIM_DOG, buf, sizeof buf);
+    assert_string_equal(buf, "DoG(reps_rel=1e-06, lr=1.0, weight_decay=0.0, eps=1e-08, init_eta=None)");
+    eta_optim_describe(ETA_OPTIM_SGDHD, buf, sizeof buf);
+    assert_string_equal(buf, "SGDHD(lr, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False, "
+                             "hypergrad_lr=1e-06)");
+    eta_optim_describe(ETA_OPTIM_MECHANIC, buf, sizeof buf);
+    assert_string_equal(buf, "Mechanic(base_optimizer, weight_decay=0.01, eps=1e-08, s_init=1e-06, num_betas=6)");
+    assert_int_equal(eta_optim_kind_from_name("mechanize"), ETA_OPTIM_MECHANIC);
     for (int k = 0; k < ETA_OPTIM_COUNT; k++)
         assert_int_equal(eta_optim_kind_from_name(eta_optim_name((eta_optim_kind)k)), k);
     assert_int_equal(eta_optim_kind_from_name("lamb"), ETA_OPTIM_LAMB);
@@ -473,6 +592,7 @@ int main(void)
         cmocka_unit_test(test_threads_do_not_change_results),
         cmocka_unit_test(test_clipping_by_hand),
         cmocka_unit_test(test_optax_rules_by_hand),
+        cmocka_unit_test(test_adaptive_rules_by_hand),
         cmocka_unit_test(test_describe_and_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

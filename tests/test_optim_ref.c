@@ -1,6 +1,16 @@
 /* tests/test_optim_ref.c - every optimizer replayed against the fixtures that
  * tools/gen_ref_optim.py wrote with PyTorch (or, where marked "source
- * formula", an independent implementation of the named reference).
+ * formula", an independent implementation of the named reference), and
+ * those tools/gen_ref_lrfree.py wrote for the learning-rate-free rules
+ * ("source reference": PyTorch transcriptions of the authors' code), whose
+ * cases also hold the optimizer's scalars ("scalar" lines: d, lr_max, ...)
+ * and Schedule-Free's evaluation point ("eval" lines: the parameters after
+ * eta_optim_eval; eta_optim_train switches back before the next step), and
+ * those tools/gen_ref_optim_adapt.py wrote for the rules that set their own
+ * step size (COCOB, DoG, LDoG, SGDHD, AdamHD, Mechanic): "scalar" lines too
+ * (DoG's rbar, G, eta; the hypergradient rules' adapted lr, also checked
+ * through eta_optim_lr) and "wide" lines, Mechanic's tuner arrays, read as
+ * the scalars "m[j]", "v[j]", "r[j]", "s[j]".
  * labels: ref unit
  *
  * Each case: 3 parameter tensors in 2 groups, 50 fixed gradients fed in
@@ -49,6 +59,11 @@ typedef struct fx_case {
     double worst;
     char worst_what[256];
     int ncompared;
+    /* the largest |value| each scalar ("group name") has had so far: its floor */
+    char scalar_key[32][160];
+    double scalar_max[32];
+    int nscalars;
+    double lr[4]; /* this step's lr lines */
 } fx_case;
 
 static void build(fx_case *c)
@@ -102,6 +117,35 @@ static void compare(fx_case *c, const char *what, int step, const void *got, con
         c->worst = e > c->worst ? e : c->worst;
         snprintf(c->worst_what, sizeof c->worst_what, "%s at step %d element %zu: got %.17g want %.17g", what,
                  step, w, buf[w], want[w]);
+    }
+}
+
+/* A scalar (eta_optim_scalar) against the fixture. The floor of compare()
+ * applies across steps: the error is relative to the value, or to a tenth
+ * of the largest magnitude this scalar has had in the case so far when it
+ * is smaller. D-Adaptation's numerator is a running sum of terms of both
+ * signs; when it cancels to near zero (1e-16 after 1e-12) the float32
+ * rounding of the terms shows as a large "relative" error at that step. */
+static void compare_scalar(fx_case *c, const char *what, int step, double got, double want)
+{
+    int k = 0;
+    while (k < c->nscalars && strcmp(c->scalar_key[k], what))
+        k++;
+    assert_true(k < 32);
+    if (k == c->nscalars) {
+        snprintf(c->scalar_key[k], sizeof c->scalar_key[k], "%s", what);
+        c->scalar_max[k] = 0;
+        c->nscalars++;
+    }
+    c->scalar_max[k] = fmax(c->scalar_max[k], fabs(want));
+    double d = fabs(got - want), den = fmax(fabs(want), FLOOR * c->scalar_max[k]);
+    double e = d == 0 ? 0 : den > 0 ? d / den : 1;
+    if (isnan(got) != isnan(want))
+        e = 1;
+    c->ncompared++;
+    if (e > c->worst || c->worst_what[0] == 0) {
+        c->worst = e > c->worst ? e : c->worst;
+        snprintf(c->worst_what, sizeof c->worst_what, "%s at step %d: got %.17g want %.17g", what, step, got, want);
     }
 }
 
@@ -169,19 +213,31 @@ static char *fx_index(const fx_reader *r, const char *what, char *s, int lim, in
     return *end ? end + 1 : end;
 }
 
+/* The line counts of one step: lr, grad, value, state, scalar, eval. */
+#define NCOUNTS 6
+
 /* Checks that step `step` listed an lr per group and a gradient and a value
- * per parameter, and the same number of state arrays as step 1. */
-static void fx_step_done(const fx_reader *r, const fx_case *c, int step, const int *counts, int *nstate1)
+ * per parameter, as many state and scalar lines as step 1, and an eval line
+ * per parameter or none. Back to the training point if an eval line left
+ * the optimizer at the evaluation point. */
+static void fx_step_done(const fx_reader *r, fx_case *c, int step, const int *counts, int *first)
 {
     if (step == 0)
         return;
     if (counts[0] != c->ngroups || counts[1] != c->nparams || counts[2] != c->nparams)
         FX_FAIL(r, "step %d: %d lr, %d grad, %d value lines (expected %d, %d, %d)", step, counts[0], counts[1],
                 counts[2], c->ngroups, c->nparams, c->nparams);
-    if (step == 1)
-        *nstate1 = counts[3];
-    else if (counts[3] != *nstate1)
-        FX_FAIL(r, "step %d: %d state lines, step 1 had %d", step, counts[3], *nstate1);
+    if (counts[5] != 0 && counts[5] != c->nparams)
+        FX_FAIL(r, "step %d: %d eval lines (0 or %d)", step, counts[5], c->nparams);
+    for (int k = 3; k < NCOUNTS; k++) {
+        if (step == 1)
+            first[k] = counts[k];
+        else if (counts[k] != first[k])
+            FX_FAIL(r, "step %d: %d %s lines, step 1 had %d", step, counts[k],
+                    k == 3 ? "state" : k == 4 ? "scalar" : "eval", first[k]);
+    }
+    if (eta_optim_is_eval(c->opt) && eta_optim_train(c->opt))
+        fail_msg("%s: train: %s", c->name, eta_optim_error(c->opt));
 }
 
 /* "param <i> group <g> shape <dims...>": the next parameter. */
@@ -215,20 +271,25 @@ static void fx_param(const fx_reader *r, fx_case *c, char *rest)
 }
 
 /* "lr <g> <lr>" before step `step`: a schedule case checks the value against
- * the schedule and sets it; any other case checks that eta already has it. */
+ * the schedule and sets it; any other case checks that eta already has it.
+ * The value is what a schedule sets (eta_optim_set_lr): for the rules that
+ * adapt their rate, eta_optim_lr differs, and the "scalar <g> lr" line after
+ * the step checks it. */
 static void fx_lr(const fx_reader *r, fx_case *c, int g, const char *s, int step, bool schedule)
 {
     double lr;
     fx_numbers(r, "lr", s, &lr, 1, 1);
+    eta_optim_hparams hp;
+    assert_int_equal(eta_optim_get_hparams(c->opt, g, &hp), 0);
+    c->lr[g] = lr;
     if (schedule) {
         double want = eta_optim_initial_lr(c->opt, g) * (1 + 0.5 * sin((double)step));
         if (!(fabs(lr - want) <= 1e-15 * want))
             FX_FAIL(r, "lr %.17g, the schedule gives %.17g", lr, want);
         if (eta_optim_set_lr(c->opt, g, lr))
             fail_msg("%s: set_lr: %s", c->name, eta_optim_error(c->opt));
-    } else if (eta_optim_lr(c->opt, g) != lr) {
-        FX_FAIL(r, "%s: group %d lr is %.17g in eta, %.17g in the fixture", c->name, g, eta_optim_lr(c->opt, g),
-                lr);
+    } else if (hp.lr != lr) {
+        FX_FAIL(r, "%s: group %d lr is %.17g in eta, %.17g in the fixture", c->name, g, hp.lr, lr);
     }
 }
 
@@ -244,8 +305,8 @@ static void replay_file(const char *file)
     memset(&c, 0, sizeof c);
     static double vals[MAXN];
     fx_reader r = {file, 0};
-    int step = 0, nsteps = -1, ncases = 0, ndefaults = 0, nstate1 = 0;
-    int counts[4] = {0}; /* this step's lr, grad, value and state lines */
+    int step = 0, nsteps = -1, ncases = 0, ndefaults = 0, first[NCOUNTS] = {0};
+    int counts[NCOUNTS] = {0}; /* this step's lines of each kind */
     bool in_case = false, schedule = false, states_seen = false;
     double worst_all = 0;
     char *next = text;
@@ -284,8 +345,8 @@ static void replay_file(const char *file)
                 FX_FAIL(&r, "dtype '%s' (f32 or f64)", rest);
             c.dtype = !strcmp(rest, "f32") ? ETA_F32 : ETA_F64;
         } else if (KEY("source")) {
-            if (strcmp(rest, "torch") && strcmp(rest, "formula"))
-                FX_FAIL(&r, "source '%s' (torch or formula)", rest);
+            if (strcmp(rest, "torch") && strcmp(rest, "formula") && strcmp(rest, "reference"))
+                FX_FAIL(&r, "source '%s' (torch, formula or reference)", rest);
         } else if (KEY("note")) {
             schedule = strstr(rest, SCHED_MARK) != NULL;
         } else if (KEY("spec")) {
@@ -314,7 +375,7 @@ static void replay_file(const char *file)
             nsteps = n;
             build(&c);
         } else if (KEY("step")) {
-            fx_step_done(&r, &c, step, counts, &nstate1);
+            fx_step_done(&r, &c, step, counts, first);
             int t;
             fx_index(&r, "step", rest, nsteps + 1, &t);
             if (t != step + 1)
@@ -339,8 +400,8 @@ static void replay_file(const char *file)
             counts[1]++;
         } else if (KEY("value") || KEY("state")) {
             const char *key = KEY("value") ? "value" : "state";
-            if (step == 0)
-                FX_FAIL(&r, "%s line before step 1", key);
+            if (step == 0 || counts[4] || counts[5])
+                FX_FAIL(&r, "%s line before step 1 or after a scalar or eval line", key);
             if (!c.stepped) {
                 if (eta_optim_step(c.opt))
                     fail_msg("%s: step %d: %s", c.name, step, eta_optim_error(c.opt));
@@ -370,8 +431,57 @@ static void replay_file(const char *file)
                 counts[3]++;
                 states_seen = true;
             }
+        } else if (KEY("scalar")) {
+            int g;
+            char *after = fx_index(&r, "scalar", rest, c.ngroups, &g);
+            if (!c.stepped || counts[5])
+                FX_FAIL(&r, "scalar line before the step's values or after its eval lines");
+            char name[64], what[160];
+            size_t k = strcspn(after, " ");
+            snprintf(name, sizeof name, "%.*s", (int)k, after);
+            double got;
+            if (eta_optim_scalar(c.opt, g, name, &got))
+                fail_msg("%s: no scalar '%s'", c.name, name);
+            fx_numbers(&r, name, after + k, vals, 1, 1);
+            snprintf(what, sizeof what, "group %d scalar %s", g, name);
+            compare_scalar(&c, what, step, got, vals[0]);
+            if (!strcmp(name, "lr")) {
+                /* SGDHD, AdamHD: the adapted rate, times the schedule's factor */
+                double lr0 = eta_optim_initial_lr(c.opt, g);
+                snprintf(what, sizeof what, "group %d eta_optim_lr", g);
+                compare_scalar(&c, what, step, eta_optim_lr(c.opt, g), vals[0] * (lr0 > 0 ? c.lr[g] / lr0 : 1));
+            }
+            counts[4]++;
+        } else if (KEY("wide")) {
+            /* "wide <name> <values...>": Mechanic's tuner, element j the scalar "name[j]" */
+            if (!c.stepped || counts[5])
+                FX_FAIL(&r, "wide line before the step's values or after its eval lines");
+            char name[64], what[160];
+            size_t k = strcspn(rest, " ");
+            snprintf(name, sizeof name, "%.*s", (int)k, rest);
+            size_t n = fx_numbers(&r, name, rest + k, vals, 1, ETA_MECHANIC_MAX_BETAS);
+            for (size_t j = 0; j < n; j++) {
+                double got;
+                snprintf(what, sizeof what, "%s[%zu]", name, j);
+                if (eta_optim_scalar(c.opt, 0, what, &got))
+                    fail_msg("%s: no scalar '%s'", c.name, what);
+                compare_scalar(&c, what, step, got, vals[j]);
+            }
+            counts[4]++;
+        } else if (KEY("eval")) {
+            int pi;
+            char *after = fx_index(&r, "eval", rest, c.nparams, &pi);
+            if (!c.stepped)
+                FX_FAIL(&r, "eval line before the step's values");
+            if (!eta_optim_is_eval(c.opt) && eta_optim_eval(c.opt))
+                fail_msg("%s: eval: %s", c.name, eta_optim_error(c.opt));
+            char what[160];
+            fx_numbers(&r, "eval", after, vals, c.n[pi], c.n[pi]);
+            snprintf(what, sizeof what, "param %d at the evaluation point", pi);
+            compare(&c, what, step, c.px[pi], vals, c.n[pi]);
+            counts[5]++;
         } else if (KEY("end")) {
-            fx_step_done(&r, &c, step, counts, &nstate1);
+            fx_step_done(&r, &c, step, counts, first);
             if (step != nsteps)
                 FX_FAIL(&r, "%s: %d steps, the case says %d", c.name, step, nsteps);
             if (strstr(c.name, "_defaults_"))
@@ -413,6 +523,17 @@ REF_TEST(lamb)
 REF_TEST(lars)
 REF_TEST(adabelief)
 REF_TEST(muon)
+REF_TEST(sgdschedulefree)
+REF_TEST(adamwschedulefree)
+REF_TEST(prodigy)
+REF_TEST(dadaptsgd)
+REF_TEST(dadaptadam)
+REF_TEST(cocob)
+REF_TEST(dog)
+REF_TEST(ldog)
+REF_TEST(sgdhd)
+REF_TEST(adamhd)
+REF_TEST(mechanic)
 
 int main(void)
 {
@@ -423,6 +544,11 @@ int main(void)
         cmocka_unit_test(test_asgd),     cmocka_unit_test(test_rprop),    cmocka_unit_test(test_adafactor),
         cmocka_unit_test(test_lion),     cmocka_unit_test(test_lamb),     cmocka_unit_test(test_lars),
         cmocka_unit_test(test_adabelief), cmocka_unit_test(test_muon),
+        cmocka_unit_test(test_adabelief),
+        cmocka_unit_test(test_sgdschedulefree), cmocka_unit_test(test_adamwschedulefree),
+        cmocka_unit_test(test_prodigy), cmocka_unit_test(test_dadaptsgd), cmocka_unit_test(test_dadaptadam),
+        cmocka_unit_test(test_cocob),   cmocka_unit_test(test_dog),       cmocka_unit_test(test_ldog),
+        cmocka_unit_test(test_sgdhd),   cmocka_unit_test(test_adamhd),    cmocka_unit_test(test_mechanic),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

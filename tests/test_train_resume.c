@@ -14,7 +14,10 @@
  *             rolls back (its snapshot, tries and lr scale are in the
  *             checkpoint);
  *   plateau   AdamW, a linear warm-up then ReduceLROnPlateau fed the
- *             validation loss every 20 steps (the plateau's state).
+ *             validation loss every 20 steps (the plateau's state);
+ *   schedfree AdamWScheduleFree on an MLP with BatchNorm: checkpoints hold
+ *             the evaluation point x, evaluations recompute the running
+ *             statistics there, and the next step switches back to y.
  * What is compared with the uninterrupted run: model.safetensors byte for
  * byte; metrics.csv field for field except samples_per_s (wall-clock
  * throughput: the only column that depends on timing); layers.csv byte for
@@ -50,6 +53,21 @@ static const char *const CONFIG_ONECYCLE =
     "[train]\n"
     "steps = 240\n"
     "accumulate = 2\n"
+    "threads = 1\n"
+    "eval_every = 40\n"
+    "seed = 3\n"
+    TRAIN_CONFIG_TAIL;
+
+static const char *const CONFIG_SCHEDFREE =
+    "[data]\n"
+    "spec = FashionMNIST(flatten=True, normalize=True, val=1000)\n"
+    "batch_size = 64\n"
+    "[model]\n"
+    "spec = Sequential(Linear(784, 64), BatchNorm1d(64), ReLU(), Dropout(0.2), Linear(64, 10))\n"
+    "[optimizer]\n"
+    "spec = AdamWScheduleFree(lr=0.005, warmup_steps=20, weight_decay=0.01)\n"
+    "[train]\n"
+    "steps = 240\n"
     "threads = 1\n"
     "eval_every = 40\n"
     "seed = 3\n"
@@ -122,12 +140,14 @@ static const char *put_config(const char *name, const char *text)
 /* The uninterrupted run of a config, once per file: its directory. */
 static const char *reference(const char *name, const char *text)
 {
-    static char dirs[2][256];
-    static char names[2][32];
-    for (int i = 0; i < 2; i++)
+    enum { CONFIGS = 3 };
+    static char dirs[CONFIGS][256];
+    static char names[CONFIGS][32];
+    int i = 0;
+    for (; i < CONFIGS && names[i][0]; i++)
         if (!strcmp(names[i], name))
             return dirs[i];
-    int i = names[0][0] ? 1 : 0;
+    assert_true(i < CONFIGS);
     char cfg[256], file[64];
     snprintf(file, sizeof file, "%s.ini", name);
     snprintf(cfg, sizeof cfg, "%s", put_config(file, text));
@@ -320,6 +340,16 @@ static void kill_in_checkpoint(int n, const int64_t *steps)
     expect_same_run(ref, dir);
 }
 
+/* Schedule-Free: the checkpoints are at x (BatchNorm statistics recomputed
+ * there at each evaluation); a resumed run switches back to y and ends where
+ * the uninterrupted one does. */
+static void test_kill_resume_schedule_free(void **state)
+{
+    (void)state;
+    SKIP_UNLESS_FMNIST();
+    kills("schedfree", CONFIG_SCHEDFREE);
+}
+
 static void test_kill_in_checkpoint(void **state)
 {
     (void)state;
@@ -398,6 +428,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_kill_resume_onecycle),
         cmocka_unit_test(test_kill_resume_plateau),
+        cmocka_unit_test(test_kill_resume_schedule_free),
         cmocka_unit_test(test_kill_in_checkpoint),
         cmocka_unit_test(test_damaged_checkpoint_refused),
     };

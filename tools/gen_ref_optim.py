@@ -1112,7 +1112,16 @@ def write_case(f, case, dname, init_vals, result, shapes=SHAPES, param_group=PAR
     for i, v in enumerate(init_vals):
         f.write("init %d %s\n" % (i, " ".join(fmt_num(x) for x in v)))
     f.write("steps %d\n" % len(result))
-    for t, (lrs, gs, vs, sts) in enumerate(result, 1):
+    write_steps(f, result)
+    f.write("end\n")
+
+
+def write_steps(f, result, extra=None):
+    """The step blocks of a case: result rows start (lrs, grads, values,
+    states); extra(row), when given, returns more lines for the step, written
+    after its state lines (tools/gen_ref_optim_adapt.py: scalars)."""
+    for t, row in enumerate(result, 1):
+        lrs, gs, vs, sts = row[:4]
         f.write("step %d\n" % t)
         for gi, lr in enumerate(lrs):
             f.write("lr %d %s\n" % (gi, fmt_num(lr)))
@@ -1123,7 +1132,8 @@ def write_case(f, case, dname, init_vals, result, shapes=SHAPES, param_group=PAR
         for i, st in enumerate(sts):
             for name, vals in st:
                 f.write("state %d %s %s\n" % (i, name, " ".join(fmt_num(x) for x in vals)))
-    f.write("end\n")
+        for line in extra(row) if extra else ():
+            f.write(line + "\n")
 
 
 def generate(outdir):

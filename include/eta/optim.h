@@ -12,7 +12,10 @@
  * Every update rule follows PyTorch 2.x (torch.optim) semantics and defaults,
  * checked against fixtures that PyTorch writes; Lion, LAMB, LARS and
  * AdaBelief follow Optax, under Optax's argument names; Muon follows
- * torch.optim.Muon (2.9+), its matrix products through eta_optim_set_gemm. Where the anchors
+ * torch.optim.Muon (2.9+), its matrix products through eta_optim_set_gemm; the
+ * learning-rate-free rules (Schedule-Free, Prodigy, D-Adaptation, DoG, COCOB,
+ * the hypergradient rules, Mechanic) follow their authors' reference code,
+ * under their class and argument names. Where the anchors
  * disagree (epsilon placement, AMSGrad, momentum form, weight decay), the
  * choice is an explicit option whose value names the anchor that uses it.
  *
@@ -46,6 +49,17 @@ typedef enum eta_optim_kind {
     ETA_OPTIM_LAMB,       /* Optax */
     ETA_OPTIM_LARS,       /* Optax */
     ETA_OPTIM_ADABELIEF,  /* Optax */
+    ETA_OPTIM_SGD_SCHEDULE_FREE,   /* facebookresearch/schedule_free: SGDScheduleFree */
+    ETA_OPTIM_ADAMW_SCHEDULE_FREE, /* AdamWScheduleFree */
+    ETA_OPTIM_PRODIGY,    /* konstmish/prodigy */
+    ETA_OPTIM_DADAPT_SGD, /* facebookresearch/dadaptation: DAdaptSGD */
+    ETA_OPTIM_DADAPT_ADAM, /* DAdaptAdam */
+    ETA_OPTIM_COCOB,      /* Optax contrib: COCOB-Backprop coin betting */
+    ETA_OPTIM_DOG,        /* formll/dog: distance over gradients, per group */
+    ETA_OPTIM_LDOG,       /* formll/dog: layer-wise DoG, per parameter */
+    ETA_OPTIM_SGDHD,      /* gbaydin/hypergradient-descent */
+    ETA_OPTIM_ADAMHD,     /* gbaydin/hypergradient-descent */
+    ETA_OPTIM_MECHANIC,   /* a tuner around another rule (config.base) */
     ETA_OPTIM_MUON,       /* PyTorch 2.9+, 2-D parameters only */
     ETA_OPTIM_COUNT
 } eta_optim_kind;
@@ -99,11 +113,28 @@ typedef struct eta_optim_hparams {
     double ns_coefficients[3]; /* Muon: Newton-Schulz (a, b, c) */
     double ns_steps;          /* Muon: Newton-Schulz iterations, an integer in [0, 100) */
     eta_muon_adjust adjust_lr_fn; /* Muon */
+    /* The learning-rate-free rules, under their authors' argument names. */
+    double warmup_steps;      /* Schedule-Free: linear warmup over this many steps */
+    double r;                 /* Schedule-Free: the average's polynomial weight power */
+    double weight_lr_power;   /* Schedule-Free: the average's weight is lr_max^this */
+    double beta3;             /* Prodigy: NaN meaning None (sqrt(beta2)) */
+    double d0;                /* Prodigy, D-Adaptation: initial estimate of D */
+    double d_coef;            /* Prodigy */
+    double growth_rate;       /* Prodigy, D-Adaptation: may be +inf */
+    double slice_p;           /* Prodigy: every slice_p-th element feeds the estimate */
+    double layer_scale;       /* DAdaptAdam: a group's factor on the adapted step */
+    double reps_rel;          /* DoG, LDoG: the first distance, relative to 1 + |x0| */
+    double init_eta;          /* DoG, LDoG: the first step size, NaN meaning None */
+    double hypergrad_lr;      /* SGDHD, AdamHD: the learning rate of the learning rate */
     bool nesterov;            /* SGD, LARS, Muon */
     bool maximize;            /* every PyTorch optimizer */
     bool amsgrad;             /* Adam, AdamW */
     bool centered;            /* RMSprop */
     bool decoupled_weight_decay; /* Adam, NAdam, RAdam (AdamW: always) */
+    bool decay_at_z;          /* AdamWScheduleFree */
+    bool decouple;            /* Prodigy, DAdaptAdam: decoupled weight decay */
+    bool use_bias_correction; /* Prodigy, DAdaptAdam */
+    bool safeguard_warmup;    /* Prodigy */
     eta_anchor eps_mode;      /* Adam family: torch sqrt(v_hat)+eps | keras eps-hat;
                                  RAdam: torch eps-hat | optax sqrt(v_hat)+eps;
                                  RMSprop, Adagrad: torch outside sqrt | optax/keras inside */
@@ -112,10 +143,26 @@ typedef struct eta_optim_hparams {
     eta_anchor weight_decay_mode; /* decoupled decay: torch x lr | paper x lr/initial_lr */
 } eta_optim_hparams;
 
+/* Mechanic's own settings (Optax's mechanize): one per optimizer. */
+#define ETA_MECHANIC_MAX_BETAS 16
+typedef struct eta_mechanic_config {
+    double weight_decay;       /* lambda, on the tuner's gradient (not the base's decay): 0.01 */
+    double eps;                /* 1e-8 */
+    double s_init;             /* the scale it starts from: 1e-6 */
+    int num_betas;             /* tuners with beta_j = 1 - 10^-j, j = 1..num_betas: 6 */
+} eta_mechanic_config;
+
+/* Optax's defaults. */
+eta_mechanic_config eta_mechanic_defaults(void);
+
 /* The configuration of an optimizer: its rule, its element type, and the
- * hyperparameters that new groups start from. */
+ * hyperparameters that new groups start from. Kind ETA_OPTIM_MECHANIC wraps
+ * the rule `base`: hp holds the base rule's hyperparameters (groups, lr and
+ * schedules are the base's) and `mechanic` Mechanic's settings. */
 typedef struct eta_optim_config {
     eta_optim_kind kind;
+    eta_optim_kind base;       /* ETA_OPTIM_MECHANIC only: the wrapped rule (not Mechanic) */
+    eta_mechanic_config mechanic; /* ETA_OPTIM_MECHANIC only */
     eta_dtype dtype;           /* of every parameter, gradient and state array */
     eta_optim_hparams hp;
     bool check_finite;         /* check gradients before each step; a NaN or Inf makes the step
@@ -124,9 +171,11 @@ typedef struct eta_optim_config {
     const eta_allocator *alloc; /* NULL: malloc/free */
 } eta_optim_config;
 
-/* PyTorch 2.x defaults for `kind` (Optax's for Lion, LAMB, LARS, AdaBelief),
- * dtype float32, no finite check, default threads. SGD's lr is 1e-3 (the
- * recent 2.x default). */
+/* PyTorch 2.x defaults for `kind` (Optax's for Lion, LAMB, LARS, AdaBelief,
+ * COCOB; the authors' for DoG, LDoG, SGDHD, AdamHD), dtype float32, no
+ * finite check, default threads. SGD's lr is 1e-3 (the recent 2.x default),
+ * as is SGDHD's (the reference requires one). Mechanic: around AdamW's
+ * defaults, with Optax's settings. */
 eta_optim_config eta_optim_defaults(eta_optim_kind kind);
 
 /* The PyTorch class name ("AdamW"), or NULL for an invalid kind. */
@@ -191,7 +240,11 @@ int eta_optim_param_count(const eta_optim *opt);
 const eta_optim_config *eta_optim_get_config(const eta_optim *opt);
 
 /* The learning rate of `group`, read and set between steps (what a schedule
- * does each step). set_lr validates (finite, >= 0). */
+ * does each step). set_lr validates (finite, >= 0). Rules that adapt their
+ * own rate (SGDHD, AdamHD) keep it apart: eta_optim_lr returns the rate the
+ * next step starts from, the adapted rate times (lr / initial lr), lr being
+ * what set_lr last set; so a schedule multiplies the adapted rate, and
+ * without one the rate is the reference's. */
 double eta_optim_lr(const eta_optim *opt, int group);
 int eta_optim_set_lr(eta_optim *opt, int group, double lr);
 /* The momentum a cycling schedule drives: `momentum` for SGD, RMSprop and
@@ -231,7 +284,10 @@ int eta_optim_set_hparams(eta_optim *opt, int group, const eta_optim_hparams *hp
 /* A state array of parameter `param`, by PyTorch's name: "exp_avg",
  * "exp_avg_sq", "max_exp_avg_sq", "momentum_buffer", "sum", "square_avg",
  * "grad_avg", "acc_delta", "exp_inf", "mu_product", "ax", "eta", "mu",
- * "prev", "step_size", "row_var", "col_var", "variance", "exp_avg_var"
+ * "prev", "step_size", "row_var", "col_var", "variance", "exp_avg_var",
+ * "init_particles", "cumulative_gradients", "scale", "subgradients",
+ * "reward" (COCOB), "init_buffer", "rbar", "G", "eta" (DoG, LDoG),
+ * "grad_prev" (SGDHD), "x0" (Mechanic, besides its base rule's)
  * ("momentum_buffer" is also Muon's).
  * Elements are of the optimizer's dtype. ETA_EINVAL if the rule (with its
  * options) keeps no such state. */

@@ -5,7 +5,9 @@
  * Row 0 is the starting point and row t the point after t updates; loss and
  * grad_norm are evaluated at the row's point; lr is the learning rate of the
  * update that leaves it. A run whose loss or point stops being finite ends
- * with a message and exit code 1.
+ * with a message and exit code 1. For a rule with an evaluation point of
+ * its own (Schedule-Free), a row's point is that point, x, what a user
+ * evaluates and saves; the gradients it steps on are taken at y.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -26,7 +28,9 @@ static void help(void)
            "  step,lr,loss,grad_norm,x0,x1,...\n"
            "row 0 is the starting point, row t the point after t updates; lr is the rate of\n"
            "the update that leaves the row's point. Muon, which takes matrices only, sees the\n"
-           "point as a 1 x n matrix.\n\n"
+           "point as a 1 x n matrix. For SGDScheduleFree and AdamWScheduleFree\n"
+           "the point is the evaluation point x (what you evaluate and save); their\n"
+           "gradients are taken at the training point y.\n\n"
            "options:\n"
            "  --optim SPEC      a PyTorch optimizer call without params (default SGD(lr=0.01))\n"
            "  --problem SPEC    the function (default quadratic(a=[1, 10]))\n"
@@ -178,8 +182,11 @@ int cmd_optimize(int argc, char **argv)
     putchar('\n');
     int rc = EXIT_OK;
     long long rows = 0;
+    const bool two_points = eta_optim_has_eval_point(opt);
     for (long long t = 0; t <= steps; t++) {
         double pt[PROBLEM_MAXDIM];
+        if (two_points)
+            eta_optim_eval(opt);
         for (int i = 0; i < n; i++)
             pt[i] = dtype == ETA_F32 ? (double)xf[i] : x[i];
         double loss = problem_eval(&pb, pt, g), gn = 0;
@@ -211,6 +218,12 @@ int cmd_optimize(int argc, char **argv)
         }
         if (t == steps)
             break;
+        if (two_points) { /* the gradient at the training point */
+            eta_optim_train(opt);
+            for (int i = 0; i < n; i++)
+                pt[i] = dtype == ETA_F32 ? (double)xf[i] : x[i];
+            problem_eval(&pb, pt, g);
+        }
         for (int i = 0; i < n; i++) {
             gd[i] = g[i];
             gf[i] = (float)g[i];

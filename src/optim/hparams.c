@@ -15,7 +15,10 @@
 
 extern const optim_rule eta_rule_sgd, eta_rule_adam, eta_rule_adamw, eta_rule_adamax, eta_rule_nadam,
     eta_rule_radam, eta_rule_adagrad, eta_rule_rmsprop, eta_rule_adadelta, eta_rule_asgd, eta_rule_rprop,
-    eta_rule_adafactor, eta_rule_lion, eta_rule_lamb, eta_rule_lars, eta_rule_adabelief, eta_rule_muon;
+    eta_rule_adafactor, eta_rule_lion, eta_rule_lamb, eta_rule_lars, eta_rule_adabelief,
+    eta_rule_sgd_schedule_free, eta_rule_adamw_schedule_free, eta_rule_prodigy, eta_rule_dadapt_sgd,
+    eta_rule_dadapt_adam, eta_rule_cocob, eta_rule_dog, eta_rule_ldog, eta_rule_sgdhd, eta_rule_adamhd,
+    eta_rule_mechanic, eta_rule_muon;
 
 static const optim_rule *const rules[ETA_OPTIM_COUNT] = {
     [ETA_OPTIM_SGD] = &eta_rule_sgd,         [ETA_OPTIM_ADAM] = &eta_rule_adam,
@@ -26,6 +29,13 @@ static const optim_rule *const rules[ETA_OPTIM_COUNT] = {
     [ETA_OPTIM_RPROP] = &eta_rule_rprop,     [ETA_OPTIM_ADAFACTOR] = &eta_rule_adafactor,
     [ETA_OPTIM_LION] = &eta_rule_lion,       [ETA_OPTIM_LAMB] = &eta_rule_lamb,
     [ETA_OPTIM_LARS] = &eta_rule_lars,       [ETA_OPTIM_ADABELIEF] = &eta_rule_adabelief,
+    [ETA_OPTIM_SGD_SCHEDULE_FREE] = &eta_rule_sgd_schedule_free,
+    [ETA_OPTIM_ADAMW_SCHEDULE_FREE] = &eta_rule_adamw_schedule_free,
+    [ETA_OPTIM_PRODIGY] = &eta_rule_prodigy, [ETA_OPTIM_DADAPT_SGD] = &eta_rule_dadapt_sgd,
+    [ETA_OPTIM_DADAPT_ADAM] = &eta_rule_dadapt_adam,
+    [ETA_OPTIM_COCOB] = &eta_rule_cocob,     [ETA_OPTIM_DOG] = &eta_rule_dog,
+    [ETA_OPTIM_LDOG] = &eta_rule_ldog,       [ETA_OPTIM_SGDHD] = &eta_rule_sgdhd,
+    [ETA_OPTIM_ADAMHD] = &eta_rule_adamhd,   [ETA_OPTIM_MECHANIC] = &eta_rule_mechanic,
     [ETA_OPTIM_MUON] = &eta_rule_muon,
 };
 
@@ -64,6 +74,11 @@ eta_optim_config eta_optim_defaults(eta_optim_kind kind)
     const optim_rule *r = eta_optim_rule(kind);
     c.kind = kind;
     c.dtype = ETA_F32;
+    c.mechanic = eta_mechanic_defaults();
+    if (kind == ETA_OPTIM_MECHANIC) {
+        c.base = ETA_OPTIM_ADAMW;
+        r = eta_optim_rule(c.base);
+    }
     if (r)
         c.hp = r->defaults;
     return c;
@@ -88,7 +103,7 @@ static int check_real(const optim_rule *r, const optim_arg *a, const char *name,
 {
     eta_err e;
     int rc = eta_spec_check_range(node, name, x, a->lo, a->lo_open, a->hi, a->hi_open, &e);
-    if (rc == ETA_OK && isinf(x))
+    if (rc == ETA_OK && isinf(x) && !(a->type == ARG_REAL_OR_INF && x > 0))
         rc = eta_spec_fail(&e, ETA_EINVAL, node, "%s must be finite, got %s", name, x > 0 ? "inf" : "-inf");
     if (rc) {
         if (!node)
@@ -124,10 +139,15 @@ static int check_args(const optim_rule *r, const eta_optim_hparams *hp, eta_err 
         int rc = ETA_OK;
         switch (a->type) {
         case ARG_REAL:
+        case ARG_REAL_OR_INF:
             rc = check_real(r, a, a->name, real_of(hp, a->off), NULL, err);
             break;
         case ARG_INT:
             rc = check_int(r, a, real_of(hp, a->off), NULL, err);
+            break;
+        case ARG_REAL_OR_NONE:
+            if (!isnan(real_of(hp, a->off)))
+                rc = check_real(r, a, a->name, real_of(hp, a->off), NULL, err);
             break;
         case ARG_PAIR:
         case ARG_EPS_PAIR:
@@ -190,7 +210,14 @@ static int read_arg(const optim_rule *r, const optim_arg *a, const eta_spec *v, 
     char name[64];
     int rc;
     switch (a->type) {
+    case ARG_REAL_OR_NONE:
+        if (v->kind == ETA_SPEC_NONE) {
+            *real_at(hp, a->off) = NAN;
+            return ETA_OK;
+        }
+        /* fall through */
     case ARG_REAL:
+    case ARG_REAL_OR_INF:
         rc = eta_spec_get_real(v, a->name, real_at(hp, a->off), err);
         return rc ? rc : check_real(r, a, a->name, *real_at(hp, a->off), v, err);
     case ARG_INT: {
@@ -287,6 +314,10 @@ static int read_arg(const optim_rule *r, const optim_arg *a, const eta_spec *v, 
             return eta_spec_fail(err, ETA_EINVAL, v, "%s must be True, False or None, got %s", a->name,
                                  eta_spec_kind_name(v->kind));
         return ETA_OK;
+    case ARG_IGNORED_NUM: {
+        double x;
+        return eta_spec_get_real(v, a->name, &x, err);
+    }
     }
     return ETA_OK;
 }
@@ -313,6 +344,8 @@ int eta_optim_config_from_tree(eta_optim_config *cfg, const eta_spec *call, eta_
                            "eta optimize --help");
         return ETA_EINVAL;
     }
+    if (kind == ETA_OPTIM_MECHANIC)
+        return eta_mech_config_from_tree_(cfg, call, err);
     const optim_rule *r = rules[kind];
     eta_optim_config c = eta_optim_defaults((eta_optim_kind)kind);
     /* Optax's rules take learning_rate; eta also accepts lr for them. */
@@ -333,7 +366,7 @@ int eta_optim_config_from_tree(eta_optim_config *cfg, const eta_spec *call, eta_
                                  "%s() got both learning_rate and lr; give one", r->name);
         if (!vals[0])
             vals[0] = vals[nsig - 1];
-        if (!vals[0])
+        if (!vals[0] && r->args[0].required) /* COCOB's has a default */
             return eta_spec_fail(err, ETA_EINVAL, call, "%s() missing required argument 'learning_rate'",
                                  r->name);
     }
@@ -364,7 +397,7 @@ int eta_optim_config_from_spec(eta_optim_config *cfg, const char *spec, eta_err 
 /* How PyTorch and Optax show the defaults of the switches eta ignores. */
 static const char *switch_default(const char *name)
 {
-    static const char *const false_by_default[] = {"capturable", "differentiable", "use_addmm"};
+    static const char *const false_by_default[] = {"capturable", "differentiable", "use_addmm", "fsdp_in_use"};
     static const char *const true_by_default[] = {"weight_decay_mask", "trust_ratio_mask"};
     for (size_t i = 0; i < sizeof false_by_default / sizeof *false_by_default; i++)
         if (!strcmp(name, false_by_default[i]))
@@ -380,6 +413,8 @@ int eta_optim_describe(eta_optim_kind kind, char *buf, size_t n)
     const optim_rule *r = eta_optim_rule(kind);
     if (!r)
         return snprintf(buf, n, "?");
+    if (kind == ETA_OPTIM_MECHANIC)
+        return eta_mech_describe_(buf, n);
     char out[1024], x[40], y[40];
     size_t len = (size_t)snprintf(out, sizeof out, "%s(", r->name);
     bool star = false;
@@ -400,12 +435,24 @@ int eta_optim_describe(eta_optim_kind kind, char *buf, size_t n)
             len += (size_t)snprintf(o, room, "%s%s=%.0f", sep, a->name, real_of(&r->defaults, a->off));
             break;
         case ARG_REAL:
+        case ARG_REAL_OR_NONE:
+        case ARG_REAL_OR_INF: {
             if (a->required) {
                 len += (size_t)snprintf(o, room, "%s%s", sep, a->name);
                 break;
             }
-            eta_fmt_real(x, sizeof x, real_of(&r->defaults, a->off));
+            double v = real_of(&r->defaults, a->off);
+            if (isnan(v))
+                snprintf(x, sizeof x, "None");
+            else if (isinf(v))
+                snprintf(x, sizeof x, "float('%sinf')", v < 0 ? "-" : "");
+            else
+                eta_fmt_real(x, sizeof x, v);
             len += (size_t)snprintf(o, room, "%s%s=%s", sep, a->name, x);
+            break;
+        }
+        case ARG_IGNORED_NUM:
+            len += (size_t)snprintf(o, room, "%s%s=0", sep, a->name);
             break;
         case ARG_PAIR:
         case ARG_EPS_PAIR: {

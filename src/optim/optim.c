@@ -61,12 +61,26 @@ int eta_optim_new(eta_optim **out, const eta_optim_config *cfg, eta_err *err)
     const optim_rule *rule = eta_optim_rule(cfg->kind);
     if (!rule)
         return eta_spec_fail(err, ETA_EINVAL, NULL, "unknown optimizer kind %d", (int)cfg->kind);
+    bool mech = cfg->kind == ETA_OPTIM_MECHANIC;
+    if (mech) {
+        /* Mechanic wraps cfg->base, which is the optimizer's rule. */
+        rule = cfg->base != ETA_OPTIM_MECHANIC ? eta_optim_rule(cfg->base) : NULL;
+        if (!rule)
+            return eta_spec_fail(err, ETA_EINVAL, NULL, "Mechanic: base must be another rule, got kind %d",
+                                 (int)cfg->base);
+        eta_err e;
+        if (eta_mech_check_(&cfg->mechanic, NULL, &e))
+            return eta_spec_fail(err, ETA_EINVAL, NULL, "Mechanic: %s", e.msg);
+        if (eta_optim_name_count_(rule->state_names) > MECH_SLOT)
+            return eta_spec_fail(err, ETA_EINVAL, NULL, "Mechanic cannot wrap %s: it keeps too many state arrays",
+                                 rule->name);
+    }
     if (cfg->dtype != ETA_F32 && cfg->dtype != ETA_F64)
         return eta_spec_fail(err, ETA_EINVAL, NULL, "%s: dtype must be ETA_F32 or ETA_F64", rule->name);
     if (cfg->threads < 0)
         return eta_spec_fail(err, ETA_EINVAL, NULL, "%s: threads must be >= 0, got %d", rule->name,
                              cfg->threads);
-    int rc = eta_optim_check_hparams(cfg->kind, &cfg->hp, err);
+    int rc = eta_optim_check_hparams(rule->kind, &cfg->hp, err);
     if (rc)
         return rc;
     eta_allocator a = eta_optim_allocator_(cfg->alloc);
@@ -78,6 +92,10 @@ int eta_optim_new(eta_optim **out, const eta_optim_config *cfg, eta_err *err)
     o->cfg.alloc = NULL;
     o->alloc = a;
     o->rule = rule;
+    if (mech && eta_mech_new_(o)) {
+        eta_optim_free(o);
+        return eta_spec_fail(err, ETA_ENOMEM, NULL, "%s: out of memory", rule->name);
+    }
     if (rule->init_scalars)
         rule->init_scalars(&cfg->hp, o->scalars);
     rc = eta_optim_add_group(o, NULL);
@@ -99,6 +117,7 @@ void eta_optim_free(eta_optim *o)
     eta_optim_release_(o, o->groups);
     eta_optim_release_(o, o->scratch);
     eta_optim_release_(o, o->work);
+    eta_mech_free_(o);
     o->alloc.free(o->alloc.ud, o);
 }
 
@@ -125,7 +144,7 @@ int eta_optim_add_group(eta_optim *o, const eta_optim_hparams *hp)
 {
     const eta_optim_hparams *h = hp ? hp : &o->cfg.hp;
     eta_err e;
-    int rc = eta_optim_check_hparams(o->cfg.kind, h, &e);
+    int rc = eta_optim_check_hparams(o->rule->kind, h, &e);
     if (rc)
         return eta_optim_fail_(o, rc, "%s", e.msg);
     void *arr = o->groups;
@@ -187,6 +206,10 @@ int eta_optim_add_param(eta_optim *o, int group, void *data, void *grad, int ndi
         p.state_n[i] = o->rule->state_len(hp, &p, i);
         total += p.state_n[i];
     }
+    if (o->mech) {
+        p.state_n[MECH_SLOT] = p.n; /* x0 */
+        total += p.n;
+    }
     void *block = NULL;
     if (total) {
         block = eta_optim_alloc_(o, total * es);
@@ -228,6 +251,10 @@ int eta_optim_add_param(eta_optim *o, int group, void *data, void *grad, int ndi
         o->work = w;
         o->work_n = work;
     }
+    if (o->mech && eta_mech_add_param_(o, p.n)) {
+        eta_optim_release_(o, block);
+        return eta_optim_fail_(o, ETA_ENOMEM, "%s: out of memory", name);
+    }
     void *arr = o->params;
     int rc = grow(o, &arr, &o->cap_params, o->nparams + 1, sizeof(optim_param));
     o->params = arr;
@@ -241,8 +268,33 @@ int eta_optim_add_param(eta_optim *o, int group, void *data, void *grad, int ndi
     return o->nparams++;
 }
 
-/* A step: the rule's prepare (the optimizer-wide pass, rule.h), then one
- * update per parameter in registration order, then the rule's finish. */
+/* The rule's step: its prepare (the optimizer-wide pass, rule.h), then one
+ * update per parameter in registration order, then its finish. */
+int eta_optim_rule_step_(eta_optim *o)
+{
+    const optim_rule *r = o->rule;
+    optim_wide w = eta_optim_wide_(o);
+    if (r->prepare) {
+        int rc = r->prepare(&w);
+        if (rc)
+            return rc; /* OPTIM_SKIP or an error */
+    }
+    o->step++;
+    for (int i = 0; i < o->nparams; i++) {
+        optim_param *p = &o->params[i];
+        const optim_group *g = &o->groups[p->group];
+        p->step++;
+        optim_ctx c = {.hp = &g->hp, .initial_lr = g->initial_lr, .step = p->step, .dtype = o->cfg.dtype,
+                       .threads = o->cfg.threads, .scratch = o->scratch, .work = o->work, .gemm = &o->gemm,
+                       .scalars = o->scalars, .group_scalars = g->scalars, .hp0 = &o->groups[0].hp};
+        r->update(&c, p);
+    }
+    if (r->finish)
+        r->finish(&w);
+    return ETA_OK;
+}
+
+/* A step: the rule's, or Mechanic's around it (mechanic.c). */
 int eta_optim_step(eta_optim *o)
 {
     const optim_rule *r = o->rule;
@@ -258,27 +310,8 @@ int eta_optim_step(eta_optim *o)
         if (rc)
             return rc;
     }
-    optim_wide w = eta_optim_wide_(o);
-    if (r->prepare) {
-        int rc = r->prepare(&w);
-        if (rc == OPTIM_SKIP)
-            return ETA_OK;
-        if (rc)
-            return rc;
-    }
-    o->step++;
-    for (int i = 0; i < o->nparams; i++) {
-        optim_param *p = &o->params[i];
-        const optim_group *g = &o->groups[p->group];
-        p->step++;
-        optim_ctx c = {.hp = &g->hp, .initial_lr = g->initial_lr, .step = p->step, .dtype = o->cfg.dtype,
-                       .threads = o->cfg.threads, .scratch = o->scratch, .work = o->work, .gemm = &o->gemm,
-                       .scalars = o->scalars, .group_scalars = g->scalars, .hp0 = &o->groups[0].hp};
-        r->update(&c, p);
-    }
-    if (r->finish)
-        r->finish(&w);
-    return ETA_OK;
+    int rc = o->mech ? eta_mech_step_(o) : eta_optim_rule_step_(o);
+    return rc == OPTIM_SKIP ? ETA_OK : rc;
 }
 
 size_t eta_optim_state_full(const eta_optim_hparams *hp, const optim_param *p, int i)
@@ -336,7 +369,9 @@ static bool group_ok(const eta_optim *o, int group)
 
 double eta_optim_lr(const eta_optim *o, int group)
 {
-    return group_ok(o, group) ? o->groups[group].hp.lr : NAN;
+    if (!group_ok(o, group))
+        return NAN;
+    return o->rule->lr_of ? o->rule->lr_of(&o->groups[group]) : o->groups[group].hp.lr;
 }
 
 double eta_optim_initial_lr(const eta_optim *o, int group)
@@ -368,7 +403,7 @@ int eta_optim_set_hparams(eta_optim *o, int group, const eta_optim_hparams *hp)
                                            "centered and momentum on/off cannot change once parameters are added",
                                            o->rule->name, group, o->rule->state_names[k]);
     eta_err e;
-    int rc = eta_optim_check_hparams(o->cfg.kind, hp, &e);
+    int rc = eta_optim_check_hparams(o->rule->kind, hp, &e);
     if (rc)
         return eta_optim_fail_(o, rc, "%s", e.msg);
     o->groups[group].hp = *hp;
@@ -415,6 +450,13 @@ int eta_optim_state(const eta_optim *o, int param, const char *name, void **data
     if (param < 0 || param >= o->nparams || !name)
         return ETA_EINVAL;
     const optim_param *p = &o->params[param];
+    if (o->mech && strcmp(name, "x0") == 0) {
+        if (data)
+            *data = p->state[MECH_SLOT];
+        if (n)
+            *n = p->state_n[MECH_SLOT];
+        return ETA_OK;
+    }
     for (int i = 0; i < OPTIM_MAX_STATE && o->rule->state_names[i]; i++)
         if (strcmp(o->rule->state_names[i], name) == 0) {
             if (!p->state[i])

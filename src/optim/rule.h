@@ -32,7 +32,10 @@
 #define ETA_CAT(a, b) ETA_CAT_(a, b)
 #define TF(name) ETA_CAT(name, T)
 
-#define OPTIM_MAX_STATE 4
+/* State arrays per parameter. Mechanic keeps its x0 in the last slot, so a
+ * rule it wraps keeps at most OPTIM_MAX_STATE - 1 (COCOB, the most, 5). */
+#define OPTIM_MAX_STATE 6
+#define MECH_SLOT (OPTIM_MAX_STATE - 1)
 #define OPTIM_MAX_SCALARS 8 /* optimizer-wide scalars, per optimizer and per group */
 
 /* A registered parameter and its state. */
@@ -170,7 +173,10 @@ typedef enum optim_arg_type {
     ARG_ANCHOR,   /* eta_anchor at off, one of `anchors` (a bit mask) */
     ARG_TRIPLE,   /* a 3-tuple of doubles at off, off + 8, off + 16 (an array) */
     ARG_ADJUST,   /* Muon's adjust_lr_fn: None or a name, eta_muon_adjust at off */
-    ARG_IGNORED   /* PyTorch implementation switches (foreach, fused, ...): bool or None, no effect */
+    ARG_IGNORED,  /* PyTorch implementation switches (foreach, fused, ...): bool or None, no effect */
+    ARG_IGNORED_NUM, /* a number with no effect on the numbers (log_every); default 0 */
+    ARG_REAL_OR_NONE, /* double at off, NaN for None (Prodigy's beta3, DoG's init_eta) */
+    ARG_REAL_OR_INF  /* double at off that may be +inf (growth_rate=float('inf')) */
 } optim_arg_type;
 
 #define ANCHOR_BIT(a) (1u << (a))
@@ -231,13 +237,27 @@ typedef struct optim_rule {
     /* Moves the parameters to the evaluation point (eval true) or back to the
      * training point (Schedule-Free's x and y); rules with one point leave it NULL. */
     void (*switch_point)(optim_wide *w, bool eval);
+    /* The rate eta_optim_lr reports for a group, for rules that adapt their
+     * own (hypergradient descent); NULL: the group's lr. */
+    double (*lr_of)(const optim_group *g);
 } optim_rule;
+
+/* Mechanic (mechanic.c): the binder and describe of Mechanic(...), and the
+ * check of its settings (`at`, may be NULL: the spec nodes of weight_decay,
+ * eps, s_init and num_betas, to locate errors). */
+int eta_mech_config_from_tree_(eta_optim_config *cfg, const eta_spec *call, eta_err *err);
+int eta_mech_describe_(char *buf, size_t n);
+int eta_mech_check_(const eta_mechanic_config *c, const eta_spec *const *at, eta_err *err);
 
 /* state_len for rules whose every state array is the parameter's size. */
 size_t eta_optim_state_full(const eta_optim_hparams *hp, const optim_param *p, int i);
 
 /* The rule of a kind; NULL if out of range. */
 const optim_rule *eta_optim_rule(eta_optim_kind kind);
+
+/* g + wd*p in the dtype, torch's grad.add(p, alpha=wd) for L2 decay; the
+ * gradient itself when wd is 0. For a rule's typed pass (T). */
+#define L2_GRAD(g, p, wd) ((wd) != 0 ? (g) + (T)(wd) * (p) : (g))
 
 /* Torch's lerp: self + w*(end-self) for |w| < 0.5, else end - (end-self)*(1-w). */
 #define LERP(a, b, w) ((w) < (T)0.5 ? (a) + (w) * ((b) - (a)) : (b) - ((b) - (a)) * ((T)1 - (w)))

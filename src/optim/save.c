@@ -1,13 +1,18 @@
 /* optim/save.c - exact save and restore of an optimizer's state.
  *
- * Format, version 2, every number little-endian whatever the host:
+ * Format, version 3, every number little-endian whatever the host:
  *   "ETAOPTIM" | u32 version | u32 kind | u32 dtype | u32 ngroups | u32 nparams | i64 steps
- *   u8 eval | u32 NREAL | u32 NFLAG | u32 NANCHOR | u32 NSCALAR | f64 x NSCALAR | u32 NGSCALAR
+ *   u8 eval | u32 NREAL | u32 NFLAG | u32 NANCHOR | u32 NSCALAR | f64 x NSCALAR | u32 NGSCALAR |
+ *   u32 NSTATE
+ *   Mechanic only: u32 base kind | f64 weight_decay, eps, s_init | u32 num_betas |
+ *              num_betas x (f64 m, v, r, s)
  *   per group: f64 initial_lr | f64 x NREAL hyperparameters | u8 x NFLAG | u32 x NANCHOR |
  *              f64 x NGSCALAR
  *   per param: u32 group | u32 ndim | i64 shape[ndim] | i64 step |
- *              OPTIM_MAX_STATE x (u64 n | n elements of dtype)
+ *              NSTATE x (u64 n | n elements of dtype)
  *   u32 CRC-32 of everything before it
+ * NSTATE is OPTIM_MAX_STATE (6; Mechanic's x0 in the last); version 2 is
+ * version 3 with 4 and without NSTATE or Mechanic's block.
  * NSCALAR and NGSCALAR are the rule's optimizer-wide and per-group scalars
  * (rule.h) and must match it. The hyperparameter counts let a file written
  * before fields were appended load: fields it lacks keep the loading
@@ -32,7 +37,7 @@
 #include "optim/optim_impl.h"
 
 #define MAGIC "ETAOPTIM"
-#define VERSION 2u
+#define VERSION 3u
 
 /* The hyperparameters in file order. New fields are appended (the counts in
  * the file say how many it holds). */
@@ -47,6 +52,16 @@ static const size_t real_fields[] = {
     offsetof(eta_optim_hparams, etas[1]), offsetof(eta_optim_hparams, step_sizes[0]),
     offsetof(eta_optim_hparams, step_sizes[1]), offsetof(eta_optim_hparams, trust_coefficient),
     offsetof(eta_optim_hparams, beta2_decay), offsetof(eta_optim_hparams, d),
+    /* appended in version 2 */
+    offsetof(eta_optim_hparams, warmup_steps), offsetof(eta_optim_hparams, r),
+    offsetof(eta_optim_hparams, weight_lr_power), offsetof(eta_optim_hparams, beta3),
+    offsetof(eta_optim_hparams, d0), offsetof(eta_optim_hparams, d_coef),
+    offsetof(eta_optim_hparams, growth_rate), offsetof(eta_optim_hparams, slice_p),
+    offsetof(eta_optim_hparams, layer_scale),
+    /* appended in version 3: DoG, LDoG, SGDHD, AdamHD */
+    offsetof(eta_optim_hparams, reps_rel), offsetof(eta_optim_hparams, init_eta),
+    offsetof(eta_optim_hparams, hypergrad_lr),
+    /* appended in version 3: Muon */
     offsetof(eta_optim_hparams, ns_coefficients[0]), offsetof(eta_optim_hparams, ns_coefficients[1]),
     offsetof(eta_optim_hparams, ns_coefficients[2]), offsetof(eta_optim_hparams, ns_steps),
 };
@@ -54,6 +69,9 @@ static const size_t flag_fields[] = {
     offsetof(eta_optim_hparams, nesterov), offsetof(eta_optim_hparams, maximize),
     offsetof(eta_optim_hparams, amsgrad), offsetof(eta_optim_hparams, centered),
     offsetof(eta_optim_hparams, decoupled_weight_decay),
+    /* appended in version 2 */
+    offsetof(eta_optim_hparams, decay_at_z), offsetof(eta_optim_hparams, decouple),
+    offsetof(eta_optim_hparams, use_bias_correction), offsetof(eta_optim_hparams, safeguard_warmup),
 };
 static const size_t anchor_fields[] = {
     offsetof(eta_optim_hparams, eps_mode), offsetof(eta_optim_hparams, amsgrad_mode),
@@ -66,10 +84,11 @@ static const char *const anchor_names[] = {"eps_mode", "amsgrad_mode", "momentum
 #define V1_REALS 23
 #define V1_FLAGS 5
 #define V1_ANCHORS 4
+#define V2_STATES 4 /* state slots per parameter in versions 1 and 2 */
 
 /* How many of each field a file holds. */
 typedef struct layout {
-    uint32_t nreal, nflag, nanchor, nscalar, ngscalar;
+    uint32_t nreal, nflag, nanchor, nscalar, ngscalar, nstate;
 } layout;
 
 /* A growing or reading cursor over bytes. */
@@ -193,15 +212,68 @@ static layout own_layout(const eta_optim *o)
 {
     layout l = {(uint32_t)COUNT(real_fields), (uint32_t)COUNT(flag_fields), (uint32_t)COUNT(anchor_fields),
                 (uint32_t)eta_optim_name_count_(o->rule->scalar_names),
-                (uint32_t)eta_optim_name_count_(o->rule->group_scalar_names)};
+                (uint32_t)eta_optim_name_count_(o->rule->group_scalar_names), OPTIM_MAX_STATE};
     return l;
+}
+
+/* Mechanic's block: u32 base kind | f64 weight_decay, eps, s_init |
+ * u32 num_betas | num_betas x (f64 m, v, r, s). */
+static size_t mech_bytes(const eta_optim *o)
+{
+    return o->mech ? 4 + 3 * 8 + 4 + 32 * (size_t)o->mech->cfg.num_betas : 0;
+}
+
+static void put_mech(cursor *c, const eta_optim *o)
+{
+    const optim_mech *m = o->mech;
+    put(c, (uint32_t)o->rule->kind, 4);
+    put_f64(c, m->cfg.weight_decay);
+    put_f64(c, m->cfg.eps);
+    put_f64(c, m->cfg.s_init);
+    put(c, (uint32_t)m->cfg.num_betas, 4);
+    for (int j = 0; j < m->cfg.num_betas; j++) {
+        put_f64(c, m->m[j]);
+        put_f64(c, m->v[j]);
+        put_f64(c, m->r[j]);
+        put_f64(c, m->s[j]);
+    }
+}
+
+/* Reads Mechanic's block into *m (settings and tuner); a message in e on a
+ * block o cannot take. */
+static int get_mech(cursor *c, const eta_optim *o, optim_mech *m, eta_err *e)
+{
+    uint32_t base = (uint32_t)get(c, 4);
+    m->cfg.weight_decay = get_f64(c);
+    m->cfg.eps = get_f64(c);
+    m->cfg.s_init = get_f64(c);
+    uint32_t nb = (uint32_t)get(c, 4);
+    if (c->bad)
+        return ETA_OK;
+    if (base != (uint32_t)o->rule->kind)
+        return eta_spec_fail(e, ETA_EFORMAT, NULL, "the state's Mechanic wraps %s, this one %s",
+                             eta_optim_name((eta_optim_kind)base) ? eta_optim_name((eta_optim_kind)base) : "?",
+                             o->rule->name);
+    m->cfg.num_betas = nb <= ETA_MECHANIC_MAX_BETAS ? (int)nb : -1;
+    if (eta_mech_check_(&m->cfg, NULL, e))
+        return ETA_EFORMAT;
+    for (uint32_t j = 0; j < nb && !c->bad; j++) {
+        m->m[j] = get_f64(c);
+        m->v[j] = get_f64(c);
+        m->r[j] = get_f64(c);
+        m->s[j] = get_f64(c);
+        if (!c->bad && !(isfinite(m->m[j]) && isfinite(m->v[j]) && isfinite(m->r[j]) && isfinite(m->s[j])))
+            return eta_spec_fail(e, ETA_EFORMAT, NULL, "Mechanic's tuner %u is not finite", j);
+    }
+    return ETA_OK;
 }
 
 int eta_optim_save(eta_optim *o, void **out, size_t *out_len)
 {
     size_t es = eta_dtype_size(o->cfg.dtype);
     layout l = own_layout(o);
-    size_t len = 8 + 4 * 5 + 8 + 1 + 4 * 5 + 8 * (size_t)l.nscalar + (size_t)o->ngroups * group_bytes(&l) + 4;
+    size_t len = 8 + 4 * 5 + 8 + 1 + 4 * 5 + 8 * (size_t)l.nscalar + 4 + mech_bytes(o) +
+                 (size_t)o->ngroups * group_bytes(&l) + 4;
     for (int i = 0; i < o->nparams; i++) {
         const optim_param *p = &o->params[i];
         len += 8 + 8 * (size_t)p->ndim + 8;
@@ -227,6 +299,9 @@ int eta_optim_save(eta_optim *o, void **out, size_t *out_len)
     for (uint32_t i = 0; i < l.nscalar; i++)
         put_f64(&c, o->scalars[i]);
     put(&c, l.ngscalar, 4);
+    put(&c, l.nstate, 4);
+    if (o->mech)
+        put_mech(&c, o);
     for (int g = 0; g < o->ngroups; g++)
         put_group(&c, &o->groups[g], &l);
     for (int i = 0; i < o->nparams; i++) {
@@ -286,14 +361,22 @@ static int check_group(const eta_optim *o, int g, const optim_group *grp, eta_er
     return ETA_OK;
 }
 
+/* The name of state slot k, for messages. */
+static const char *state_name(const eta_optim *o, int k)
+{
+    if (o->mech && k == MECH_SLOT)
+        return "x0";
+    return k < OPTIM_MAX_STATE && o->rule->state_names[k] ? o->rule->state_names[k] : "?";
+}
+
 /* Walks the file; with `apply` false only checks it against o. */
 static int walk(eta_optim *o, const unsigned char *buf, size_t len, bool apply)
 {
     const char *name = o->rule->name;
     cursor c = {(unsigned char *)(uintptr_t)buf, len - 4, 8, false};
     uint32_t version = (uint32_t)get(&c, 4);
-    if (version != 1 && version != VERSION)
-        return eta_optim_fail_(o, ETA_EFORMAT, "%s: state version %u, this eta reads versions 1 and %u", name,
+    if (version < 1 || version > VERSION)
+        return eta_optim_fail_(o, ETA_EFORMAT, "%s: state version %u, this eta reads versions 1 to %u", name,
                                version, VERSION);
     uint32_t kind = (uint32_t)get(&c, 4), dtype = (uint32_t)get(&c, 4);
     uint32_t ngroups = (uint32_t)get(&c, 4), nparams = (uint32_t)get(&c, 4);
@@ -311,7 +394,7 @@ static int walk(eta_optim *o, const unsigned char *buf, size_t len, bool apply)
     if (steps < 0 || steps == INT64_MAX)
         return eta_optim_fail_(o, ETA_EFORMAT, "%s: the state's step count must be in [0, 2^63 - 1), got %lld", name,
                                (long long)steps);
-    layout own = own_layout(o), l = {V1_REALS, V1_FLAGS, V1_ANCHORS, 0, 0};
+    layout own = own_layout(o), l = {V1_REALS, V1_FLAGS, V1_ANCHORS, 0, 0, V2_STATES};
     uint64_t eval = 0;
     double scalars[OPTIM_MAX_SCALARS] = {0};
     if (version >= 2) {
@@ -324,6 +407,18 @@ static int walk(eta_optim *o, const unsigned char *buf, size_t len, bool apply)
             scalars[i] = get_f64(&c);
         if (l.nscalar == own.nscalar)
             l.ngscalar = (uint32_t)get(&c, 4);
+        if (version >= 3)
+            l.nstate = (uint32_t)get(&c, 4);
+    }
+    if (!c.bad && l.nstate > 64)
+        return eta_optim_fail_(o, ETA_EFORMAT, "%s: the state has %u arrays per parameter", name, l.nstate);
+    optim_mech mech;
+    if (o->mech) {
+        eta_err e;
+        mech = *o->mech;
+        int rc = version >= 3 ? get_mech(&c, o, &mech, &e) : eta_spec_fail(&e, ETA_EFORMAT, NULL, "no Mechanic state");
+        if (!c.bad && rc)
+            return eta_optim_fail_(o, ETA_EFORMAT, "%s: %s", name, e.msg);
     }
     if (!c.bad && (eval > 1 || l.nreal > own.nreal || l.nflag > own.nflag || l.nanchor > own.nanchor))
         return eta_optim_fail_(o, ETA_EFORMAT,
@@ -357,15 +452,17 @@ static int walk(eta_optim *o, const unsigned char *buf, size_t len, bool apply)
                                    i, (long long)pstep, (long long)steps);
         if (apply)
             p->step = pstep;
-        for (int k = 0; k < OPTIM_MAX_STATE && !c.bad; k++) {
-            uint64_t n = get(&c, 8);
-            if (!c.bad && n != p->state_n[k])
+        /* slots the file has and this build lacks must be empty, and so the other way round */
+        uint32_t nslot = l.nstate > OPTIM_MAX_STATE ? l.nstate : OPTIM_MAX_STATE;
+        for (uint32_t k = 0; k < nslot && !c.bad; k++) {
+            uint64_t n = k < l.nstate ? get(&c, 8) : 0;
+            size_t have = k < OPTIM_MAX_STATE ? p->state_n[k] : 0;
+            if (!c.bad && n != have)
                 return eta_optim_fail_(o, ETA_EFORMAT,
                                        "%s: parameter %d state '%s' has %llu elements saved, %zu expected", name, i,
-                                       o->rule->state_names[k] ? o->rule->state_names[k] : "?",
-                                       (unsigned long long)n, p->state_n[k]);
-            if (apply)
-                get_elems(&c, o->cfg.dtype, p->state[k], p->state_n[k]);
+                                       state_name(o, (int)k), (unsigned long long)n, have);
+            if (apply && n)
+                get_elems(&c, o->cfg.dtype, p->state[k], n);
             else if (c.len - c.pos >= n * es)
                 c.pos += n * es;
             else
@@ -379,6 +476,12 @@ static int walk(eta_optim *o, const unsigned char *buf, size_t len, bool apply)
         o->step = steps;
         o->eval = eval != 0;
         memcpy(o->scalars, scalars, sizeof o->scalars);
+        if (o->mech) {
+            mech.work = o->mech->work;
+            mech.work_n = o->mech->work_n;
+            *o->mech = mech;
+            o->cfg.mechanic = mech.cfg;
+        }
     }
     return ETA_OK;
 }

@@ -116,6 +116,8 @@ int eta_optim_scalar(const eta_optim *o, int group, const char *name, double *va
 {
     if (!name || group < 0 || group >= o->ngroups)
         return ETA_EINVAL;
+    if (o->mech && eta_mech_scalar_(o, name, value) == ETA_OK)
+        return ETA_OK;
     int i = eta_optim_name_index_(o->rule->group_scalar_names, name);
     if (i >= 0) {
         *value = o->groups[group].scalars[i];

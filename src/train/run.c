@@ -8,6 +8,9 @@
  * initial lr without one, times the guard's lr scale), the optimizer step.
  * The network is prepared for the batch size and prepared again for a short
  * last batch and for evaluation (parameters are kept across prepares).
+ * Evaluation and prediction happen at the optimizer's evaluation point
+ * (Schedule-Free's x, with BatchNorm statistics recomputed there); a step
+ * switches back to the training point first.
  *
  * What does not live here: the checkpoint format (run_ckpt.c), the guard's
  * rules (guard.c), the metrics files and progress (metrics.c, progress.c),
@@ -124,9 +127,14 @@ static int set_lr(eta_run *r, eta_err *err)
         int rc = eta_sched_apply(r->sched, r->opt, t);
         if (rc)
             return run_fail(err, rc, "schedule at step %lld: %s", (long long)t, eta_optim_error(r->opt));
+        /* The schedule's value as set, not eta_optim_lr: for rules that adapt
+         * their rate (SGDHD, AdamHD) that is the adapted rate, which the set
+         * value multiplies. */
+        eta_optim_hparams hp;
         if (scale != 1.0)
             for (int i = 0; i < ng; i++)
-                eta_optim_set_lr(r->opt, i, eta_optim_lr(r->opt, i) * scale);
+                if (eta_optim_get_hparams(r->opt, i, &hp) == ETA_OK)
+                    eta_optim_set_lr(r->opt, i, hp.lr * scale);
     } else {
         for (int i = 0; i < ng; i++)
             eta_optim_set_lr(r->opt, i, eta_optim_initial_lr(r->opt, i) * scale);
@@ -138,6 +146,7 @@ int run_step(eta_run *r, eta_err *err)
 {
     double loss = NAN, gnorm;
     int64_t seen;
+    eta_optim_train(r->opt); /* gradients are taken at the training point (Schedule-Free's y) */
     int rc = set_lr(r, err);
     if (rc || (rc = forward_backward(r, &loss, &seen, err)))
         return rc;
@@ -166,6 +175,65 @@ int run_step(eta_run *r, eta_err *err)
 }
 
 /* ---- evaluation ------------------------------------------------------- */
+
+/* The next batch of a loader of its own, the network prepared for it: 0, 1
+ * at the loader's end, or a negative error. */
+static int loader_batch(eta_run *r, eta_loader *l, const void **x, const void **y, int64_t *n, eta_err *err)
+{
+    int rc = eta_loader_next(l, x, y, n);
+    return rc ? rc : run_prepare(r, *n, err);
+}
+
+/* Batches of train-mode forward passes that recompute BatchNorm's running
+ * statistics at the evaluation point, as schedule_free's README does. */
+enum { BN_RECOMPUTE_BATCHES = 50 };
+
+static bool has_running_stats(const eta_net *net)
+{
+    for (int i = 0; i < eta_net_param_count(net); i++) {
+        const char *name;
+        if (eta_net_param_is_buffer(net, i) && !eta_net_param_info(net, i, &name, NULL, NULL, NULL) &&
+            strstr(name, "running_mean"))
+            return true;
+    }
+    return false;
+}
+
+/* Over the first BN_RECOMPUTE_BATCHES batches of the training split, in
+ * order, from a loader of its own (the training loader's position stays). */
+static int recompute_running_stats(eta_run *r, eta_err *err)
+{
+    eta_loader *l;
+    eta_loader_config lc = {.split = ETA_SPLIT_TRAIN, .batch = r->batch, .shuffle = false, .drop_last = false,
+                            .seed = 0, .prefetch = true};
+    int rc = eta_loader_new(&l, r->ds, &lc, err);
+    for (int b = 0; !rc && b < BN_RECOMPUTE_BATCHES; b++) {
+        const void *x, *y;
+        int64_t n;
+        if ((rc = loader_batch(r, l, &x, &y, &n, err))) {
+            rc = rc == 1 ? 0 : rc;
+            break;
+        }
+        if ((rc = eta_net_forward(r->net, x, NULL, NULL)))
+            run_fail(err, rc, "recomputing BatchNorm statistics: %s", eta_net_error(r->net));
+    }
+    eta_loader_free(l);
+    return rc < 0 ? rc : ETA_OK;
+}
+
+int run_eval_point(eta_run *r, bool *switched, eta_err *err)
+{
+    *switched = false;
+    if (!r->opt || !eta_optim_has_eval_point(r->opt) || eta_optim_is_eval(r->opt)) /* eval, predict: no optimizer */
+        return ETA_OK;
+    eta_optim_eval(r->opt);
+    *switched = true;
+    /* before any step x is y (and a model loaded for `eta eval` has its statistics) */
+    if (r->step == 0 || r->bn_step == r->step || !has_running_stats(r->net))
+        return ETA_OK;
+    r->bn_step = r->step;
+    return recompute_running_stats(r, err);
+}
 
 /* argmax over the last dimension of rows of width c. */
 static int64_t argmax(const float *v, int64_t c)
@@ -253,7 +321,12 @@ int eta_run_evaluate(eta_run *r, eta_split split, double *loss, double *accuracy
     eval_sums e = {r->info->class_target ? r->info->classes : 0, confusion, 0, 0, 0, 0};
     if (confusion && e.classes)
         memset(confusion, 0, (size_t)e.classes * (size_t)e.classes * sizeof *confusion);
-    int rc = run_each_batch(r, split, r->eval_batch, false, eval_batch, &e, err);
+    bool switched;
+    int rc = run_eval_point(r, &switched, err);
+    if (!rc)
+        rc = run_each_batch(r, split, r->eval_batch, false, eval_batch, &e, err);
+    if (switched)
+        eta_optim_train(r->opt);
     if (rc < 0) {
         if (err && !err->code)
             run_fail(err, rc, "evaluating: %s", eta_strerror(rc));
@@ -310,6 +383,11 @@ static int predict_batch(eta_run *r, const void *x, const void *y, int64_t n, vo
 int eta_run_predict(eta_run *r, eta_split split, FILE *out, eta_err *err)
 {
     predict_out po = {out, false};
-    int rc = run_each_batch(r, split, r->eval_batch, false, predict_batch, &po, err);
+    bool switched;
+    int rc = run_eval_point(r, &switched, err);
+    if (!rc)
+        rc = run_each_batch(r, split, r->eval_batch, false, predict_batch, &po, err);
+    if (switched)
+        eta_optim_train(r->opt);
     return rc < 0 ? rc : ETA_OK;
 }

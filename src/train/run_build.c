@@ -329,6 +329,7 @@ int eta_run_new(eta_run **out, eta_config *cfg, const eta_run_options *opts, eta
     r->cfg = cfg;
     r->opts = *opts;
     r->best = NAN;
+    r->bn_step = -1;
     int rc;
     if ((rc = read_train(r, err)) || (rc = build_data(r, err)) || (rc = build_net(r, err)))
         goto fail;

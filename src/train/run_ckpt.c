@@ -35,7 +35,8 @@
 #include <string.h>
 #include <unistd.h>
 
-enum { RUN_VERSION = 2 }; /* 1: before the weight average; still read */
+enum { RUN_VERSION = 2 }; /* 2: bn_step after finished, the weight average last; version 1 files
+                             (before both) load with bn_step -1 and no average */
 
 /* Sizes before blobs (u64), on the train layer's byte helpers. */
 static void put_blob(tbuf *b, const void *p, size_t n)
@@ -71,7 +72,23 @@ static int save_avg(void *o, void **p, size_t *n)
     return eta_average_save(o, p, n);
 }
 
+static int state_save(eta_run *r, void **buf, size_t *len);
+
+/* The state is saved at the optimizer's evaluation point (Schedule-Free's x,
+ * as its authors ask of checkpoints): the weights and the optimizer's mode
+ * say so, and the next step switches back (run_step). Nothing else changes. */
 int run_state_save(eta_run *r, void **buf, size_t *len)
+{
+    bool switched = r->opt && eta_optim_has_eval_point(r->opt) && !eta_optim_is_eval(r->opt);
+    if (switched)
+        eta_optim_eval(r->opt);
+    int rc = state_save(r, buf, len);
+    if (switched)
+        eta_optim_train(r->opt);
+    return rc;
+}
+
+static int state_save(eta_run *r, void **buf, size_t *len)
 {
     tbuf b = {0};
     tbuf_put_u(&b, RUN_VERSION, 8);
@@ -82,6 +99,7 @@ int run_state_save(eta_run *r, void **buf, size_t *len)
     tbuf_put_f64(&b, r->best);
     tbuf_put_u(&b, (uint64_t)r->bad_evals, 8);
     tbuf_put_u(&b, r->finished, 8);
+    tbuf_put_u(&b, (uint64_t)r->bn_step, 8);
     size_t np;
     const float *p = eta_net_params(r->net, &np);
     put_blob(&b, p, np * sizeof *p);
@@ -127,6 +145,7 @@ int run_state_restore(eta_run *r, const void *buf, size_t len, eta_err *err)
     double best = tcur_f64(&b);
     int64_t bad = (int64_t)tcur_u(&b, 8);
     bool finished = tcur_u(&b, 8) != 0;
+    int64_t bn_step = version >= 2 ? (int64_t)tcur_u(&b, 8) : -1;
     size_t np, pl, nl, ol, sl;
     float *p = eta_net_params(r->net, &np);
     const void *pw = get_blob(&b, &pl), *ns = get_blob(&b, &nl), *os = get_blob(&b, &ol), *ss = get_blob(&b, &sl);
@@ -167,6 +186,7 @@ int run_state_restore(eta_run *r, const void *buf, size_t len, eta_err *err)
     r->best = best;
     r->bad_evals = bad;
     r->finished = finished;
+    r->bn_step = bn_step;
     return ETA_OK;
 }
 

@@ -279,7 +279,10 @@ static int epoch_end(eta_run *r, eta_err *err)
 static int finish(eta_run *r, eta_err *err)
 {
     double tl, ta;
-    int rc = run_average_apply(r, err);
+    bool switched; /* the run is over: the model stays at the evaluation point, which is what it saves */
+    int rc = run_eval_point(r, &switched, err);
+    if (!rc)
+        rc = run_average_apply(r, err);
     if (!rc)
         rc = eta_run_evaluate(r, ETA_SPLIT_TEST, &tl, &ta, NULL, err);
     if (rc)
@@ -308,6 +311,8 @@ static void stopped_outputs(eta_run *r)
 {
     eta_err e;
     char path[1100];
+    bool switched;
+    run_eval_point(r, &switched, &e);
     snprintf(path, sizeof path, "%s/model.safetensors", r->dir);
     eta_net_save_safetensors(r->net, path, &e);
     eta_metrics_flush(r->metrics, &e);

@@ -79,9 +79,16 @@ struct eta_run {
     double best;              /* best monitored value (early stopping) */
     int64_t bad_evals;        /* evaluations without improvement */
     bool finished;
+    int64_t bn_step;          /* the step BatchNorm statistics were last recomputed at the evaluation point
+                                 (Schedule-Free; -1 never), so a resumed run does not recompute them twice */
 };
 
 double run_now(void);
+/* Moves the parameters to the optimizer's evaluation point (Schedule-Free's
+ * x; a no-op for rules with one point or in eval mode already) and, for a
+ * network with BatchNorm running statistics, recomputes them there once per
+ * step. *switched tells whether to call eta_optim_train afterwards. */
+int run_eval_point(eta_run *r, bool *switched, eta_err *err);
 /* An error about section.key's value, located where it was written (file:line:col). */
 int run_config_fail(eta_run *r, const char *sec, const char *key, int rc, eta_err *err, const char *fmt, ...)
 #if defined(__GNUC__)
