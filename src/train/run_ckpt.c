@@ -153,6 +153,46 @@ int run_state_restore(eta_run *r, const void *buf, size_t len, eta_err *err)
     return ETA_OK;
 }
 
+/* ---- a snapshot in memory (the range test) ------------------------------ */
+
+int eta_run_snapshot(eta_run *r, void **buf, size_t *len)
+{
+    void *state = NULL, *guard = NULL;
+    size_t sn = 0, gn = 0;
+    int rc = run_state_save(r, &state, &sn);
+    if (!rc)
+        rc = eta_guard_save_state(r->guard, &guard, &gn);
+    tbuf b = {0};
+    if (!rc) {
+        put_blob(&b, state, sn);
+        put_blob(&b, guard, gn);
+        if (b.oom)
+            rc = ETA_ENOMEM;
+    }
+    free(state);
+    free(guard);
+    if (rc) {
+        free(b.p);
+        return rc;
+    }
+    *buf = b.p;
+    *len = b.len;
+    return ETA_OK;
+}
+
+int eta_run_restore(eta_run *r, const void *buf, size_t len, eta_err *err)
+{
+    tcur c = {buf, len, 0, false};
+    size_t sn, gn;
+    const void *state = get_blob(&c, &sn), *guard = get_blob(&c, &gn);
+    if (c.bad || c.pos != c.len)
+        return run_fail(err, ETA_EFORMAT, "the run's snapshot is malformed (%zu of %zu bytes read)", c.pos, c.len);
+    int rc = run_state_restore(r, state, sn, err);
+    if (!rc)
+        rc = eta_guard_load_state(r->guard, guard, gn, err);
+    return rc;
+}
+
 /* ---- the checkpoint ---------------------------------------------------- */
 
 /* The fault hook (the header comment): returns only when it does not fire. */
