@@ -254,7 +254,7 @@ static void test_lr_auto(void **state)
                           "--dir", dir, "--progress", "off", NULL};
     char *err = eta_expect(0, argv, NULL, NULL);
     expect_has("stderr", err, "lr = auto: the range test (");
-    expect_has("stderr", err, "(valley)");
+    expect_has("stderr", err, "(valley) as the peak rate, the specs' was 0.01; ");
     free(err);
     char lr_text[64], rule[32];
     double lr = auto_value(dir, "lr", lr_text, sizeof lr_text);

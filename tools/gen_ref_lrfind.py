@@ -257,7 +257,8 @@ def main():
              (0.9, 2.5, [true_loss(l) for l in lrs]),
              (0.98, 0.0, [true_loss(l) for l in lrs]),
              (0.0, 4.0, [2.0, 1.0, 0.5, 0.4, 1.7, 3.0]),
-             (0.98, 4.0, [2.0, 1.9, float("nan"), 1.0])]
+             (0.98, 4.0, [2.0, 1.9, float("nan"), 1.0]),
+             (0.0, 4.0, [1.0, 5.0, 0.5])]  # fastai stops at the 2nd batch already (Lightning waits for step > 1)
     for beta, factor, raw in cases:
         sm, stop = smooth_and_stop(raw, beta, factor)
         lines += ["smoother beta %s stop_factor %s" % (num(beta), num(factor)), "loss " + " ".join(map(num, raw)),

@@ -9,7 +9,6 @@
 
 #include "cli/cli.h"
 #include "cli/run_cli.h"
-#include "core/fmt.h"
 #include "tune/lrfind.h"
 
 static const char *const CMD = "train";
@@ -77,15 +76,11 @@ static int lr_auto(const char *cmd, eta_run *r, const eta_config *cfg, bool quie
         return EXIT_OK;
     if (rc) /* bad [lr_find] settings: 2; a test that ran and gave no rate: 1 */
         return cli_run_report(cmd, NULL, &err, rc == ETA_EINVAL ? rc : ETA_EIO);
-    if (!quiet) {
-        char lr[40], peak[40];
-        eta_fmt_real(lr, sizeof lr, rep.lr);
-        eta_fmt_real(peak, sizeof peak, rep.spec_peak);
-        fprintf(stderr, "eta %s: lr = auto: the range test (%lld batches%s) suggests %s (%s); the run's peak rate "
-                        "is %s (the specs' was %s); %s/lr_auto.txt\n",
-                cmd, (long long)rep.points, rep.stopped ? ", stopped early" : "", lr, eta_lr_rule_name(rep.rule),
-                lr, peak, eta_run_dir(r));
-    }
+    if (!quiet)
+        fprintf(stderr, "eta %s: lr = auto: the range test (%lld batches%s) picks %.3g (%s) as the peak rate, "
+                        "the specs' was %.3g; %s/lr_auto.txt\n",
+                cmd, (long long)rep.points, rep.stopped ? ", stopped early" : "", rep.lr,
+                eta_lr_rule_name(rep.rule), rep.spec_peak, eta_run_dir(r));
     return EXIT_OK;
 }
 
