@@ -344,6 +344,7 @@ static void test_cli(void **state)
                            NULL};
     err = eta_expect(0, argv2, NULL, &out);
     assert_string_equal(err, "");
+    free(err);
     table = strstr(out, "\n\nrule,lr,smoothed_loss,note\n");
     assert_non_null(table);
     table += 29;
