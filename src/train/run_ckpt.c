@@ -248,26 +248,24 @@ int eta_run_save(eta_run *r, const char *path, eta_err *err)
     return rc;
 }
 
-/* Whether two resolved config texts hold the same values: comment lines
- * (which name the file the config was read from) left out. */
-static bool same_config(const char *a, size_t na, const char *b, size_t nb)
+/* Whether the config text a checkpoint holds gives every key the value the
+ * run's config gives it. Compared key by key, not as text, so that a key
+ * added to eta after the checkpoint was written (optimizer.lr, [lr_find])
+ * takes its default on both sides and an older run still resumes. */
+static bool same_config(const char *text, size_t n, const char *path, const eta_config *cfg)
 {
-    const char *ea = a + na, *eb = b + nb;
-    for (;;) {
-        while (a < ea && *a == ';')
-            a = memchr(a, '\n', (size_t)(ea - a)) ? (const char *)memchr(a, '\n', (size_t)(ea - a)) + 1 : ea;
-        while (b < eb && *b == ';')
-            b = memchr(b, '\n', (size_t)(eb - b)) ? (const char *)memchr(b, '\n', (size_t)(eb - b)) + 1 : eb;
-        if (a == ea || b == eb)
-            return a == ea && b == eb;
-        const char *la = memchr(a, '\n', (size_t)(ea - a)), *lb = memchr(b, '\n', (size_t)(eb - b));
-        la = la ? la + 1 : ea;
-        lb = lb ? lb + 1 : eb;
-        if (la - a != lb - b || memcmp(a, b, (size_t)(la - a)))
-            return false;
-        a = la;
-        b = lb;
+    eta_config *old;
+    eta_err e;
+    if (eta_config_read_string(&old, text, n, path, &e))
+        return false;
+    bool same = true;
+    for (int i = 0, k = eta_config_key_count(); i < k && same; i++) {
+        const eta_config_key *key = eta_config_key_at(i);
+        const char *a = eta_config_get(old, key->section, key->key), *b = eta_config_get(cfg, key->section, key->key);
+        same = a && b && !strcmp(a, b);
     }
+    eta_config_free(old);
+    return same;
 }
 
 static int section(const eta_ckpt *c, const char *path, const char *name, const void **p, size_t *n, eta_err *err)
@@ -284,11 +282,10 @@ int eta_run_load(eta_run *r, const char *path, eta_err *err)
     if (rc)
         return rc;
     const void *p;
-    size_t n, conf_n = 0;
-    char *conf = NULL;
-    if ((rc = section(c, path, "config", &p, &n, err)) || (rc = eta_config_to_string(r->cfg, &conf, &conf_n, err)))
+    size_t n;
+    if ((rc = section(c, path, "config", &p, &n, err)))
         goto done;
-    if (!same_config(p, n, conf, conf_n)) {
+    if (!same_config(p, n, path, r->cfg)) {
         rc = run_fail(err, ETA_EINVAL, "%s was written with another config than %s/config.ini", path, r->dir);
         goto done;
     }
@@ -307,7 +304,6 @@ int eta_run_load(eta_run *r, const char *path, eta_err *err)
     memcpy(r->metrics_resume, p, n);
     r->metrics_resume_len = n;
 done:
-    free(conf);
     eta_ckpt_free(c);
     return rc;
 }
