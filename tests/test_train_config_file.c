@@ -249,7 +249,7 @@ static void test_round_trip(void **state)
     eta_config *f = NULL;
     assert_int_equal(eta_config_read(&f, path, &e), ETA_OK);
     expect_same(c, f);
-    expect_where(f, "train", "epochs", 0, path, 34, 10);
+    expect_where(f, "train", "epochs", 0, path, 35, 10);
     eta_config_free(f);
     DIR *dh = opendir(dir);
     assert_non_null(dh);
@@ -284,7 +284,7 @@ static void test_files(void **state)
     /* Without a name, messages say "config". */
     assert_int_equal(eta_config_read_string(&c, "[x]", 3, NULL, &e), ETA_EFORMAT);
     assert_string_equal(e.msg, "config:1:2: unknown section [x]; valid sections: data, model, optimizer, schedule, "
-                               "train, guard, output");
+                               "train, guard, lr_find, output");
     /* Too large to be a config. */
     char path[] = "/tmp/eta_config_big_XXXXXX";
     int fd = mkstemp(path);

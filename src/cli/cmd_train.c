@@ -9,6 +9,7 @@
 
 #include "cli/cli.h"
 #include "cli/run_cli.h"
+#include "tune/lrfind.h"
 
 static const char *const CMD = "train";
 
@@ -64,6 +65,25 @@ const char *cli_data_dir(void)
     return d && *d ? d : ETA_DEFAULT_DATA_DIR;
 }
 
+/* optimizer.lr = auto: the range test before training, its pick on stderr
+ * (tune/lrauto.c writes the evidence into the run directory). */
+static int lr_auto(const char *cmd, eta_run *r, const eta_config *cfg, bool quiet)
+{
+    eta_err err;
+    eta_lr_auto_report rep;
+    int rc = eta_lr_auto(r, cfg, &rep, &err);
+    if (rc == 1)
+        return EXIT_OK;
+    if (rc) /* bad [lr_find] settings: 2; a test that ran and gave no rate: 1 */
+        return cli_run_report(cmd, NULL, &err, rc == ETA_EINVAL ? rc : ETA_EIO);
+    if (!quiet)
+        fprintf(stderr, "eta %s: lr = auto: the range test (%lld batches%s) picks %.3g (%s) as the peak rate, "
+                        "the specs' was %.3g; %s/lr_auto.txt\n",
+                cmd, (long long)rep.points, rep.stopped ? ", stopped early" : "", rep.lr,
+                eta_lr_rule_name(rep.rule), rep.spec_peak, eta_run_dir(r));
+    return EXIT_OK;
+}
+
 int cli_train_run(const char *cmd, eta_config *cfg, const eta_run_options *opts_in)
 {
     eta_err err;
@@ -89,6 +109,10 @@ int cli_train_run(const char *cmd, eta_config *cfg, const eta_run_options *opts_
             /* a missing, damaged or foreign checkpoint is a run that cannot go on (1), not bad usage */
             return cli_run_report(cmd, NULL, &err, ETA_EIO);
         }
+    }
+    if (!opts->resume && (rc = lr_auto(cmd, r, cfg, opts->quiet)) != EXIT_OK) {
+        eta_run_free(r);
+        return rc;
     }
     rc = eta_run_fit(r, &err);
     if (rc) {

@@ -11,6 +11,7 @@ static const struct {
 } commands[] = {
     {"demo", cmd_demo, "train Fashion-MNIST with the guard on; 'eta demo lr': why the rate matters"},
     {"eval", cmd_eval, "evaluate a trained run on its test split: loss, accuracy, confusion matrix"},
+    {"lr-find", cmd_lrfind, "the learning-rate range test on a training config, with every rule's suggestion"},
     {"model", cmd_model, "build a network from its PyTorch-style spec and print a summary"},
     {"optimize", cmd_optimize, "run an optimizer on a test function and print the trajectory as CSV"},
     {"plot", cmd_plot, "draw a training run's loss, lr and gradient-norm charts; overlay several runs"},

@@ -60,7 +60,7 @@ typedef struct eta_config_key {
 } eta_config_key;
 
 /* The rows in file order (sections data, model, optimizer, schedule, train,
- * guard, output), i in [0, count); NULL out of range. */
+ * guard, lr_find, output), i in [0, count); NULL out of range. */
 int eta_config_key_count(void);
 const eta_config_key *eta_config_key_at(int i);
 /* The row of section.key, or NULL. Names are case-sensitive. */

@@ -42,6 +42,7 @@ static const struct {
     {"train", "length, seed, threads, gradient clipping and accumulation, evaluation, early stopping, "
               "weight averaging"},
     {"guard", "the divergence guard: what counts as diverging and what is done then"},
+    {"lr_find", "the learning-rate range test of eta lr-find and optimizer.lr = auto (docs/lrfind.md)"},
     {"output", "the run directory: checkpoints, plots and progress on the terminal"},
 };
 enum { NSECTIONS = (int)(sizeof SECTIONS / sizeof SECTIONS[0]) };
@@ -64,6 +65,8 @@ static const eta_config_key KEYS[] = {
     {"model", "init", PATH, "", 0, 0, 0, 0, NULL, EMPTY,
      "a .safetensors file (state_dict names) to start from; empty: fresh weights"},
     {"optimizer", "spec", SPEC, "AdamW()", 0, 0, 0, 0, NULL, 0, "the optimizer: SGD(lr=0.1, momentum=0.9), ..."},
+    {"optimizer", "lr", SPEC, "", 0, 0, 0, 0, NULL, EMPTY,
+     "the run's peak rate (the schedule scaled to reach it); auto: the range test picks it; empty: the specs'"},
     {"optimizer", "no_decay", LIST, "", 0, 0, 0, 0, NULL, EMPTY,
      "parameter name patterns (globs, such as *.bias) given weight_decay=0"},
     {"schedule", "spec", SPEC, "", 0, 0, 0, 0, NULL, EMPTY,
@@ -103,6 +106,16 @@ static const eta_config_key KEYS[] = {
      "a spike: loss or grad norm this many standard deviations above the window's mean; 0: off"},
     {"guard", "snapshot_every", INT, "100", 1, BIG, 0, 0, NULL, 0, "steps between in-memory snapshots"},
     {"guard", "warmup", INT, "100", 2, BIG, 0, 0, NULL, 0, "steps before spikes are looked for"},
+    {"lr_find", "start", REAL, "1e-7", 0, INF, 1, 0, NULL, 0, "the range test's first rate (fastai's start_lr)"},
+    {"lr_find", "end", REAL, "10", 0, INF, 1, 0, NULL, 0, "the rate it would reach after `steps` batches (end_lr)"},
+    {"lr_find", "steps", INT, "100", 2, 100000, 0, 0, NULL, 0, "batches of the range test (num_it)"},
+    {"lr_find", "mode", ENUM, "exp", 0, 0, 0, 0, "exp|linear", 0,
+     "how the rate grows from start to end: geometrically or linearly"},
+    {"lr_find", "beta", REAL, "0.98", 0, 1, 0, 1, NULL, 0, "smoothing of the loss (debiased EMA)"},
+    {"lr_find", "stop_factor", REAL, "4", 0, INF, 0, 0, NULL, 0,
+     "stop when the smoothed loss passes this times its best; 0: never"},
+    {"lr_find", "rule", ENUM, "valley", 0, 0, 0, 0, "valley|slide|minimum|steep|gradient|log_gradient", 0,
+     "the suggestion optimizer.lr = auto takes (docs/lrfind.md)"},
     {"output", "dir", PATH, "runs/<config name>", 0, 0, 0, 0, NULL, DERIVED,
      "the run directory: metrics, plots, checkpoints, config.ini, model.safetensors"},
     {"output", "checkpoint_every", INT, "0", 0, BIG, 0, 0, NULL, 0, "steps between checkpoints; 0: every epoch"},

@@ -113,8 +113,9 @@ static int forward_backward(eta_run *r, double *loss, int64_t *seen, eta_err *er
     return 0;
 }
 
-/* The lr of this step in every group: the schedule's (or the initial lr)
- * times the guard's scale. */
+/* The lr of this step in every group: the schedule's (or the initial lr),
+ * mapped onto optimizer.lr's peak when one is given, times the guard's
+ * scale. */
 static int set_lr(eta_run *r, eta_err *err)
 {
     int ng = eta_optim_group_count(r->opt);
@@ -127,18 +128,77 @@ static int set_lr(eta_run *r, eta_err *err)
         int rc = eta_sched_apply(r->sched, r->opt, t);
         if (rc)
             return run_fail(err, rc, "schedule at step %lld: %s", (long long)t, eta_optim_error(r->opt));
+    }
+    for (int i = 0; i < ng; i++) {
         /* The schedule's value as set, not eta_optim_lr: for rules that adapt
          * their rate (SGDHD, AdamHD) that is the adapted rate, which the set
          * value multiplies. */
         eta_optim_hparams hp;
+        if (r->sched && eta_optim_get_hparams(r->opt, i, &hp) != ETA_OK)
+            continue;
+        double lr = r->sched ? hp.lr : eta_optim_initial_lr(r->opt, i);
+        if (r->lr_peak > 0) /* lr / lr_top first: the peak itself comes out exact */
+            lr = r->lr_peak * (lr / r->lr_top);
         if (scale != 1.0)
-            for (int i = 0; i < ng; i++)
-                if (eta_optim_get_hparams(r->opt, i, &hp) == ETA_OK)
-                    eta_optim_set_lr(r->opt, i, hp.lr * scale);
-    } else {
-        for (int i = 0; i < ng; i++)
-            eta_optim_set_lr(r->opt, i, eta_optim_initial_lr(r->opt, i) * scale);
+            lr *= scale;
+        if (!r->sched || r->lr_peak > 0 || scale != 1.0)
+            eta_optim_set_lr(r->opt, i, lr);
     }
+    return ETA_OK;
+}
+
+int run_epoch_turn(eta_run *r, eta_err *err)
+{
+    const void *x, *y;
+    int64_t n;
+    int rc = eta_loader_next(r->loader, &x, &y, &n);
+    if (rc != 1)
+        return run_fail(err, ETA_ESTATE, "the training loader did not end its epoch after %lld batches",
+                        (long long)r->batches);
+    r->epoch++;
+    r->batch_in_epoch = 0;
+    return ETA_OK;
+}
+
+/* The update of a step whose gradients are in place: clipping, then the
+ * optimizer's step. */
+static int update(eta_run *r, eta_err *err)
+{
+    if (r->clip_norm > 0)
+        eta_optim_clip_grad_norm(r->opt, r->clip_norm, ETA_ANCHOR_TORCH, NULL);
+    if (r->clip_value > 0)
+        eta_optim_clip_grad_value(r->opt, r->clip_value);
+    int rc = eta_optim_step(r->opt);
+    if (rc)
+        return run_fail(err, rc, "optimizer step %lld: %s", (long long)r->step + 1, eta_optim_error(r->opt));
+    return ETA_OK;
+}
+
+int eta_run_probe(eta_run *r, double lr, double *loss, eta_err *err)
+{
+    *loss = NAN;
+    if (!r->opt || !r->loader)
+        return run_fail(err, ETA_EINVAL, "the run was built for evaluation: it cannot train");
+    if (!(lr >= 0) || !isfinite(lr))
+        return run_fail(err, ETA_EINVAL, "a probe's lr must be finite and >= 0, got %g", lr);
+    int ng = eta_optim_group_count(r->opt);
+    double top = 0;
+    for (int i = 0; i < ng; i++)
+        top = fmax(top, eta_optim_initial_lr(r->opt, i));
+    for (int i = 0; i < ng; i++)
+        eta_optim_set_lr(r->opt, i, top > 0 ? lr * (eta_optim_initial_lr(r->opt, i) / top) : lr);
+    int64_t seen;
+    int rc = forward_backward(r, loss, &seen, err);
+    if (rc == 1) { /* the epoch is over: the next one */
+        if ((rc = run_epoch_turn(r, err)) || (rc = forward_backward(r, loss, &seen, err)))
+            return rc == 1 ? run_fail(err, ETA_ESTATE, "the training split gives no batch") : rc;
+    } else if (rc) {
+        return rc;
+    }
+    if ((rc = update(r, err)))
+        return rc;
+    r->step++;
+    r->samples += seen;
     return ETA_OK;
 }
 
@@ -157,15 +217,11 @@ int run_step(eta_run *r, eta_err *err)
         return err && err->code ? err->code : ETA_ESTATE;
     if (act != ETA_GUARD_OK)
         return 1; /* skipped, or rolled back to the snapshot by the guard: no step taken */
-    if (r->clip_norm > 0)
-        eta_optim_clip_grad_norm(r->opt, r->clip_norm, ETA_ANCHOR_TORCH, NULL);
-    if (r->clip_value > 0)
-        eta_optim_clip_grad_value(r->opt, r->clip_value);
     bool stats = r->stats_every > 0 && (r->step + 1) % r->stats_every == 0;
     if (stats)
         run_layer_stats_before(r);
-    if ((rc = eta_optim_step(r->opt)))
-        return run_fail(err, rc, "optimizer step %lld: %s", (long long)r->step + 1, eta_optim_error(r->opt));
+    if ((rc = update(r, err)))
+        return rc;
     r->step++;
     r->samples += seen;
     run_metrics_step(r, loss, gnorm, seen);

@@ -37,6 +37,7 @@ typedef struct eta_run_options {
     bool for_eval;         /* build for eval/predict: no run dir files, weights from dir/model.safetensors */
     int progress;          /* -1: the config's [output] progress; else a progress mode */
     bool quiet;            /* no progress and no summary on stderr */
+    bool no_files;         /* write nothing: no run directory, no config.ini (the range test, eta lr-find) */
     char *msg;             /* may be NULL: a config error in full (file:line:col, the line, a caret) */
     size_t msg_size;
 } eta_run_options;
@@ -73,6 +74,39 @@ const char *eta_run_class_name(eta_run *r, int k);
 const eta_data_info *eta_run_data_info(const eta_run *r);
 eta_net *eta_run_net(eta_run *r);
 int64_t eta_run_step_count(const eta_run *r);
+
+/* ---- what the range test drives (src/tune/lrfind.c) ----------------------
+ *
+ * eta_run_snapshot keeps the run's whole state in memory (the checkpoint's
+ * state and the guard's: counters, weights and buffers, the network's random
+ * streams, optimizer, schedule, loader seed, epoch and position); restoring
+ * it puts the run back bit for bit, so training after a range test is
+ * training without one. The metrics sink opens in eta_run_fit; nothing
+ * before it writes to it. *buf is malloc'd. */
+int eta_run_snapshot(eta_run *r, void **buf, size_t *len);
+int eta_run_restore(eta_run *r, const void *buf, size_t len, eta_err *err);
+
+/* One optimizer step at the rate `lr` in every parameter group (groups
+ * whose initial lrs differ keep their ratios, the largest at lr): the next
+ * `accumulate` batches (a new epoch begins when one ends), forward and
+ * backward, the run's clipping, the update. Neither the schedule, the guard
+ * nor the metrics see it. *loss is the batch's mean loss before the update
+ * (not finite when the run diverged). */
+int eta_run_probe(eta_run *r, double lr, double *loss, eta_err *err);
+
+/* optimizer.lr (run_build.c): empty, the rates the specs say; a number, the
+ * run's peak rate (the schedule scaled so that its highest rate over the
+ * run is this; without a schedule, the constant rate); auto, to be decided
+ * before training: eta_run_fit refuses to start until eta_run_set_peak_lr
+ * has given it. */
+bool eta_run_lr_pending(const eta_run *r);
+/* Sets the peak rate (lr > 0) and writes it into the config as optimizer.lr
+ * (and into DIR/config.ini unless no_files), so a checkpoint and a resume
+ * carry the decision. */
+int eta_run_set_peak_lr(eta_run *r, double lr, eta_err *err);
+/* The highest rate the specs give over the run (per group and step, before
+ * optimizer.lr scales it): what optimizer.lr replaces. */
+double eta_run_spec_peak_lr(const eta_run *r);
 
 /* Checkpoints (run_ckpt.c): the run's whole state, atomic and checksummed. */
 int eta_run_save(eta_run *r, const char *path, eta_err *err);

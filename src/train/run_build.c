@@ -13,6 +13,7 @@
 #include "train/run_impl.h"
 
 #include "core/error.h"
+#include "core/fmt.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -250,6 +251,78 @@ static int build_optim(eta_run *r, eta_err *err)
     return ETA_OK;
 }
 
+/* The specs' highest rate over the run: each group's schedule at every
+ * step the run takes (or its initial lr without a schedule). */
+static double spec_peak(eta_run *r)
+{
+    double top = 0;
+    const int64_t len = r->sched_per_epoch ? r->epochs : r->total_steps;
+    const int64_t last = r->sched ? eta_sched_last_step(r->sched) : -1;
+    for (int g = 0, ng = eta_optim_group_count(r->opt); g < ng; g++) {
+        const double base = eta_optim_initial_lr(r->opt, g);
+        if (!r->sched) {
+            top = fmax(top, base);
+            continue;
+        }
+        for (int64_t t = 0; t < len && !(last >= 0 && t > last); t++) {
+            double v = eta_sched_lr_group(r->sched, (double)t, base, g);
+            if (isfinite(v))
+                top = fmax(top, v);
+        }
+    }
+    return top;
+}
+
+/* optimizer.lr (run.h): empty, a positive number, or auto. */
+static int read_lr(eta_run *r, eta_err *err)
+{
+    const char *v = eta_config_get(r->cfg, "optimizer", "lr");
+    if (r->opts.for_eval || !v || !*v)
+        return ETA_OK;
+    eta_spec *s = NULL;
+    bool ok = false;
+    if (!eta_spec_parse(&s, v, NULL)) {
+        if (s->kind == ETA_SPEC_NAME && !strcmp(s->str, "auto"))
+            ok = r->lr_pending = true;
+        else if (s->kind == ETA_SPEC_NUMBER && s->num > 0 && isfinite(s->num))
+            ok = (r->lr_peak = s->num) > 0;
+    }
+    eta_spec_free(s);
+    if (!ok)
+        return run_config_fail(r, "optimizer", "lr", ETA_EINVAL, err,
+                               "expected auto (the range test picks the rate) or a positive number, got '%s'", v);
+    r->lr_top = spec_peak(r);
+    if (!(r->lr_top > 0))
+        return run_config_fail(r, "optimizer", "lr", ETA_EINVAL, err,
+                               "the optimizer and schedule give a rate of 0 throughout: there is no peak for "
+                               "optimizer.lr to set");
+    return ETA_OK;
+}
+
+bool eta_run_lr_pending(const eta_run *r) { return r->lr_pending; }
+double eta_run_spec_peak_lr(const eta_run *r) { return r->lr_top; }
+
+int eta_run_set_peak_lr(eta_run *r, double lr, eta_err *err)
+{
+    if (!(lr > 0) || !isfinite(lr))
+        return run_fail(err, ETA_EINVAL, "the peak rate must be a positive number, got %g", lr);
+    if (!(r->lr_top > 0))
+        r->lr_top = spec_peak(r);
+    char set[80], num[40];
+    eta_fmt_real(num, sizeof num, lr);
+    snprintf(set, sizeof set, "optimizer.lr=%s", num);
+    int rc = eta_config_set(r->cfg, set, err);
+    if (rc)
+        return rc;
+    r->lr_peak = lr;
+    r->lr_pending = false;
+    if (r->opts.no_files || r->opts.for_eval)
+        return ETA_OK;
+    char path[1100];
+    snprintf(path, sizeof path, "%s/config.ini", r->dir);
+    return eta_config_write(r->cfg, path, err);
+}
+
 static int read_train(eta_run *r, eta_err *err)
 {
     int64_t epochs, steps, seed, accumulate, threads;
@@ -294,7 +367,7 @@ static int make_dir(eta_run *r, eta_err *err)
         snprintf(r->dir, sizeof r->dir, "%s", r->opts.dir);
     else
         snprintf(r->dir, sizeof r->dir, "%s", eta_config_get(r->cfg, "output", "dir"));
-    if (r->opts.for_eval)
+    if (r->opts.for_eval || r->opts.no_files)
         return ETA_OK;
     char path[1100];
     for (char *p = r->dir + 1; *p; p++) /* mkdir -p */
@@ -348,7 +421,7 @@ int eta_run_new(eta_run **out, eta_config *cfg, const eta_run_options *opts, eta
         if (r->log_every <= 0)
             r->log_every = 50;
     }
-    if ((rc = build_optim(r, err)) || (rc = make_dir(r, err)))
+    if ((rc = build_optim(r, err)) || (rc = read_lr(r, err)) || (rc = make_dir(r, err)))
         goto fail;
     if (!r->opts.for_eval) {
         size_t np;

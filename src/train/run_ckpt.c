@@ -190,6 +190,46 @@ int run_state_restore(eta_run *r, const void *buf, size_t len, eta_err *err)
     return ETA_OK;
 }
 
+/* ---- a snapshot in memory (the range test) ------------------------------ */
+
+int eta_run_snapshot(eta_run *r, void **buf, size_t *len)
+{
+    void *state = NULL, *guard = NULL;
+    size_t sn = 0, gn = 0;
+    int rc = run_state_save(r, &state, &sn);
+    if (!rc)
+        rc = eta_guard_save_state(r->guard, &guard, &gn);
+    tbuf b = {0};
+    if (!rc) {
+        put_blob(&b, state, sn);
+        put_blob(&b, guard, gn);
+        if (b.oom)
+            rc = ETA_ENOMEM;
+    }
+    free(state);
+    free(guard);
+    if (rc) {
+        free(b.p);
+        return rc;
+    }
+    *buf = b.p;
+    *len = b.len;
+    return ETA_OK;
+}
+
+int eta_run_restore(eta_run *r, const void *buf, size_t len, eta_err *err)
+{
+    tcur c = {buf, len, 0, false};
+    size_t sn, gn;
+    const void *state = get_blob(&c, &sn), *guard = get_blob(&c, &gn);
+    if (c.bad || c.pos != c.len)
+        return run_fail(err, ETA_EFORMAT, "the run's snapshot is malformed (%zu of %zu bytes read)", c.pos, c.len);
+    int rc = run_state_restore(r, state, sn, err);
+    if (!rc)
+        rc = eta_guard_load_state(r->guard, guard, gn, err);
+    return rc;
+}
+
 /* ---- the checkpoint ---------------------------------------------------- */
 
 /* The fault hook (the header comment): returns only when it does not fire. */
@@ -245,26 +285,24 @@ int eta_run_save(eta_run *r, const char *path, eta_err *err)
     return rc;
 }
 
-/* Whether two resolved config texts hold the same values: comment lines
- * (which name the file the config was read from) left out. */
-static bool same_config(const char *a, size_t na, const char *b, size_t nb)
+/* Whether the config text a checkpoint holds gives every key the value the
+ * run's config gives it. Compared key by key, not as text, so that a key
+ * added to eta after the checkpoint was written (optimizer.lr, [lr_find])
+ * takes its default on both sides and an older run still resumes. */
+static bool same_config(const char *text, size_t n, const char *path, const eta_config *cfg)
 {
-    const char *ea = a + na, *eb = b + nb;
-    for (;;) {
-        while (a < ea && *a == ';')
-            a = memchr(a, '\n', (size_t)(ea - a)) ? (const char *)memchr(a, '\n', (size_t)(ea - a)) + 1 : ea;
-        while (b < eb && *b == ';')
-            b = memchr(b, '\n', (size_t)(eb - b)) ? (const char *)memchr(b, '\n', (size_t)(eb - b)) + 1 : eb;
-        if (a == ea || b == eb)
-            return a == ea && b == eb;
-        const char *la = memchr(a, '\n', (size_t)(ea - a)), *lb = memchr(b, '\n', (size_t)(eb - b));
-        la = la ? la + 1 : ea;
-        lb = lb ? lb + 1 : eb;
-        if (la - a != lb - b || memcmp(a, b, (size_t)(la - a)))
-            return false;
-        a = la;
-        b = lb;
+    eta_config *old;
+    eta_err e;
+    if (eta_config_read_string(&old, text, n, path, &e))
+        return false;
+    bool same = true;
+    for (int i = 0, k = eta_config_key_count(); i < k && same; i++) {
+        const eta_config_key *key = eta_config_key_at(i);
+        const char *a = eta_config_get(old, key->section, key->key), *b = eta_config_get(cfg, key->section, key->key);
+        same = a && b && !strcmp(a, b);
     }
+    eta_config_free(old);
+    return same;
 }
 
 static int section(const eta_ckpt *c, const char *path, const char *name, const void **p, size_t *n, eta_err *err)
@@ -281,11 +319,10 @@ int eta_run_load(eta_run *r, const char *path, eta_err *err)
     if (rc)
         return rc;
     const void *p;
-    size_t n, conf_n = 0;
-    char *conf = NULL;
-    if ((rc = section(c, path, "config", &p, &n, err)) || (rc = eta_config_to_string(r->cfg, &conf, &conf_n, err)))
+    size_t n;
+    if ((rc = section(c, path, "config", &p, &n, err)))
         goto done;
-    if (!same_config(p, n, conf, conf_n)) {
+    if (!same_config(p, n, path, r->cfg)) {
         rc = run_fail(err, ETA_EINVAL, "%s was written with another config than %s/config.ini", path, r->dir);
         goto done;
     }
@@ -304,7 +341,6 @@ int eta_run_load(eta_run *r, const char *path, eta_err *err)
     memcpy(r->metrics_resume, p, n);
     r->metrics_resume_len = n;
 done:
-    free(conf);
     eta_ckpt_free(c);
     return rc;
 }

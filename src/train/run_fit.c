@@ -261,15 +261,10 @@ static int checkpoint(eta_run *r, eta_err *err)
  * schedule. Evaluation and checkpoint follow in the loop. */
 static int epoch_end(eta_run *r, eta_err *err)
 {
-    const void *x, *y;
-    int64_t n;
-    int rc = eta_loader_next(r->loader, &x, &y, &n);
-    if (rc != 1)
-        return run_fail(err, ETA_ESTATE, "the training loader did not end its epoch after %lld batches",
-                        (long long)r->batches);
+    int rc = run_epoch_turn(r, err);
+    if (rc)
+        return rc;
     eta_metrics_epoch_end(r->metrics);
-    r->epoch++;
-    r->batch_in_epoch = 0;
     run_average_epoch_end(r);
     return ETA_OK;
 }
@@ -343,6 +338,9 @@ double eta_run_fit_seconds(const eta_run *r)
 int eta_run_fit(eta_run *r, eta_err *err)
 {
     eta_err_clear(err);
+    if (r->lr_pending)
+        return run_fail(err, ETA_EINVAL, "optimizer.lr = auto: the range test has not chosen the rate yet "
+                                         "(eta_run_set_peak_lr)");
     r->t_start = run_now();
     r->test_loss = r->test_acc = NAN;
     int rc = monitor_open(r, err);

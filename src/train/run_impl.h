@@ -71,6 +71,9 @@ struct eta_run {
     int64_t checkpoints;      /* checkpoints this process began to write (the fault hook counts them) */
     char class_name[24];      /* eta_run_class_name's number for a class without a name */
     double test_loss, test_acc;
+    double lr_peak;           /* optimizer.lr: the run's peak rate; 0: as the specs say */
+    double lr_top;            /* the specs' own peak rate (eta_run_spec_peak_lr) */
+    bool lr_pending;          /* optimizer.lr = auto, not decided yet */
     /* state */
     int64_t step;             /* optimizer steps taken (skipped ones included) */
     int64_t epoch;            /* epochs finished */
@@ -115,6 +118,9 @@ int run_each_batch(eta_run *r, eta_split split, int64_t batch, bool train, run_b
  * the batch or rolled the run back (no new step: nothing to evaluate or
  * save), or a negative code (the guard's stop included). */
 int run_step(eta_run *r, eta_err *err);
+/* The loader's end-of-epoch marker read and the counters moved to the next
+ * epoch (run.c). */
+int run_epoch_turn(eta_run *r, eta_err *err);
 
 /* The guard's verdict on a step (run_fit.c). After ROLLBACK the guard has
  * restored the state it kept (run_state_restore); STOP fills err with the
