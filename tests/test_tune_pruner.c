@@ -163,6 +163,7 @@ static void test_asha_by_hand(void **state)
     assert_int_equal(report(&s, &p, 0, 100, 2), SWEEP_GO);
     assert_int_equal(report(&s, &p, 1, 100, 4), SWEEP_GO);
     assert_int_equal(report(&s, &p, 2, 100, 1), SWEEP_PRUNE);
+    assert_int_equal(report(&s, &p, 3, 100, 2), SWEEP_GO); /* at the cutoff (the median of 2, 4, 1): not below */
     /* the second report (t = 2) meets milestone 2, alone there */
     assert_int_equal(report(&s, &p, 1, 200, 5), SWEEP_GO);
     assert_true(s.t[1].rungs[1] == 5);
