@@ -10,7 +10,8 @@
 #                                                schedule.max_lr, runs/bench-sweep)
 # ETA: the eta binary (build/release/eta); EVAL: steps between evaluations
 # (86: five an epoch of Fashion-MNIST at batch 128); PRUNER: the SH spec
-# (sh(min_resource=$EVAL)); GRID: the grid (logspace(1e-4, 1, 13)).
+# (sh(min_resource=$EVAL)); GRID: the grid (logspace(1e-4, 1, 13)); SEED: the order
+# the grid is visited in (--seed; 0), which the asynchronous rule depends on.
 set -eu
 eta=${ETA:-build/release/eta}
 cfg=${1:-configs/fmnist-mlp.ini}
@@ -19,12 +20,13 @@ out=${3:-runs/bench-sweep}
 eval_every=${EVAL:-86}
 pruner=${PRUNER:-sh(min_resource=$eval_every)}
 grid=${GRID:-logspace(1e-4, 1, 13)}
+seed=${SEED:-0}
 mkdir -p "$out"
 for p in none "$pruner"; do
     name=$( [ "$p" = none ] && echo grid || echo sh )
     rm -rf "${out:?}/$name"
     "$eta" sweep "$cfg" --grid "$key=$grid" --pruner "$p" --set train.eval_every="$eval_every" \
-        --set output.plots=false --dir "$out/$name" > "$out/$name.ranked.csv" 2> "$out/$name.log"
+        --set output.plots=false --seed "$seed" --dir "$out/$name" > "$out/$name.ranked.csv" 2> "$out/$name.log"
 done
 # sweep.csv: trial,KEY,state,val_loss,steps,seconds
 awk -F, -v key="$key" '

@@ -153,10 +153,12 @@ static int chart_curves(const char *dir, const sweep_plan *p, const row *rows, i
         snprintf(path, sizeof path, "%s/trial-%04lld/metrics.csv", dir, (long long)rows[i].number);
         if (eta_run_table_read(&t[m], path, NULL))
             continue;
-        char label[400];
-        int at = snprintf(label, sizeof label, "%lld", (long long)rows[i].number);
+        char label[400]; /* "0.01, 64 (#3)": the values, the trial */
+        int at = 0;
         for (int d = 0; d < p->space.n && at < (int)sizeof label; d++)
-            at += snprintf(label + at, sizeof label - (size_t)at, " %s", rows[i].texts[d]);
+            at += snprintf(label + at, sizeof label - (size_t)at, "%s%.60s", d ? ", " : "", rows[i].texts[d]);
+        if (at < (int)sizeof label)
+            snprintf(label + at, sizeof label - (size_t)at, " (#%lld)", (long long)rows[i].number);
         labels[m++] = strdup(label);
     }
     if (m > 0) {
