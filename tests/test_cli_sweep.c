@@ -137,6 +137,33 @@ static void test_grid(void **state)
     assert_int_equal(found, 3);
     free(out);
     free(err);
+    /* val_acc is maximized: the summary falls; Halton's points 0, 1, 2 of loguniform(1e-3, 0.1) are
+     * 1e-3, 1e-2 (the middle in log) and 10^-2.5, as exp(log lo + u (log hi - log lo)) rounds them
+     * (Optuna's log-uniform) */
+    dir = path_in(root, "acc");
+    const char *argv2[] = {"sweep", cfg, "--random", "optimizer.lr=loguniform(1e-3, 0.1)", "--trials", "3",
+                           "--sampler", "halton", "--metric", "val_acc", "--dir", dir, NULL};
+    err = eta_expect(0, argv2, NULL, &out);
+    expect_has("stdout", out, "rank,trial,optimizer.lr,state,val_acc,steps,seconds\n");
+    last = INFINITY;
+    for (char *line = strchr(out, '\n') + 1; *line; line = strchr(line, '\n') + 1) {
+        double v;
+        assert_int_equal(sscanf(line, "%*d,%*d,%*[^,],complete,%lf", &v), 1);
+        assert_true(v <= last);
+        last = v;
+    }
+    sweep_study_view v;
+    load_study(dir, &v, NULL);
+    assert_true(v.maximize);
+    sweep_study_view_free(&v);
+    char *csv = read_file(in_dir(dir, "sweep.csv"), NULL);
+    expect_has("sweep.csv", csv, "trial,optimizer.lr,state,val_acc,steps,seconds,note\n");
+    expect_has("sweep.csv", csv, "\n0,0.0010000000000000002,complete,");
+    expect_has("sweep.csv", csv, "\n1,0.010000000000000004,complete,");
+    expect_has("sweep.csv", csv, "\n2,0.003162277660168382,complete,");
+    free(csv);
+    free(out);
+    free(err);
 }
 
 static void test_prune(void **state)
