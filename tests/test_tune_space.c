@@ -205,6 +205,26 @@ static void test_random_samplers(void **state)
     assert_true(fabs(x[0] - sqrt(1e-5)) < 1e-18 && fabs(x[1] - 0.895) < 1e-15 && x[2] == 64);
     assert_int_equal(sweep_sample(&s, SWEEP_SAMPLER_HALTON, 0, 1, t, x, &err), 0);
     assert_true(fabs(x[1] - (0.8 + 0.19 / 3)) < 1e-15); /* 1 in base 3: 1/3 */
+    /* a seed shifts Sobol digitally: the first 16 points still fill the 16 boxes of [0, 1) once */
+    sweep_space one = {0};
+    assert_int_equal(sweep_space_add(&one, "optimizer.momentum=uniform(0, 1)", false, &err), 0);
+    for (uint64_t seed = 0; seed < 3; seed++) {
+        int box[16] = {0};
+        bool moved = false;
+        for (int n = 0; n < 16; n++) {
+            assert_int_equal(sweep_sample(&one, SWEEP_SAMPLER_SOBOL, seed, n, t, x, &err), 0);
+            assert_true(x[0] >= 0 && x[0] < 1);
+            box[(int)(x[0] * 16)]++;
+            moved |= x[0] != sweep_sobol((uint64_t)n, 0);
+            assert_int_equal(sweep_sample(&one, SWEEP_SAMPLER_HALTON, seed, n, t, y, &err), 0);
+            assert_true(y[0] >= 0 && y[0] < 1);
+            assert_true(seed > 0 || y[0] == sweep_halton((uint64_t)n, 0));
+        }
+        for (int b = 0; b < 16; b++)
+            assert_int_equal(box[b], 1);
+        assert_true(moved == (seed > 0)); /* seed 0: scipy's unscrambled points */
+    }
+    sweep_space_free(&one);
     sweep_sampler k;
     assert_int_equal(sweep_sampler_parse("sobol", &k, &err), 0);
     assert_int_equal(k, SWEEP_SAMPLER_SOBOL);

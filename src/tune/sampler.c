@@ -12,6 +12,8 @@
  *           QMCSampler(qmc_type="sobol") uses (scramble=False by default)
  *   halton  the radical inverse of n in the dim-th prime base:
  *           scipy.stats.qmc.Halton(scramble=False)
+ * Sobol and Halton are unscrambled with seed 0 (as scipy's); a seed > 0
+ * shifts them (qmc_shift), which scipy's Owen scrambling does differently.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -112,6 +114,20 @@ static double uniform(uint64_t *s)
     return (double)(splitmix64(s) >> 11) * 0x1.0p-53;
 }
 
+/* Seed > 0 randomizes a low-discrepancy sequence and keeps its structure:
+ * Sobol by a random digital shift (the 32-bit fraction XORed with a mask),
+ * so the first 2^k points still fill every dyadic box of side 2^-k once;
+ * Halton by a Cranley-Patterson rotation (u + shift mod 1). */
+static double qmc_shift(sweep_sampler k, double u, uint64_t seed, int dim)
+{
+    uint64_t s = seed ^ (0xD1B54A32D192ED03ull * (uint64_t)(dim + 1));
+    uint64_t r = splitmix64(&s);
+    if (k == SWEEP_SAMPLER_SOBOL)
+        return (double)((uint32_t)(u * 4294967296.0) ^ (uint32_t)(r >> 32)) / 4294967296.0;
+    double x = u + (double)(r >> 11) * 0x1.0p-53;
+    return x >= 1 ? x - 1 : x;
+}
+
 /* The grid point of trial n: a Fisher-Yates shuffle of 0..size from the seed. */
 static int64_t grid_index(uint64_t seed, int64_t size, int64_t n)
 {
@@ -165,8 +181,11 @@ int sweep_sample(const sweep_space *sp, sweep_sampler k, uint64_t seed, int64_t 
                     snprintf(err->msg, sizeof err->msg, "%s samples at most %d keys", NAMES[k], SWEEP_SOBOL_DIMS);
                 }
                 return ETA_EINVAL;
-            } else
+            } else {
                 u[d] = k == SWEEP_SAMPLER_SOBOL ? sweep_sobol((uint64_t)number, d) : sweep_halton((uint64_t)number, d);
+                if (seed) /* a shift the same for every trial, drawn from the seed and the dimension */
+                    u[d] = qmc_shift(k, u[d], seed, d);
+            }
         }
     }
     for (int d = 0; d < sp->n; d++)

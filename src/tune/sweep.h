@@ -86,7 +86,8 @@ double sweep_halton(uint64_t n, int dim);
  * order shuffled by seed (as Optuna's GridSampler picks unvisited points at
  * random) and needs number < grid size; random draws uniform numbers from
  * the seed and the number; Sobol and Halton take the sequence's point
- * `number` (unscrambled, as Optuna's QMCSampler by default). */
+ * `number`: unscrambled with seed 0 (as Optuna's QMCSampler by default),
+ * else shifted by the seed (Sobol digitally, Halton modulo 1). */
 int sweep_sample(const sweep_space *s, sweep_sampler k, uint64_t seed, int64_t number, char texts[][SWEEP_VALUE_LEN],
                  double *nums, eta_err *err);
 
