@@ -239,6 +239,14 @@ static void test_usage(void **state)
     expect_has("--help", out, "usage: eta sweep CONFIG");
     free(out);
     free(err);
+    /* optimizer.lr under OneCycleLR: a warning, and the sweep runs */
+    const char *w[] = {"sweep", cfg, "--grid", "optimizer.lr=[0.1]", "--set", "schedule=OneCycleLR(max_lr=0.01)",
+                       "--dir", path_in(root, "moot"), NULL};
+    err = eta_expect(0, w, NULL, &out);
+    expect_has("stderr", err, "warning: the schedule OneCycleLR sets the rate itself, so optimizer.lr changes "
+                              "nothing; sweep schedule.max_lr instead");
+    free(out);
+    free(err);
     /* the same directory with other settings: refused */
     const char *dir = path_in(root, "again");
     const char *a1[] = {"sweep", cfg, "--grid", "optimizer.lr=[0.1]", "--dir", dir, NULL};

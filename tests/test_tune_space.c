@@ -144,7 +144,7 @@ static void test_lists_and_grid_sampler(void **state)
     (void)state;
     sweep_space s = {0};
     eta_err err;
-    assert_int_equal(sweep_space_add(&s, "train.batch_size=[64, 128, 256]", true, &err), 0);
+    assert_int_equal(sweep_space_add(&s, "data.batch_size=[64, 128, 256]", true, &err), 0);
     assert_int_equal(sweep_space_add(&s, "optimizer=['SGD(lr=0.1)', \"AdamW()\"]", true, &err), 0);
     assert_string_equal(s.dims[0].values[0], "64"); /* an int stays an int */
     assert_true(s.dims[0].nums[2] == 256);
@@ -182,7 +182,7 @@ static void test_random_samplers(void **state)
     eta_err err;
     assert_int_equal(sweep_space_add(&s, "optimizer.lr=loguniform(1e-5, 1)", false, &err), 0);
     assert_int_equal(sweep_space_add(&s, "optimizer.momentum=uniform(0.8, 0.99)", false, &err), 0);
-    assert_int_equal(sweep_space_add(&s, "train.batch_size=[32, 64]", true, &err), 0);
+    assert_int_equal(sweep_space_add(&s, "data.batch_size=[32, 64]", true, &err), 0);
     assert_int_equal(sweep_space_grid_size(&s), 0);
     char t[SWEEP_MAX_DIMS][SWEEP_VALUE_LEN], t2[SWEEP_MAX_DIMS][SWEEP_VALUE_LEN];
     double x[SWEEP_MAX_DIMS], y[SWEEP_MAX_DIMS];

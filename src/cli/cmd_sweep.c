@@ -84,6 +84,24 @@ static int mkdirs(const char *dir)
     return mkdir(p, 0777) == 0 || errno == EEXIST ? 0 : -1;
 }
 
+/* A schedule that sets the rate itself (OneCycleLR's max_lr, CyclicLR's base_lr and max_lr) makes
+ * optimizer.lr moot: every trial would train alike. Said once, before any trial. */
+static void warn_moot_lr(const eta_config *cfg, const sweep_space *space)
+{
+    const char *sched = eta_config_get(cfg, "schedule", "spec");
+    eta_spec *v;
+    if (!sched || !*sched || eta_spec_parse(&v, sched, NULL))
+        return;
+    const char *name = v->kind == ETA_SPEC_CALL ? v->str : "";
+    bool sets_rate = !strcmp(name, "OneCycleLR") || !strcmp(name, "CyclicLR");
+    for (int i = 0; sets_rate && i < space->n; i++)
+        if (!strcmp(space->dims[i].key, "optimizer.lr"))
+            fprintf(stderr, "eta %s: warning: the schedule %s sets the rate itself, so optimizer.lr changes "
+                            "nothing; sweep schedule.%s instead\n", CMD, name,
+                    !strcmp(name, "OneCycleLR") ? "max_lr" : "max_lr (or base_lr)");
+    eta_spec_free(v);
+}
+
 typedef struct args {
     const char *config, *trials, *sampler, *pruner, *metric, *workers, *seed, *dir, *join;
     const char *grid[SWEEP_MAX_DIMS], *random[SWEEP_MAX_DIMS], *sets[MAX_SETS];
@@ -140,6 +158,8 @@ static int create_study(const args *a, char *dir, size_t dir_size, long *workers
     for (int i = 0; rc == CLI_CONTINUE && i < a->nsets; i++)
         if (eta_config_set(cfg, a->sets[i], &err))
             rc = cli_spec_error(CMD, NULL, a->sets[i], &err);
+    if (rc == CLI_CONTINUE)
+        warn_moot_lr(cfg, &space);
     if (rc == CLI_CONTINUE && !a->dir) {
         const char *base = strrchr(a->config, '/') ? strrchr(a->config, '/') + 1 : a->config;
         const char *ext = strrchr(base, '.');

@@ -3,7 +3,7 @@
  *   --grid 'optimizer.lr=logspace(1e-4, 1, 13)'  13 values from 1e-4 to 1, evenly spaced in
  *                                                log (numpy's geomspace: the ends are given)
  *   --grid 'optimizer.momentum=linspace(0.8, 0.99, 4)'   numpy's linspace
- *   --grid 'train.batch_size=[64, 128, 256]'     a list: numbers, or 'texts' (specs)
+ *   --grid 'data.batch_size=[64, 128, 256]'     a list: numbers, or 'texts' (specs)
  *   --random 'optimizer.lr=loguniform(1e-5, 1)'  Optuna's suggest_float(log=True), Ray's loguniform
  *   --random 'optimizer.momentum=uniform(0.8, 0.99)'
  *

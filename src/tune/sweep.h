@@ -36,7 +36,7 @@
 typedef enum sweep_dim_kind { SWEEP_GRID = 0, SWEEP_UNIFORM, SWEEP_LOGUNIFORM } sweep_dim_kind;
 
 typedef struct sweep_dim {
-    char key[128];     /* a config key: "train.batch_size", "optimizer.lr" (inside the spec) */
+    char key[128];     /* a config key: "data.batch_size", "optimizer.lr" (inside the spec) */
     sweep_dim_kind kind;
     int n;             /* GRID: the values */
     char **values;     /* GRID: each value's text, as --set takes it */

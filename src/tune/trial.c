@@ -5,7 +5,7 @@
  * evaluation to the study, whose pruner may stop the run there. A
  * non-finite value prunes the trial at once, as does a guard stop.
  *
- * A param is a config key (train.batch_size=64, as --set takes it) or an
+ * A param is a config key (data.batch_size=64, as --set takes it) or an
  * argument inside a section's spec: optimizer.lr=0.01 turns
  * `SGD(lr=0.05, momentum=0.9)` into `SGD(lr=0.01, momentum=0.9)` (an
  * argument not written is added: `AdamW()` becomes `AdamW(lr=0.01)`).
