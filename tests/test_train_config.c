@@ -316,8 +316,8 @@ static void test_set(void **state)
                                         "epochs? valid keys in [train]: epochs, steps, seed, threads, "
                                         "clip_grad_norm, clip_grad_value, accumulate, eval_every, log_every, "
                                         "early_stopping, monitor, mode, patience, min_delta");
-    set_fails(c, "data.batch_size=3", 6, 10,
-              "--set data.batch_size=3: unknown key 'batch_size' in [train]; it belongs in [data]");
+    set_fails(c, "train.batch_size=3", 6, 10,
+              "--set train.batch_size=3: unknown key 'batch_size' in [train]; it belongs in [data]");
     set_fails(c, "epochs=3", 0, 6, "--set epochs=3: 'epochs' is no section; write train.epochs=...");
     set_fails(c, "batch_size=3", 0, 10, "--set batch_size=3: unknown section 'batch_size'; it belongs in [data]");
     set_fails(c, "train=3", 0, 5, "--set train=3: [train] has no spec; write train.KEY=VALUE");
