@@ -179,10 +179,13 @@ char *sweep_study_setting(sweep_study *st, const char *name)
     return v;
 }
 
-/* When process pid started (clock ticks after boot: /proc/PID/stat's 22nd field), or -1. */
-static int64_t process_start(int64_t pid)
+/* When process pid started (clock ticks after boot: /proc/PID/stat's 22nd
+ * field), or -1 when it cannot be read; *zombie: it has ended and waits for
+ * its parent (a worker whose sweep was killed, until init reaps it). */
+static int64_t process_start(int64_t pid, bool *zombie)
 {
     char path[64], buf[1024];
+    *zombie = false;
     snprintf(path, sizeof path, "/proc/%lld/stat", (long long)pid);
     FILE *f = fopen(path, "r");
     if (!f)
@@ -192,6 +195,8 @@ static int64_t process_start(int64_t pid)
     buf[n] = 0;
     const char *p = strrchr(buf, ')'); /* the command name may hold spaces and parentheses */
     long long start = -1;
+    if (p && p[1] == ' ')
+        *zombie = p[2] == 'Z' || p[2] == 'X';
     for (int field = 2; p && *p && field < 22; field++)
         p = strchr(p + 1, ' ');
     if (p && sscanf(p, " %lld", &start) != 1)
@@ -199,13 +204,14 @@ static int64_t process_start(int64_t pid)
     return start;
 }
 
-/* Whether the process that claimed a trial still runs (not another that got its pid). */
+/* Whether the process that claimed a trial still runs (not another that got its pid, nor its zombie). */
 static bool process_alive(int64_t pid, int64_t start)
 {
     if (pid <= 0 || (kill((pid_t)pid, 0) != 0 && errno != EPERM))
         return false;
-    int64_t now = process_start(pid);
-    return now < 0 || start < 0 || now == start;
+    bool zombie;
+    int64_t now = process_start(pid, &zombie);
+    return !zombie && (now < 0 || start < 0 || now == start);
 }
 
 static int write_params(sweep_study *st, int64_t number, int nparams, const char *const *names,
@@ -233,7 +239,8 @@ int sweep_study_claim(sweep_study *st, int64_t n_trials, int nparams, const char
         return rc;
     int64_t me = (int64_t)getpid(), count = 0;
     /* first a trial whose process is gone (an interrupted sweep), then a new one */
-    int64_t me_start = process_start(me);
+    bool zombie;
+    int64_t me_start = process_start(me, &zombie);
     sqlite3_stmt *s = prep(st, "SELECT number, pid, pid_start FROM trials WHERE state = 'running' ORDER BY number");
     while (s && !found && sqlite3_step(s) == SQLITE_ROW)
         if (!process_alive(sqlite3_column_int64(s, 1), sqlite3_column_type(s, 2) == SQLITE_NULL
