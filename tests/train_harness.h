@@ -56,6 +56,21 @@ static const char *const TRAIN_CONFIG_PLATEAU =
     "seed = 4\n"
     TRAIN_CONFIG_TAIL;
 
+/* Iris (90 / 30 / 30 examples) and a small MLP: 6 steps an epoch, 36 in all, an
+ * evaluation at each epoch's end; a run takes a fraction of a second. */
+static const char *const TRAIN_CONFIG_IRIS = "[data]\n"
+                                             "spec = CSV('sklearn/iris.csv', split='stratified')\n"
+                                             "batch_size = 16\n"
+                                             "[model]\n"
+                                             "spec = Sequential(Linear(4, 16), ReLU(), Linear(16, 3))\n"
+                                             "[optimizer]\n"
+                                             "spec = Adam(lr=1e-2)\n"
+                                             "[train]\n"
+                                             "epochs = 6\n"
+                                             "threads = 1\n"
+                                             "[output]\n"
+                                             "plots = false\n";
+
 /* The temporary folder of a test file (group setup and teardown): made
  * from a template such as "/tmp/eta_train_run_XXXXXX", removed with all
  * it holds. */

@@ -9,6 +9,9 @@
  *     eta_run_fit(r, &err);                   // epochs, evals, checkpoints, early stopping
  *     eta_run_free(r);
  *
+ * A caller that watches the run (a sweep trial) passes a report hook in the
+ * options: it sees every validation evaluation and may stop the run there.
+ *
  * One step (run.c): up to `accumulate` batches through forward and backward
  * (gradients averaged), the gradient norm, clipping, the guard's verdict
  * (nothing non-finite reaches the weights), the schedule's lr times the
@@ -30,6 +33,21 @@
 
 typedef struct eta_run eta_run;
 
+/* What the report hook sees after each evaluation on the validation split. */
+typedef struct eta_run_report {
+    int64_t step;    /* optimizer steps taken (skipped ones included) */
+    int64_t epoch;   /* the epoch the evaluation belongs to (0-based) */
+    double val_loss; /* the validation loss; +-inf when the model diverged */
+    double val_acc;  /* the validation accuracy, NAN when not a classifier */
+} eta_run_report;
+
+/* Returns 0 to go on, 1 to stop the run after this evaluation (it ends as an
+ * early-stopped run does: checkpoint, test evaluation, model, plots), or a
+ * negative ETA_E* code with err filled, which eta_run_fit returns. Called
+ * only when the data set has a validation split, after the evaluation went
+ * to the metrics and to early stopping. */
+typedef int (*eta_run_report_fn)(void *ud, const eta_run_report *rep, eta_err *err);
+
 typedef struct eta_run_options {
     const char *dir;       /* run directory; NULL: the config's [output] dir */
     const char *data_dir;  /* where relative paths in data specs start; NULL: the current directory */
@@ -40,6 +58,8 @@ typedef struct eta_run_options {
     bool no_files;         /* write nothing: no run directory, no config.ini (the range test, eta lr-find) */
     char *msg;             /* may be NULL: a config error in full (file:line:col, the line, a caret) */
     size_t msg_size;
+    eta_run_report_fn report; /* may be NULL: called after each validation evaluation */
+    void *report_ud;
 } eta_run_options;
 
 int eta_run_new(eta_run **out, eta_config *cfg, const eta_run_options *opts, eta_err *err);

@@ -193,7 +193,22 @@ void run_layer_stats_after(eta_run *r)
 
 /* ---- evaluation, plateau, early stopping -------------------------------- */
 
-/* Returns 1 when early stopping ends the run. */
+/* The caller's report hook (eta_run_options.report): 1 when it stops the run. */
+static int report(eta_run *r, int64_t epoch, double vl, double va, eta_err *err)
+{
+    if (!r->opts.report)
+        return 0;
+    eta_run_report rep = {.step = r->step, .epoch = epoch, .val_loss = vl, .val_acc = va};
+    int rc = r->opts.report(r->opts.report_ud, &rep, err);
+    if (rc < 0)
+        return rc;
+    if (rc > 0)
+        eta_metrics_message(r->metrics, r->step, "info", "stopped after this evaluation by the caller's report hook",
+                            err);
+    return rc > 0;
+}
+
+/* Returns 1 when early stopping or the report hook ends the run. */
 static int evaluate(eta_run *r, eta_err *err)
 {
     double vl, va;
@@ -226,7 +241,7 @@ static int evaluate(eta_run *r, eta_err *err)
         eta_metrics_message(r->metrics, r->step, "info", text, err);
         return 1;
     }
-    return 0;
+    return report(r, epoch, vl, va, err);
 }
 
 /* checkpoint.eta is the newest; with output.keep_checkpoints = K > 1 the
