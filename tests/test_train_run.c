@@ -254,6 +254,33 @@ static void test_guard_skip(void **state)
     assert_string_equal(last[0], "200");
 }
 
+/* Prodigy's lr column is the rate it chose, d * lr (its "dlr"), not the lr
+ * of its spec (1.0): d starts at d0 = 1e-6 and grows. */
+static void test_metrics_lr_of_prodigy(void **state)
+{
+    (void)state;
+    SKIP_UNLESS_FMNIST();
+    free(train_fmnist(0, "prodigy", (const char *[]){"optimizer=Prodigy()", "schedule.spec=", "train.steps=30", NULL},
+                      true));
+    char *t = read_file(path_in(run_dir("prodigy"), "metrics.csv"), NULL);
+    assert_non_null(t);
+    assert_non_null(strstr(t, "step,epoch,lr,"));
+    double first = 0, last = 0;
+    int rows = 0;
+    for (char *line = strchr(t, '\n'); line && line[1]; line = strchr(line + 1, '\n')) {
+        double lr;
+        assert_int_equal(sscanf(line + 1, "%*d,%*d,%lf,", &lr), 1);
+        assert_true(isfinite(lr) && lr > 0 && lr < 1);
+        if (!rows++)
+            first = lr;
+        last = lr;
+    }
+    print_message("Prodigy: lr column %g at step 1, %g at step %d\n", first, last, rows);
+    assert_int_equal(rows, 30);
+    assert_true(last > first);
+    free(t);
+}
+
 /* A rollback to a step that was evaluated: the step is not evaluated
  * again (ReduceLROnPlateau would refuse the repeated metric and end the
  * run), nor checkpointed again. */
@@ -495,7 +522,7 @@ int main(void)
         cmocka_unit_test(test_guard_default_tries_stop),
         cmocka_unit_test(test_guard_stop),
         cmocka_unit_test(test_keep_checkpoints),
-        cmocka_unit_test(test_guard_skip),
+        cmocka_unit_test(test_guard_skip), cmocka_unit_test(test_metrics_lr_of_prodigy),
         cmocka_unit_test(test_rollback_to_evaluated_step),
         cmocka_unit_test(test_init_from_torch),
         cmocka_unit_test(test_outputs_match_classes),

@@ -147,7 +147,12 @@ void run_metrics_step(eta_run *r, double loss, double gnorm, int64_t seen)
     int ng = eta_optim_group_count(r->opt);
     double lr[64], mom[64];
     for (int i = 0; i < ng && i < 64; i++) {
+        /* Prodigy and D-Adaptation step by d * lr (their "dlr"), not by the lr given (1.0): the
+         * rate they chose is the one to log and plot; a group at lr 0 stays frozen at 0. */
+        double dlr;
         lr[i] = eta_optim_lr(r->opt, i);
+        if (lr[i] != 0 && eta_optim_scalar(r->opt, i, "dlr", &dlr) == ETA_OK)
+            lr[i] = dlr;
         mom[i] = eta_optim_momentum(r->opt, i);
     }
     eta_train_step s = {.step = r->step,
