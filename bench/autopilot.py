@@ -63,18 +63,20 @@ def read_run(d):
 
 
 def train(eta, cfg, sets, d, threads):
-    """Trains unless d holds a finished run; returns dict(val, steps, lr, extra)."""
-    if not os.path.exists(os.path.join(d, "model.safetensors")):
+    """Trains unless d holds a finished run (d.rc written); returns dict(val, steps, rc,
+    lr and finder for lr = auto). A failed run (the guard stopped it) has val NaN and the
+    steps it took."""
+    if not os.path.exists(d + ".rc"):
         shutil.rmtree(d, ignore_errors=True)
         os.makedirs(d)
         cmd = [eta, "train", cfg, "--dir", d, "--progress", "off"]
         for s in sets + ["output.plots=false", "train.threads=%d" % threads]:
             cmd += ["--set", s]
-        rc = run(cmd, d + ".log")
-        if rc != 0:
-            return {"val": float("nan"), "steps": 0, "rc": rc}
-    val, steps = read_run(d)
-    out = {"val": val, "steps": steps, "rc": 0}
+        with open(d + ".rc", "w") as f:
+            f.write("%d\n" % run(cmd, d + ".log"))
+    rc = int(open(d + ".rc").read())
+    val, steps = read_run(d) if os.path.exists(os.path.join(d, "metrics.csv")) else (0, 0)
+    out = {"val": val if rc == 0 else float("nan"), "steps": steps, "rc": rc}
     auto = os.path.join(d, "lr_auto.txt")
     if os.path.exists(auto):
         kv = dict(l.split(" = ", 1) for l in open(auto).read().splitlines() if " = " in l)
@@ -91,8 +93,10 @@ def lr_find(eta, cfg, sets, d):
         cmd = [eta, "lr-find", cfg]
         for s in sets + ["train.threads=1"]:
             cmd += ["--set", s]
-        with open(path + ".tmp", "w") as f:
-            subprocess.run(cmd, stdout=f, stderr=subprocess.DEVNULL, check=True)
+        with open(path + ".tmp", "w") as f, open(path + ".err", "w") as err:
+            rc = subprocess.run(cmd, stdout=f, stderr=err).returncode
+        if rc != 0:
+            sys.exit("autopilot.py: eta lr-find %s failed (exit %d); see %s.err" % (cfg, rc, path))
         os.rename(path + ".tmp", path)
     curve, rules = open(path).read().split("\n\n", 1)
     batches = len(curve.strip().splitlines()) - 1
