@@ -8,7 +8,7 @@ For each workload and seed it runs, with the built `eta` only (train, lr-find, s
   - `eta lr-find`, then each rule's suggestion trained as the peak rate;
   - Schedule-Free AdamW, Prodigy, DAdaptAdam, DoG and AdamHD with their defaults and no
     schedule;
-  - the candidate default max(valley, 2*steep) (bench/autopilot-results.md);
+  - candidates for auto's rule, combinations of the rules (CANDIDATES);
   - the same grid swept with successive halving (`--pruner 'sh(min_resource=E)'`, E the
     steps between evaluations);
 and prints a Markdown table per workload: the final validation loss (mean over seeds), its
@@ -30,8 +30,12 @@ import subprocess
 import sys
 
 GRID = "logspace(1e-4, 1, 13)"
-# a candidate for auto's rule, from these measurements: not what eta does
-PROPOSAL = "max(valley, 2*steep)"
+# candidates for auto's rule, from these measurements (bench/autopilot-results.md): not
+# what eta does; each gets the rate from the suggestions (valley always there when called)
+CANDIDATES = {
+    "max(valley, 2*steep)": lambda s: max(s["valley"], 2 * (s.get("steep") or 0)),
+    "max(valley, 3*log_gradient)": lambda s: max(s["valley"], 3 * (s.get("log_gradient") or 0)),
+}
 RULES = ["valley", "slide", "minimum", "steep", "gradient", "log_gradient"]
 # optimizer spec for the rate-free rows: their defaults, no schedule
 FREE = [("AdamWScheduleFree", "AdamWScheduleFree()"), ("Prodigy", "Prodigy()"),
@@ -150,10 +154,11 @@ def workload(eta, name, seeds, out):
         for rule in RULES:
             if sugg.get(rule):
                 jobs[rule] = (base + ["optimizer.lr=%r" % sugg[rule]], batches)
-        if sugg.get("valley"):  # the proposed default (bench/autopilot-results.md)
-            prop = max(sugg["valley"], 2 * (sugg.get("steep") or 0))
-            jobs[PROPOSAL] = (base + ["optimizer.lr=%r" % prop], batches)
-            sugg[PROPOSAL] = prop
+        if sugg.get("valley"):
+            for label, rule in CANDIDATES.items():
+                lr = rule(sugg)
+                jobs[label] = (base + ["optimizer.lr=%r" % lr], batches)
+                sugg[label] = lr
         for label, spec in FREE:
             jobs[label] = (base + ["optimizer=" + spec, "schedule.spec="], 0)
         with cf.ThreadPoolExecutor(2) as pool:
@@ -162,7 +167,7 @@ def workload(eta, name, seeds, out):
             for k, fut in futs.items():
                 r = fut.result()
                 r["steps"] += jobs[k][1] + r.get("finder", 0)
-                if k in RULES or k == PROPOSAL:
+                if k in RULES or k in CANDIDATES:
                     r["lr"] = sugg[k]
                 res["rows"].setdefault(k, {})[seed] = r
         for rule in RULES:
@@ -212,7 +217,7 @@ def table(name, res, seeds):
             label, lrs_, "%.4g" % v if math.isfinite(v) else "failed", gap,
             100 * steps / grid_steps))
 
-    order = ["auto"] + RULES + [PROPOSAL] + [k for k, _ in FREE]
+    order = ["auto"] + RULES + list(CANDIDATES) + [k for k, _ in FREE]
     for k in order:
         if k not in res["rows"]:
             continue
