@@ -4,7 +4,8 @@
 For each workload and seed it runs, with the built `eta` only (train, lr-find, sweep):
   - the reference: `eta sweep` over a 13-point log grid of optimizer.lr (the run's peak
     rate, the config's own schedule), every trial to its end;
-  - `eta train --set optimizer.lr=auto` (the default rule, the range test included);
+  - `eta train --set optimizer.lr=auto` (the default rule, the range test included), and
+    with optimizer.auto = sweep (the range test, a successive-halving sweep, the run);
   - `eta lr-find`, then each rule's suggestion trained as the peak rate;
   - Schedule-Free AdamW, Prodigy, DAdaptAdam, DoG and AdamHD with their defaults and no
     schedule;
@@ -85,7 +86,7 @@ def train(eta, cfg, sets, d, threads):
     if os.path.exists(auto):
         kv = dict(l.split(" = ", 1) for l in open(auto).read().splitlines() if " = " in l)
         out["lr"] = float(kv["lr"])
-        out["finder"] = int(kv["points"])
+        out["finder"] = int(kv["points"]) + int(kv.get("sweep.steps", 0))
     return out
 
 
@@ -150,7 +151,8 @@ def workload(eta, name, seeds, out):
                                 "sh(min_resource=%d)" % per_epoch, seed)
         print("%s seed %d: lr-find, trains" % (name, seed), file=sys.stderr, flush=True)
         batches, sugg = lr_find(eta, cfg, base, sd)
-        jobs = {"auto": (base + ["optimizer.lr=auto"], 0)}
+        jobs = {"auto": (base + ["optimizer.lr=auto"], 0),
+                "auto_sweep": (base + ["optimizer.lr=auto", "optimizer.auto=sweep"], 0)}
         for rule in RULES:
             if sugg.get(rule):
                 jobs[rule] = (base + ["optimizer.lr=%r" % sugg[rule]], batches)
@@ -217,12 +219,12 @@ def table(name, res, seeds):
             label, lrs_, "%.4g" % v if math.isfinite(v) else "failed", gap,
             100 * steps / grid_steps))
 
-    order = ["auto"] + RULES + list(CANDIDATES) + [k for k, _ in FREE]
+    order = ["auto", "auto_sweep"] + RULES + list(CANDIDATES) + [k for k, _ in FREE]
     for k in order:
         if k not in res["rows"]:
             continue
         rs = [res["rows"][k][s] for s in seeds]
-        label = "auto (valley)" if k == "auto" else ("rule " + k if k in RULES else k)
+        label = "auto (valley)" if k == "auto" else "auto = sweep" if k == "auto_sweep" else ("rule " + k if k in RULES else k)
         row(label, gmean(r.get("lr") for r in rs), [r["val"] for r in rs],
             mean(r["steps"] for r in rs))
     # SH: the best completed trial of each seed's sweep

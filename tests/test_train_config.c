@@ -13,7 +13,7 @@ static void test_schema(void **state)
 {
     (void)state;
     int n = eta_config_key_count();
-    assert_int_equal(n, 51);
+    assert_int_equal(n, 55);
     assert_null(eta_config_key_at(-1));
     assert_null(eta_config_key_at(n));
     assert_int_equal(eta_config_section_count(), 8);

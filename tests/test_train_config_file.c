@@ -249,7 +249,7 @@ static void test_round_trip(void **state)
     eta_config *f = NULL;
     assert_int_equal(eta_config_read(&f, path, &e), ETA_OK);
     expect_same(c, f);
-    expect_where(f, "train", "epochs", 0, path, 35, 10);
+    expect_where(f, "train", "epochs", 0, path, 36, 10);
     eta_config_free(f);
     DIR *dh = opendir(dir);
     assert_non_null(dh);

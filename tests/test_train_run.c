@@ -300,6 +300,43 @@ static void test_rollback_to_evaluated_step(void **state)
     assert_int_equal(count_in(js, "{\"type\":\"eval\",\"step\":20,"), 2); /* before the rollback and after */
 }
 
+/* A run that ends between evaluations (train.eval_every does not divide
+ * it, or train.steps ends inside an epoch) is evaluated at its end too: its
+ * last val_loss is the trained model's, which a sweep ranks it by. */
+static void test_end_is_evaluated(void **state)
+{
+    (void)state;
+    SKIP_UNLESS_SKLEARN();
+    const char *cfg = put_text(root, "digits-end.ini",
+                               "[data]\nspec = CSV('sklearn/digits.csv.gz', split='stratified')\nbatch_size = 64\n"
+                               "[model]\nspec = Sequential(Linear(64, 10))\n"
+                               "[optimizer]\nspec = SGD(lr=0.01)\n"
+                               "[train]\nsteps = 40\nthreads = 1\n[output]\nplots = false\n");
+    const char *dir = run_dir("end-eval15");
+    const char *argv[] = {"train", cfg, "--dir", dir, "--set", "train.eval_every=15", "--quiet", NULL};
+    free(eta_expect(0, argv, NULL, NULL));
+    const char *js = path_in(dir, "metrics.jsonl");
+    assert_int_equal(count_in(js, "{\"type\":\"eval\","), 3);
+    assert_int_equal(count_in(js, "{\"type\":\"eval\",\"step\":15,"), 1);
+    assert_int_equal(count_in(js, "{\"type\":\"eval\",\"step\":30,"), 1);
+    assert_int_equal(count_in(js, "{\"type\":\"eval\",\"step\":40,"), 1);
+    /* every epoch (17 steps of 64 of the 1,077 training digits), then the end inside the third */
+    const char *dir2 = run_dir("end-eval-epoch");
+    const char *argv2[] = {"train", cfg, "--dir", dir2, "--quiet", NULL};
+    free(eta_expect(0, argv2, NULL, NULL));
+    js = path_in(dir2, "metrics.jsonl");
+    assert_int_equal(count_in(js, "{\"type\":\"eval\","), 3);
+    assert_int_equal(count_in(js, "{\"type\":\"eval\",\"step\":34,"), 1);
+    assert_int_equal(count_in(js, "{\"type\":\"eval\",\"step\":40,"), 1);
+    /* a run whose evaluations fall on its end is evaluated once there */
+    const char *dir3 = run_dir("end-eval20");
+    const char *argv3[] = {"train", cfg, "--dir", dir3, "--set", "train.eval_every=20", "--quiet", NULL};
+    free(eta_expect(0, argv3, NULL, NULL));
+    js = path_in(dir3, "metrics.jsonl");
+    assert_int_equal(count_in(js, "{\"type\":\"eval\","), 2);
+    assert_int_equal(count_in(js, "{\"type\":\"eval\",\"step\":40,"), 1);
+}
+
 /* ---- models in -------------------------------------------------------- */
 
 /* breast_cancer's first 20 features, for the torch fixture's MLP (20 in,
@@ -524,6 +561,7 @@ int main(void)
         cmocka_unit_test(test_keep_checkpoints),
         cmocka_unit_test(test_guard_skip), cmocka_unit_test(test_metrics_lr_of_prodigy),
         cmocka_unit_test(test_rollback_to_evaluated_step),
+        cmocka_unit_test(test_end_is_evaluated),
         cmocka_unit_test(test_init_from_torch),
         cmocka_unit_test(test_outputs_match_classes),
         cmocka_unit_test(test_eval_matches_torch),

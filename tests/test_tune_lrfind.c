@@ -8,7 +8,9 @@
  *     a schedule, OneCycleLR's max_lr with one), read from metrics.csv;
  *     auto runs the test, writes lr_find.csv, lr_find.png, lr_auto.txt and
  *     config.ini's optimizer.lr, and trains exactly as `--set
- *     optimizer.lr=<that rate>` does; a resume does not test again;
+ *     optimizer.lr=<that rate>` does; a resume does not test again; with
+ *     optimizer.auto = sweep, the rates it sweeps, the winner, and the run
+ *     trained as its winning trial;
  *   - `eta lr-find`: the CSV, the suggestions table with the default
  *     marked, --suggest, --plot, --dir, and its usage errors (exit 2).
  * labels: unit cli full
@@ -302,6 +304,90 @@ static void test_lr_auto(void **state)
     assert_false(file_exists(path_in(dir4, "model.safetensors")));
 }
 
+/* optimizer.auto = sweep: the range test brackets the rate (its lowest
+ * point lr_min = 10 x fastai's minimum), 4 rates a third of a decade apart
+ * from 10^(1/3) lr_min down are swept with successive halving (rungs every
+ * ceil(40/9) = 5 steps), the best completed trial's rate is the run's peak,
+ * and the run then trains exactly as that trial did (same final val_loss). */
+static void test_lr_auto_sweep(void **state)
+{
+    (void)state;
+    SKIP_UNLESS(data_file("sklearn/digits.csv.gz"), HOW_FETCH);
+    char dir[256];
+    snprintf(dir, sizeof dir, "%s/auto-sweep", root);
+    const char *argv[] = {"train", config_path, "--set", "optimizer.lr=auto", "--set", "optimizer.auto=sweep",
+                          "--set", "lr_find.sweep_rates=4", "--set", "lr_find.steps=40", "--dir", dir,
+                          "--progress", "off", NULL};
+    char *err = eta_expect(0, argv, NULL, NULL);
+    expect_has("stderr", err, "lr = auto (sweep): the range test's lowest point is at ");
+    expect_has("stderr", err, "successive halving (rungs at 5 and 15 of 40 steps)");
+    expect_has("stderr", err, " won (trial ");
+    free(err);
+    char method[32], pruner[96], rates[512], lr_text[64];
+    auto_value(dir, "method", method, sizeof method);
+    assert_string_equal(method, "sweep");
+    auto_value(dir, "sweep.pruner", pruner, sizeof pruner);
+    assert_string_equal(pruner, "sh(min_resource=5, reduction_factor=3)");
+    double lr = auto_value(dir, "lr", lr_text, sizeof lr_text);
+    double lr_min = auto_value(dir, "sweep.lr_min", NULL, 0);
+    assert_true(fabs(lr_min - 10 * auto_value(dir, "suggestion.minimum", NULL, 0)) <= 1e-12 * lr_min);
+    auto_value(dir, "sweep.rates", rates, sizeof rates);
+    double want[4], got[4];
+    for (int k = 0; k < 4; k++)
+        want[k] = lr_min * pow(10, (1 - k) / 3.0);
+    assert_int_equal(sscanf(rates, "[%lf, %lf, %lf, %lf]", &got[0], &got[1], &got[2], &got[3]), 4);
+    bool listed = false;
+    for (int k = 0; k < 4; k++) {
+        assert_true(fabs(got[k] - want[k]) <= 1e-12 * want[k]);
+        listed |= got[k] == lr;
+    }
+    assert_true(listed);
+    /* the winner is the best completed trial of lr_sweep/sweep.csv, its compute the steps of all */
+    char *csv = read_file(path_in(dir, "lr_sweep/sweep.csv"), NULL);
+    assert_non_null(csv);
+    double best = INFINITY, best_lr = NAN;
+    long long steps = 0;
+    int trials = 0;
+    for (char *line = strchr(csv, '\n'); line && line[1]; line = strchr(line + 1, '\n')) {
+        long long t, st;
+        double x, v;
+        char state_[16];
+        int k = sscanf(line + 1, "%lld,%lf,%15[a-z],%lf,%lld", &t, &x, state_, &v, &st);
+        assert_int_equal(k, 5);
+        trials++;
+        steps += st;
+        if (!strcmp(state_, "complete") && v < best) {
+            best = v;
+            best_lr = x;
+        }
+    }
+    free(csv);
+    assert_int_equal(trials, 4);
+    assert_true(best_lr == lr);
+    assert_true(auto_value(dir, "sweep.steps", NULL, 0) == (double)steps);
+    assert_true(fabs(auto_value(dir, "sweep.val_loss", NULL, 0) - best) <= 1e-5 * best);
+    char want_ini[128];
+    snprintf(want_ini, sizeof want_ini, "lr = %s\n", lr_text);
+    char *ini = read_file(path_in(dir, "config.ini"), NULL);
+    expect_has("config.ini", ini, want_ini);
+    free(ini);
+    /* the run itself: the winning trial again (its last val_loss) */
+    char *m = read_file(path_in(dir, "metrics.csv"), NULL);
+    assert_non_null(m);
+    int col = 0; /* val_loss's column */
+    for (const char *c = m; strncmp(c, "val_loss", 8); c++)
+        col += *c == ',';
+    const char *row = m + strlen(m) - 1;
+    while (row > m && row[-1] != '\n')
+        row--;
+    for (int k = 0; k < col; k++)
+        row = strchr(row, ',') + 1;
+    double final = strtod(row, NULL);
+    free(m);
+    if (!(fabs(final - best) <= 1e-5 * best))
+        fail_msg("the run's final val_loss %.9g is not its winning trial's %.9g", final, best);
+}
+
 static void test_cli(void **state)
 {
     (void)state;
@@ -391,6 +477,7 @@ int main(void)
         cmocka_unit_test(test_probe_moves_the_run),
         cmocka_unit_test(test_lr_number_is_the_peak),
         cmocka_unit_test(test_lr_auto),
+        cmocka_unit_test(test_lr_auto_sweep),
         cmocka_unit_test(test_cli),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

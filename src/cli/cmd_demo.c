@@ -2,7 +2,8 @@
  *
  * The CNN of `eta model`'s example on Fashion-MNIST (Debian's
  * dataset-fashion-mnist: 55,000 training, 5,000 validation and 10,000 test
- * images), AdamW with a one-cycle rate, the divergence guard on; progress
+ * images), AdamW with a one-cycle rate whose peak the range test picks
+ * before training (optimizer.lr = auto), the divergence guard on; progress
  * on the terminal, metrics, plots, the checkpoint and the model in
  * runs/demo/, the test accuracy at the end. The run is the config below,
  * driven exactly as `eta train` drives one (cli_train_run); it is written to
@@ -20,7 +21,8 @@
 static const char *const CMD = "demo";
 
 static const char DEMO_CONFIG[] =
-    "; eta demo: Fashion-MNIST, a CNN, AdamW with a one-cycle rate, the guard on\n"
+    "; eta demo: Fashion-MNIST, a CNN, AdamW with a one-cycle rate whose peak the range test\n"
+    "; picks (lr = auto; the rule `minimum`, the closest on this CNN in bench/autopilot), the guard on\n"
     "[data]\n"
     "spec = FashionMNIST(normalize=True)\n"
     "batch_size = 128\n"
@@ -29,11 +31,14 @@ static const char DEMO_CONFIG[] =
     "ReLU(), MaxPool2d(2), Flatten(), Linear(3136, 128), ReLU(), Linear(128, 10))\n"
     "[optimizer]\n"
     "spec = AdamW(lr=1e-3, weight_decay=0.01)\n"
+    "lr = auto\n"
     "no_decay = *.bias\n"
     "[schedule]\n"
     "spec = OneCycleLR(max_lr=3e-3)\n"
     "[train]\n"
     "epochs = 3\n"
+    "[lr_find]\n"
+    "rule = minimum\n"
     "[output]\n"
     "dir = runs/demo\n";
 
@@ -42,8 +47,10 @@ static void help(void)
     printf("usage: eta demo [--epochs N] [--dir DIR] [--threads N]\n"
            "       eta demo lr [--help]\n\n"
            "Trains the CNN of `eta model`'s example on Fashion-MNIST (70,000 images of clothing,\n"
-           "10 classes; Debian's dataset-fashion-mnist) with AdamW and a one-cycle learning rate,\n"
-           "the divergence guard on, and prints the test accuracy (about 91%% after 3 epochs).\n"
+           "10 classes; Debian's dataset-fashion-mnist) with AdamW and a one-cycle learning rate\n"
+           "whose peak the range test picks first (optimizer.lr = auto, shown before training;\n"
+           "the evidence in DIR/lr_find.png and lr_auto.txt), the divergence guard on, and prints\n"
+           "the test accuracy (about 91%% after 3 epochs).\n"
            "Progress goes to stderr; metrics.csv, loss.png, lr.png, grad_norm.png, the\n"
            "checkpoint and model.safetensors to the run directory. The run is an ordinary\n"
            "`eta train` run: its config is DIR/config.ini.\n\n"
@@ -61,7 +68,8 @@ static void help(void)
 static void clear_demo(const char *dir)
 {
     static const char *const files[] = {"checkpoint.eta", "config.ini", "metrics.csv", "metrics.jsonl",
-                                        "layers.csv", "loss.png", "lr.png", "grad_norm.png", "model.safetensors"};
+                                        "layers.csv", "loss.png", "lr.png", "grad_norm.png", "model.safetensors",
+                                        "lr_find.csv", "lr_find.png", "lr_auto.txt"};
     char path[1100];
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
         snprintf(path, sizeof path, "%s/%s", dir, files[i]);
@@ -105,7 +113,7 @@ int cmd_demo(int argc, char **argv)
     }
     clear_demo(dir);
     fprintf(stderr, "eta demo: Fashion-MNIST, a CNN (454,922 parameters), AdamW with a one-cycle rate, %lld epochs; "
-                    "run directory %s\n",
+                    "run directory %s; first the range test picks the peak rate\n",
             epochs, dir);
     eta_run_options ro = {.progress = -1};
     rc = cli_train_run(CMD, cfg, &ro);

@@ -22,7 +22,7 @@
 
 static const char *const CMD = "sweep";
 
-enum { MAX_SETS = 64, MAX_WORKERS = 256 };
+enum { MAX_SETS = CLI_SWEEP_MAX_SETS, MAX_WORKERS = 256 };
 
 static void help(void)
 {
@@ -84,16 +84,12 @@ static int mkdirs(const char *dir)
     return mkdir(p, 0777) == 0 || errno == EEXIST ? 0 : -1;
 }
 
-typedef struct args {
-    const char *config, *trials, *sampler, *pruner, *metric, *workers, *seed, *dir, *join;
-    const char *grid[SWEEP_MAX_DIMS], *random[SWEEP_MAX_DIMS], *sets[MAX_SETS];
-    int ngrid, nrandom, nsets;
-} args;
+typedef cli_sweep_args args;
 
 /* A new study's settings from the command line, written to DIR/study.db
  * (or compared with those already there). Returns the exit code, or
  * CLI_CONTINUE. */
-static int create_study(const args *a, char *dir, size_t dir_size, long *workers)
+static int create_study(const char *cmd, const args *a, char *dir, size_t dir_size, long *workers)
 {
     eta_err err;
     sweep_space space = {0};
@@ -102,44 +98,44 @@ static int create_study(const args *a, char *dir, size_t dir_size, long *workers
         bool grid = i < a->ngrid;
         const char *arg = grid ? a->grid[i] : a->random[i - a->ngrid];
         if (sweep_space_add(&space, arg, grid, &err))
-            rc = cli_usage_error(CMD, "--%s %s", grid ? "grid" : "random", err.msg);
+            rc = cli_usage_error(cmd, "--%s %s", grid ? "grid" : "random", err.msg);
     }
     if (rc == CLI_CONTINUE && space.n == 0)
-        rc = cli_usage_error(CMD, "nothing to sweep: give --grid KEY=SPACE or --random KEY=DIST "
+        rc = cli_usage_error(cmd, "nothing to sweep: give --grid KEY=SPACE or --random KEY=DIST "
                                   "(--grid 'optimizer.lr=logspace(1e-4, 1, 13)'; see --help)");
     int64_t gsize = rc == CLI_CONTINUE ? sweep_space_grid_size(&space) : 0;
     sweep_sampler sampler = gsize > 0 ? SWEEP_SAMPLER_GRID : SWEEP_SAMPLER_RANDOM;
     if (rc == CLI_CONTINUE && a->sampler && sweep_sampler_parse(a->sampler, &sampler, &err))
-        rc = cli_usage_error(CMD, "--sampler: %s", err.msg);
+        rc = cli_usage_error(cmd, "--sampler: %s", err.msg);
     long long trials = gsize, seed = 0;
-    if (rc == CLI_CONTINUE && a->trials && !cli_parse_int(CMD, "--trials", a->trials, 1, 1000000, &trials))
+    if (rc == CLI_CONTINUE && a->trials && !cli_parse_int(cmd, "--trials", a->trials, 1, 1000000, &trials))
         rc = EXIT_USAGE;
     if (rc == CLI_CONTINUE && !a->trials && gsize == 0)
-        rc = cli_usage_error(CMD, "--random needs --trials N: how many points to sample");
+        rc = cli_usage_error(cmd, "--random needs --trials N: how many points to sample");
     if (rc == CLI_CONTINUE && sampler == SWEEP_SAMPLER_GRID && gsize == 0)
-        rc = cli_usage_error(CMD, "--sampler grid: every key needs --grid (a --random key has no grid)");
+        rc = cli_usage_error(cmd, "--sampler grid: every key needs --grid (a --random key has no grid)");
     if (rc == CLI_CONTINUE && sampler == SWEEP_SAMPLER_GRID && trials > gsize)
-        rc = cli_usage_error(CMD, "--trials %lld: the grid has %lld points", trials, (long long)gsize);
-    if (rc == CLI_CONTINUE && a->seed && !cli_parse_int(CMD, "--seed", a->seed, 0, INT64_MAX, &seed))
+        rc = cli_usage_error(cmd, "--trials %lld: the grid has %lld points", trials, (long long)gsize);
+    if (rc == CLI_CONTINUE && a->seed && !cli_parse_int(cmd, "--seed", a->seed, 0, INT64_MAX, &seed))
         rc = EXIT_USAGE;
     sweep_pruner pr;
     const char *pruner = a->pruner ? a->pruner : "none";
     if (rc == CLI_CONTINUE && sweep_pruner_parse(pruner, &pr, &err))
-        rc = cli_spec_error(CMD, "--pruner", pruner, &err);
+        rc = cli_spec_error(cmd, "--pruner", pruner, &err);
     const char *metric = a->metric ? a->metric : "val_loss";
     if (rc == CLI_CONTINUE && strcmp(metric, "val_loss") && strcmp(metric, "val_acc"))
-        rc = cli_usage_error(CMD, "--metric: '%s' is not a metric (val_loss, val_acc)", metric);
+        rc = cli_usage_error(cmd, "--metric: '%s' is not a metric (val_loss, val_acc)", metric);
     /* the config, its overrides and trial 0's point must make a valid config */
     eta_config *cfg = NULL;
     char *text = NULL;
     size_t len = 0;
     if (rc == CLI_CONTINUE && eta_file_read_all(a->config, (void **)&text, &len, &err))
-        rc = cli_usage_error(CMD, "%s", err.msg);
+        rc = cli_usage_error(cmd, "%s", err.msg);
     if (rc == CLI_CONTINUE && eta_config_read(&cfg, a->config, &err))
-        rc = cli_usage_error(CMD, "%s", err.msg);
+        rc = cli_usage_error(cmd, "%s", err.msg);
     for (int i = 0; rc == CLI_CONTINUE && i < a->nsets; i++)
         if (eta_config_set(cfg, a->sets[i], &err))
-            rc = cli_spec_error(CMD, NULL, a->sets[i], &err);
+            rc = cli_spec_error(cmd, NULL, a->sets[i], &err);
     if (rc == CLI_CONTINUE && !a->dir) {
         const char *base = strrchr(a->config, '/') ? strrchr(a->config, '/') + 1 : a->config;
         const char *ext = strrchr(base, '.');
@@ -150,7 +146,7 @@ static int create_study(const args *a, char *dir, size_t dir_size, long *workers
     long w = cores() < trials ? cores() : (long)trials; /* one thread each on a small machine */
     if (rc == CLI_CONTINUE && a->workers) {
         long long x;
-        if (!cli_parse_int(CMD, "--workers", a->workers, 1, MAX_WORKERS, &x))
+        if (!cli_parse_int(cmd, "--workers", a->workers, 1, MAX_WORKERS, &x))
             rc = EXIT_USAGE;
         w = (long)x;
     }
@@ -182,27 +178,27 @@ static int create_study(const args *a, char *dir, size_t dir_size, long *workers
         double nums[SWEEP_MAX_DIMS];
         eta_config *c0 = NULL;
         if (sweep_sample(&space, sampler, (uint64_t)seed, 0, texts, nums, &err))
-            rc = cli_usage_error(CMD, "%s", err.msg);
+            rc = cli_usage_error(cmd, "%s", err.msg);
         else if (sweep_trial_config(&plan, (const char(*)[SWEEP_VALUE_LEN])texts, 0, &c0, msg, sizeof msg, &err))
-            rc = cli_usage_error(CMD, "%s", msg);
+            rc = cli_usage_error(cmd, "%s", msg);
         eta_config_free(c0);
     }
     sweep_study *st = NULL;
     char path[1200];
     snprintf(path, sizeof path, "%s/study.db", dir);
     if (rc == CLI_CONTINUE && mkdirs(dir))
-        rc = cli_usage_error(CMD, "--dir: cannot create %s: %s", dir, strerror(errno));
+        rc = cli_usage_error(cmd, "--dir: cannot create %s: %s", dir, strerror(errno));
     if (rc == CLI_CONTINUE && sweep_study_open(&st, path, &err))
-        rc = cli_run_report(CMD, NULL, &err, ETA_EIO);
+        rc = cli_run_report(cmd, NULL, &err, ETA_EIO);
     int had = rc == CLI_CONTINUE ? sweep_study_init(st, names, values, 12, &err) : 0;
     if (had < 0)
-        rc = cli_run_report(CMD, NULL, &err, ETA_EIO);
+        rc = cli_run_report(cmd, NULL, &err, ETA_EIO);
     for (int i = 0; rc == CLI_CONTINUE && had == 1 && i < 12; i++) {
         if (!strcmp(names[i], "threads")) /* a restart may bring another number of workers */
             continue;
         char *old = sweep_study_setting(st, names[i]);
         if (!old || strcmp(old, values[i]))
-            rc = cli_usage_error(CMD, "%s already holds another sweep (its %s differs): run it with "
+            rc = cli_usage_error(cmd, "%s already holds another sweep (its %s differs): run it with "
                                       "--join %s, or choose another --dir", dir, names[i], dir);
         free(old);
     }
@@ -215,7 +211,7 @@ static int create_study(const args *a, char *dir, size_t dir_size, long *workers
 }
 
 /* Forks n workers on the study in dir; waits for them. */
-static int run_workers(const char *dir, long n)
+static int run_workers(const char *cmd, const char *dir, long n)
 {
     pid_t pids[MAX_WORKERS];
     long started = 0;
@@ -224,7 +220,7 @@ static int run_workers(const char *dir, long n)
     for (long i = 0; i < n; i++) {
         pid_t pid = fork();
         if (pid < 0) {
-            fprintf(stderr, "eta %s: cannot start worker %ld: %s\n", CMD, i + 1, strerror(errno));
+            fprintf(stderr, "eta %s: cannot start worker %ld: %s\n", cmd, i + 1, strerror(errno));
             break;
         }
         if (pid == 0) {
@@ -234,7 +230,7 @@ static int run_workers(const char *dir, long n)
             eta_err err;
             int rc = sweep_work(dir, cli_data_dir(), stderr, &err);
             if (rc)
-                fprintf(stderr, "eta %s: %s\n", CMD, err.msg);
+                fprintf(stderr, "eta %s: %s\n", cmd, err.msg);
             fflush(stderr);
             _exit(rc == ETA_EINVAL || rc == ETA_EFORMAT ? EXIT_USAGE : rc ? EXIT_RUN : EXIT_OK);
         }
@@ -250,6 +246,29 @@ static int run_workers(const char *dir, long n)
             code = c;
     }
     return code;
+}
+
+/* Runs `workers` workers on the study in dir, then writes its outputs (the
+ * ranked summary to `summary`). Returns the exit code. */
+static int run_study(const char *cmd, const char *dir, long workers, FILE *summary)
+{
+    int code = run_workers(cmd, dir, workers), failed;
+    eta_err err;
+    if (sweep_outputs(dir, summary, stderr, &failed, &err)) {
+        fprintf(stderr, "eta %s: %s\n", cmd, err.msg);
+        return EXIT_RUN;
+    }
+    if (failed)
+        fprintf(stderr, "eta %s: %d trial%s failed (%s/sweep.csv and the trials' lines above say why)\n", cmd,
+                failed, failed > 1 ? "s" : "", dir);
+    return code ? code : failed ? EXIT_RUN : EXIT_OK;
+}
+
+int cli_sweep_run(const char *cmd, const cli_sweep_args *a, FILE *summary, char *dir, size_t dir_size)
+{
+    long workers = cores();
+    int rc = create_study(cmd, a, dir, dir_size, &workers);
+    return rc != CLI_CONTINUE ? rc : run_study(cmd, dir, workers, summary);
 }
 
 int cmd_sweep(int argc, char **argv)
@@ -294,18 +313,9 @@ int cmd_sweep(int argc, char **argv)
             return cli_usage_error(CMD, "expected one config file, such as configs/fmnist-mlp.ini "
                                         "(or --join DIR; see --help)");
         a.config = pos[0];
-        int rc = create_study(&a, dir, sizeof dir, &workers);
+        int rc = create_study(CMD, &a, dir, sizeof dir, &workers);
         if (rc != CLI_CONTINUE)
             return rc;
     }
-    int code = run_workers(dir, workers), failed;
-    eta_err err;
-    if (sweep_outputs(dir, stdout, stderr, &failed, &err)) {
-        fprintf(stderr, "eta %s: %s\n", CMD, err.msg);
-        return EXIT_RUN;
-    }
-    if (failed)
-        fprintf(stderr, "eta %s: %d trial%s failed (%s/sweep.csv and the trials' lines above say why)\n", CMD,
-                failed, failed > 1 ? "s" : "", dir);
-    return code ? code : failed ? EXIT_RUN : EXIT_OK;
+    return run_study(CMD, dir, workers, stdout);
 }

@@ -66,11 +66,15 @@ const char *cli_data_dir(void)
 }
 
 /* optimizer.lr = auto: the range test before training, its pick on stderr
- * (tune/lrauto.c writes the evidence into the run directory). */
+ * (tune/lrauto.c writes the evidence into the run directory); with
+ * optimizer.auto = sweep, the test and a sweep (cli/lr_sweep.c). */
 static int lr_auto(const char *cmd, eta_run *r, const eta_config *cfg, bool quiet)
 {
     eta_err err;
     eta_lr_auto_report rep;
+    const char *how = eta_config_get(cfg, "optimizer", "auto");
+    if (eta_run_lr_pending(r) && how && !strcmp(how, "sweep"))
+        return cli_lr_auto_sweep(cmd, r, cfg, quiet);
     int rc = eta_lr_auto(r, cfg, &rep, &err);
     if (rc == 1)
         return EXIT_OK;

@@ -94,6 +94,8 @@ const char *eta_run_class_name(eta_run *r, int k);
 const eta_data_info *eta_run_data_info(const eta_run *r);
 eta_net *eta_run_net(eta_run *r);
 int64_t eta_run_step_count(const eta_run *r);
+/* The optimizer steps the whole run takes (train.epochs or train.steps). */
+int64_t eta_run_total_steps(const eta_run *r);
 
 /* ---- what the range test drives (src/tune/lrfind.c) ----------------------
  *

@@ -480,3 +480,4 @@ const char *eta_run_class_name(eta_run *r, int k)
 const eta_data_info *eta_run_data_info(const eta_run *r) { return r->info; }
 eta_net *eta_run_net(eta_run *r) { return r->net; }
 int64_t eta_run_step_count(const eta_run *r) { return r->step; }
+int64_t eta_run_total_steps(const eta_run *r) { return r->total_steps; }

@@ -409,6 +409,11 @@ int eta_run_fit(eta_run *r, eta_err *err)
         if (r->eval_every == 0 && (rc = evaluate(r, err)) < 0)
             return rc;
     }
+    /* the run ends between evaluations (eval_every does not divide it, or train.steps ends inside an
+     * epoch): its end is evaluated too, so the last val_loss is the trained model's */
+    if (!stop && r->step > 0 && (r->eval_every > 0 ? r->step % r->eval_every != 0 : r->batch_in_epoch > 0) &&
+        (rc = evaluate(r, err)) < 0)
+        return rc;
     r->t_epochs = run_now() - r->t_start;
     r->finished = true;
     if ((rc = checkpoint(r, err)) || (rc = finish(r, err)))

@@ -5,6 +5,10 @@
  *   lr_find.png   loss against lr with every rule's suggestion marked
  *   lr_auto.txt   the decision: rate, rule, what it replaces, the test's
  *                 settings and every rule's suggestion, as `key = value`
+ * With optimizer.auto = sweep the CLI (cli/lr_sweep.c) takes the test's
+ * evidence from eta_lr_auto_test_run, sweeps, and commits its own pick with
+ * eta_lr_auto_commit; lr_auto.txt then also holds the sweep's rates and
+ * results.
  * The rate goes into the config as optimizer.lr (eta_run_set_peak_lr), so
  * DIR/config.ini and every checkpoint hold the decision and a resume runs
  * with it, without a second test. How a peak maps onto a schedule is the
@@ -34,51 +38,52 @@ static void put_kv(FILE *f, const char *key, double v)
     fprintf(f, "%s = %s\n", key, num);
 }
 
-static void decision_text(FILE *f, const eta_lrfind_config *c, const eta_lrfind_result *res,
-                          const eta_lr_suggestion *s, eta_lr_rule rule, double spec_peak)
+static void decision_text(FILE *f, const eta_lr_auto_test *t, const char *method, double lr, double spec_peak,
+                          const char *extra)
 {
-    fprintf(f, "; optimizer.lr = auto: the range test's decision, made before training (docs/lrfind.md)\n");
-    if (s[rule].ok)
-        put_kv(f, "lr", s[rule].lr);
+    fprintf(f, "; optimizer.lr = auto: the decision, made before training (docs/lrfind.md)\n");
+    if (lr > 0)
+        put_kv(f, "lr", lr);
     else
         fprintf(f, "lr = none\n");
-    fprintf(f, "rule = %s\n", eta_lr_rule_name(rule));
+    fprintf(f, "method = %s\n", method);
+    fprintf(f, "rule = %s\n", eta_lr_rule_name(t->rule));
     put_kv(f, "spec_peak", spec_peak);
-    put_kv(f, "start", c->start);
-    put_kv(f, "end", c->end);
-    fprintf(f, "steps = %lld\n", (long long)c->steps);
-    fprintf(f, "mode = %s\n", c->mode == ETA_LRFIND_EXP ? "exp" : "linear");
-    put_kv(f, "beta", c->beta);
-    put_kv(f, "stop_factor", c->stop_factor);
-    fprintf(f, "points = %lld\n", (long long)res->n);
-    fprintf(f, "stopped = %s\n", res->stopped ? "true" : "false");
+    put_kv(f, "start", t->c.start);
+    put_kv(f, "end", t->c.end);
+    fprintf(f, "steps = %lld\n", (long long)t->c.steps);
+    fprintf(f, "mode = %s\n", t->c.mode == ETA_LRFIND_EXP ? "exp" : "linear");
+    put_kv(f, "beta", t->c.beta);
+    put_kv(f, "stop_factor", t->c.stop_factor);
+    fprintf(f, "points = %lld\n", (long long)t->points);
+    fprintf(f, "stopped = %s\n", t->stopped ? "true" : "false");
     for (int k = 0; k < ETA_LR_RULE_COUNT; k++) {
         char key[64];
         snprintf(key, sizeof key, "suggestion.%s", eta_lr_rule_name((eta_lr_rule)k));
-        if (s[k].ok)
-            put_kv(f, key, s[k].lr);
+        if (t->s[k].ok)
+            put_kv(f, key, t->s[k].lr);
         else
-            fprintf(f, "%s = none: %s\n", key, s[k].why);
+            fprintf(f, "%s = none: %s\n", key, t->s[k].why);
     }
+    if (extra)
+        fputs(extra, f);
 }
 
-int eta_lr_auto(eta_run *r, const eta_config *cfg, eta_lr_auto_report *rep, eta_err *err)
+int eta_lr_auto_test_run(eta_run *r, const eta_config *cfg, eta_lr_auto_test *t, eta_err *err)
 {
-    if (!eta_run_lr_pending(r))
-        return 1;
-    eta_lrfind_config c;
-    eta_lr_rule rule;
-    int rc = eta_lrfind_config_read(cfg, &c, &rule, err);
+    memset(t, 0, sizeof *t);
+    int rc = eta_lrfind_config_read(cfg, &t->c, &t->rule, err);
     if (rc)
         return rc;
     eta_lrfind_result res;
-    if ((rc = eta_lrfind_run(r, &c, &res, err))) {
+    if ((rc = eta_lrfind_run(r, &t->c, &res, err))) {
         eta_lrfind_result_free(&res);
         return rc;
     }
-    eta_lr_suggestion s[ETA_LR_RULE_COUNT];
+    t->points = res.n;
+    t->stopped = res.stopped;
     for (int k = 0; k < ETA_LR_RULE_COUNT; k++)
-        eta_lr_suggest((eta_lr_rule)k, res.lr, res.smooth, res.n, c.steps, &s[k]);
+        eta_lr_suggest((eta_lr_rule)k, res.lr, res.smooth, res.n, t->c.steps, &t->s[k]);
     const char *dir = eta_run_dir(r);
     char *text = NULL;
     size_t len = 0;
@@ -96,24 +101,48 @@ int eta_lr_auto(eta_run *r, const eta_config *cfg, eta_lr_auto_report *rep, eta_
     if (!rc && plots) {
         char path[1200];
         snprintf(path, sizeof path, "%s/lr_find.png", dir);
-        rc = eta_lrfind_plot(path, &res, &c, s, ETA_LR_RULE_COUNT, "range test (optimizer.lr = auto)", err);
+        rc = eta_lrfind_plot(path, &res, &t->c, t->s, ETA_LR_RULE_COUNT, "range test (optimizer.lr = auto)", err);
     }
-    if (!rc && (f = open_memstream(&text, &len))) {
-        decision_text(f, &c, &res, s, rule, eta_run_spec_peak_lr(r));
-        fclose(f);
-        rc = write_text(dir, "lr_auto.txt", text, len, err);
-        free(text);
-    }
-    if (!rc && !s[rule].ok)
-        rc = eta_spec_fail(err, ETA_ESTATE, NULL,
-                           "optimizer.lr = auto: the range test gave no %s suggestion: %s; see %s/lr_find.csv, and "
-                           "choose another lr_find.rule or lr_find settings",
-                           eta_lr_rule_name(rule), s[rule].why, dir);
-    if (!rc)
-        rc = eta_run_set_peak_lr(r, s[rule].lr, err);
-    if (!rc && rep)
-        *rep = (eta_lr_auto_report){.lr = s[rule].lr, .rule = rule, .spec_peak = eta_run_spec_peak_lr(r),
-                                    .points = res.n, .stopped = res.stopped};
     eta_lrfind_result_free(&res);
     return rc;
+}
+
+int eta_lr_auto_commit(eta_run *r, const eta_lr_auto_test *t, const char *method, double lr, const char *extra,
+                       eta_err *err)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    if (!f)
+        return eta_spec_fail(err, ETA_ENOMEM, NULL, "lr = auto: out of memory");
+    decision_text(f, t, method, lr, eta_run_spec_peak_lr(r), extra);
+    fclose(f);
+    int rc = write_text(eta_run_dir(r), "lr_auto.txt", text, len, err);
+    free(text);
+    return rc || !(lr > 0) ? rc : eta_run_set_peak_lr(r, lr, err);
+}
+
+int eta_lr_auto(eta_run *r, const eta_config *cfg, eta_lr_auto_report *rep, eta_err *err)
+{
+    if (!eta_run_lr_pending(r))
+        return 1;
+    eta_lr_auto_test t;
+    int rc = eta_lr_auto_test_run(r, cfg, &t, err);
+    if (rc)
+        return rc;
+    const eta_lr_suggestion *s = &t.s[t.rule];
+    if (!s->ok) {
+        eta_lr_auto_commit(r, &t, "test", NAN, NULL, NULL); /* the evidence, lr = nan: no decision */
+        return eta_spec_fail(err, ETA_ESTATE, NULL,
+                             "optimizer.lr = auto: the range test gave no %s suggestion: %s; see %s/lr_find.csv, "
+                             "and choose another lr_find.rule or lr_find settings",
+                             eta_lr_rule_name(t.rule), s->why, eta_run_dir(r));
+    }
+    double spec_peak = eta_run_spec_peak_lr(r);
+    if ((rc = eta_lr_auto_commit(r, &t, "test", s->lr, NULL, err)))
+        return rc;
+    if (rep)
+        *rep = (eta_lr_auto_report){.lr = s->lr, .rule = t.rule, .spec_peak = spec_peak, .points = t.points,
+                                    .stopped = t.stopped};
+    return 0;
 }

@@ -165,4 +165,22 @@ typedef struct eta_lr_auto_report {
  * rule has no suggestion (ETA_ESTATE, naming the rule and why). */
 int eta_lr_auto(eta_run *r, const eta_config *cfg, eta_lr_auto_report *rep, eta_err *err);
 
+/* The two halves of eta_lr_auto, for a decision made otherwise (the CLI's
+ * optimizer.auto = sweep). eta_lr_auto_test_run: reads [lr_find], runs the
+ * test, computes every rule's suggestion and writes lr_find.csv and
+ * lr_find.png. eta_lr_auto_commit: writes lr_auto.txt (method, lr, the
+ * test's settings and suggestions, then `extra`, lines of `key = value`)
+ * and, when lr > 0, sets it as the run's peak rate (lr <= 0 or NaN: the
+ * evidence of no decision, "lr = none"). */
+typedef struct eta_lr_auto_test {
+    eta_lrfind_config c;
+    eta_lr_rule rule;     /* lr_find.rule */
+    int64_t points;
+    bool stopped;
+    eta_lr_suggestion s[ETA_LR_RULE_COUNT];
+} eta_lr_auto_test;
+int eta_lr_auto_test_run(eta_run *r, const eta_config *cfg, eta_lr_auto_test *t, eta_err *err);
+int eta_lr_auto_commit(eta_run *r, const eta_lr_auto_test *t, const char *method, double lr, const char *extra,
+                       eta_err *err);
+
 #endif
