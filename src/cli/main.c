@@ -9,6 +9,7 @@ static const struct {
     cli_cmd_fn fn;
     const char *help;
 } commands[] = {
+    {"data", cmd_data, "what eta makes of a data set: splits, shapes, classes, vocabulary; a split as CSV"},
     {"demo", cmd_demo, "train Fashion-MNIST with the guard on; 'eta demo lr': why the rate matters"},
     {"eval", cmd_eval, "evaluate a trained run on its test split: loss, accuracy, confusion matrix"},
     {"lr-find", cmd_lrfind, "the learning-rate range test on a training config, with every rule's suggestion"},

@@ -64,3 +64,18 @@ int eta_fmt_real(char *buf, size_t n, double x)
         return snprintf(buf, n, "%.0f.0", x);
     return snprintf(buf, n, "%.*f", decimals, x);
 }
+
+void eta_fmt_csv_field(FILE *f, const char *text)
+{
+    if (!strpbrk(text, ",\"\n\r")) {
+        fputs(text, f);
+        return;
+    }
+    fputc('"', f);
+    for (const char *c = text; *c; c++) {
+        if (*c == '"')
+            fputc('"', f);
+        fputc(*c, f);
+    }
+    fputc('"', f);
+}

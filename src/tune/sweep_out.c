@@ -18,6 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/fmt.h"
 #include "eta/plot.h"
 #include "train/runplot.h"
 #include "tune/sweep.h"
@@ -47,28 +48,12 @@ static int rank_cmp(const void *a, const void *b)
     return x->number < y->number ? -1 : x->number > y->number;
 }
 
-/* A CSV field: quoted when it holds a comma, a quote or a line break. */
-static void csv_field(FILE *f, const char *text)
-{
-    if (!strpbrk(text, ",\"\n\r")) {
-        fputs(text, f);
-        return;
-    }
-    fputc('"', f);
-    for (const char *c = text; *c; c++) {
-        if (*c == '"')
-            fputc('"', f);
-        fputc(*c, f);
-    }
-    fputc('"', f);
-}
-
 /* trial, the keys, state, metric, steps, seconds[, note] */
 static void print_row(FILE *f, const row *w, int ndims, bool note)
 {
     fprintf(f, "%lld,", (long long)w->number);
     for (int d = 0; d < ndims; d++) {
-        csv_field(f, w->texts[d]);
+        eta_fmt_csv_field(f, w->texts[d]);
         fputc(',', f);
     }
     fprintf(f, "%s,", sweep_state_name(w->state));
@@ -77,7 +62,7 @@ static void print_row(FILE *f, const row *w, int ndims, bool note)
     fprintf(f, ",%lld,%.2f", (long long)w->r.steps, isnan(w->r.seconds) ? 0.0 : w->r.seconds);
     if (note) {
         fputc(',', f);
-        csv_field(f, w->r.note);
+        eta_fmt_csv_field(f, w->r.note);
     }
     fputc('\n', f);
 }
@@ -86,7 +71,7 @@ static void print_header(FILE *f, const sweep_plan *p, bool ranked)
 {
     fprintf(f, "%strial,", ranked ? "rank," : "");
     for (int d = 0; d < p->space.n; d++) {
-        csv_field(f, p->space.dims[d].key);
+        eta_fmt_csv_field(f, p->space.dims[d].key);
         fputc(',', f);
     }
     fprintf(f, "state,%s,steps,seconds%s\n", p->metric, ranked ? "" : ",note");
