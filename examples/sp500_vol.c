@@ -5,6 +5,7 @@
  * statistics.
  *
  *   sp500_vol --data SPEC [--data-dir DIR] [--window 20] [--dump DIR] [--pred FILE]
+ *             [--plot FILE.png [--mlp PREDICT.csv]]
  *
  * The data set's input must start with the window of daily log returns
  * (oldest first, one column), so that x[window - 1] is yesterday's return;
@@ -26,7 +27,10 @@
  * split's own mean (scikit-learn's r2_score). --dump DIR writes DIR/train.csv,
  * val.csv and test.csv (`row,x0,..,y`: the CSV data row of each example, its
  * float32 input and target) for the PyTorch twin to compare with its own;
- * --pred FILE the test predictions of each model. Exit 1 on an error.
+ * --pred FILE the test predictions of each model; --plot FILE draws the test
+ * period's actual |r| against the least-squares and EWMA predictions (and the
+ * MLP's, from `eta predict RUN > PREDICT.csv` given to --mlp), in percent.
+ * Exit 1 on an error, 2 on bad usage.
  */
 #include <eta/eta.h>
 #include <math.h>
@@ -139,16 +143,80 @@ static int dump(const char *dir, const char *name, const part *p, int64_t d)
     return fclose(f) ? -1 : 0;
 }
 
+/* The MLP's standardised test predictions: `eta predict`'s CSV, header out0. */
+static double *read_mlp(const char *path, int64_t n)
+{
+    FILE *f = fopen(path, "r");
+    double *v = f ? malloc((size_t)n * sizeof *v) : NULL;
+    char line[128];
+    int64_t k = 0;
+    bool ok = v && fgets(line, sizeof line, f) && !strncmp(line, "out0", 4);
+    while (ok && fgets(line, sizeof line, f)) {
+        char *end;
+        ok = k < n && (v[k++] = strtod(line, &end), end != line);
+    }
+    if (f)
+        fclose(f);
+    if (!ok || k != n) {
+        fprintf(stderr, "sp500_vol: %s: expected eta predict's column out0 with %lld rows\n", path, (long long)n);
+        free(v);
+        return NULL;
+    }
+    return v;
+}
+
+/* Actual |r| (faint) and the predictions over the test period, in percent. */
+static int plot_test(const char *path, const part *t, double *const *pr, const double *mlp, double ym, double ys)
+{
+    int64_t n = t->n;
+    double *x = malloc((size_t)n * sizeof *x), *y[4] = {NULL, NULL, NULL, NULL};
+    int rc = x ? 0 : -1;
+    for (int k = 0; k < 4 && !rc; k++)
+        if (!(y[k] = malloc((size_t)n * sizeof(double))))
+            rc = -1;
+    for (int64_t i = 0; i < n && !rc; i++) {
+        x[i] = (double)i;
+        y[0][i] = 100 * (t->y[i] * ys + ym);
+        y[1][i] = 100 * (pr[M_EWMA][i] * ys + ym);
+        y[2][i] = 100 * (pr[M_LS][i] * ys + ym);
+        y[3][i] = mlp ? 100 * (mlp[i] * ys + ym) : 0;
+    }
+    if (!rc) {
+        eta_plot_series s[4] = {{x, y[0], (size_t)n, "actual |r|", 0},
+                                {x, y[1], (size_t)n, "EWMA(0.94) * sqrt(2/pi)", 0},
+                                {x, y[2], (size_t)n, "least squares", 0},
+                                {x, y[3], (size_t)n, "MLP (eta train)", 0}};
+        eta_plot_style st[4] = {{.color = 8, .faint = true}, {.color = 3}, {.color = 1}, {.color = 2}};
+        eta_plot_panel panel = {{.title = "S&P 500: next day's |log return|, test period (2017-01-03 to 2020-04-17)",
+                                 .xlabel = "trading day of the test period",
+                                 .ylabel = "|log return| (%)",
+                                 .width = 1000,
+                                 .height = 500},
+                                s, st, mlp ? 4 : 3};
+        eta_err err;
+        if (eta_plot_panels(path, &panel, 1, &err)) {
+            fprintf(stderr, "sp500_vol: %s\n", err.msg);
+            rc = -1;
+        }
+    }
+    free(x);
+    for (int k = 0; k < 4; k++)
+        free(y[k]);
+    return rc;
+}
+
 static void usage(FILE *f)
 {
     fprintf(f, "usage: sp500_vol --data SPEC [--data-dir DIR] [--window W] [--dump DIR] [--pred FILE]\n"
+               "                 [--plot FILE.png [--mlp PREDICT.csv]]\n"
                "Least squares and the yesterday, train-mean and EWMA(0.94) baselines of a volatility\n"
                "data set (see the top of examples/sp500_vol.c); CSV model,split,mse,r2,seconds.\n");
 }
 
 int main(int argc, char **argv)
 {
-    const char *spec = NULL, *dir = getenv("ETA_DATA_DIR"), *dump_dir = NULL, *pred = NULL;
+    const char *spec = NULL, *dir = getenv("ETA_DATA_DIR"), *dump_dir = NULL, *pred = NULL, *plot = NULL,
+               *mlp_path = NULL;
     long window = 20;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -168,6 +236,10 @@ int main(int argc, char **argv)
             dump_dir = v;
         else if (!strcmp(a, "--pred"))
             pred = v;
+        else if (!strcmp(a, "--plot"))
+            plot = v;
+        else if (!strcmp(a, "--mlp"))
+            mlp_path = v;
         else if (!strcmp(a, "--window"))
             window = strtol(v, NULL, 10);
         else {
@@ -302,6 +374,14 @@ int main(int argc, char **argv)
             if (fclose(f))
                 rc = -1;
         }
+    }
+    if (!rc && plot) {
+        int64_t off = p[0].n + p[1].n;
+        double *tp[M_COUNT], *mlp = mlp_path ? read_mlp(mlp_path, p[2].n) : NULL;
+        for (int j = 0; j < M_COUNT; j++)
+            tp[j] = pr[j] + off;
+        rc = mlp_path && !mlp ? -1 : plot_test(plot, &p[2], tp, mlp, ym[0], ys[0]);
+        free(mlp);
     }
     for (int j = 0; j < M_COUNT; j++)
         free(pr[j]);
