@@ -10,8 +10,9 @@ does both), it runs, on configs/sp500-vol.ini's data set:
 1. examples/sp500_vol (built as build/release/tests/sp500_vol): least squares
    and the yesterday, train-mean and EWMA(0.94) baselines, and a dump of the
    split eta made;
-2. tools/twin_sp500_vol.py --check: the twin's features, target and split
-   against that dump;
+2. tools/twin_sp500_vol.py --check --baselines: the twin's features, target
+   and split against that dump, and least squares and the baselines
+   recomputed in numpy against sp500_vol's;
 3. for each seed: the twin's initial weights (torch's default initialisation),
    then eta train from them three ways (the config's one-cycle schedule; a
    constant rate, Adam at 1e-3, the schedule's peak; `optimizer.lr = auto`
@@ -92,6 +93,8 @@ def main():
 
     # 1. least squares and baselines, and eta's split
     text, _ = run([vol, "--data", spec, "--dump", split, "--pred", os.path.join(a.out, "baselines.csv")], env)
+    with open(os.path.join(a.out, "baselines-table.csv"), "w") as f:
+        f.write(text)
     base = {}
     for line in text.strip().split("\n")[1:]:
         model, part, mse, r2, sec = line.split(",")
@@ -99,8 +102,10 @@ def main():
     y = {part: np.loadtxt(os.path.join(split, part + ".csv"), delimiter=",", skiprows=1, ndmin=2)[:, -1]
          for part in ("val", "test")}
     # 2. the twin's features against eta's
-    _, _ = run(["/usr/bin/python3", TWIN, "--data-dir", a.data_dir, "--check", split, "--no-train"], env)
-    print("features, target and split: the twin's equal eta's (float32 rounding)", file=sys.stderr)
+    _, _ = run(["/usr/bin/python3", TWIN, "--data-dir", a.data_dir, "--check", split, "--no-train",
+                "--baselines", os.path.join(a.out, "baselines-table.csv")], env)
+    print("features, target and split: the twin's equal eta's (float32 rounding); least squares and the "
+          "baselines: numpy's equal eta's", file=sys.stderr)
 
     # 3. the MLPs
     # the twin's one-cycle run first: it writes the seed's initial weights

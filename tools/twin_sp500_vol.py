@@ -19,6 +19,10 @@ docs/data.md), in numpy float64 and then float32 as eta stores them:
 --check DUMP_DIR compares them with the split eta made (examples/sp500_vol
 --dump DIR: train.csv, val.csv, test.csv with the CSV row of each example):
 the same rows in each part, inputs and targets within float32 rounding.
+--baselines TABLE.csv (sp500_vol's stdout) recomputes least squares
+(numpy.linalg.lstsq with an intercept, on the float32 inputs) and the
+yesterday, train-mean and EWMA(0.94) baselines (from the float64 returns)
+and checks eta's validation and test MSEs against them (1e-5 relative).
 
 Then it trains the config's MLP, Sequential(Linear(24, 32), ReLU(),
 Linear(32, 1)), with torch's default initialisation under torch.manual_seed(seed)
@@ -108,7 +112,7 @@ def build(data_dir):
     parts = []
     for m in masks:
         parts.append((rows[m], ((x[m] - xm) / xs).astype(np.float32), ((y[m] - ym) / ys).astype(np.float32)))
-    return parts, (xm, xs, ym, ys)
+    return parts, (xm, xs, ym, ys), r
 
 
 def check(parts, dump_dir):
@@ -126,6 +130,42 @@ def check(parts, dump_dir):
               % (name, len(rows), rows[0], rows[-1], diff), file=sys.stderr)
     if worst > 1e-6:
         sys.exit("twin_sp500_vol: eta's inputs or targets differ beyond float32 rounding (%.3g relative)" % worst)
+
+
+def baselines(parts, stats, r_all, table):
+    """Least squares and the baselines in numpy against sp500_vol's table."""
+    (rtr, xtr, ytr), (rv, xv, yv), (rte, xte, yte) = parts
+    _, _, ym, ys = stats
+    a = np.hstack([np.ones((len(ytr), 1)), xtr.astype(np.float64)])
+    w, *_ = np.linalg.lstsq(a, ytr.astype(np.float64), rcond=None)
+    rows = np.concatenate([rtr, rv, rte])
+    s2 = np.empty(len(rows))
+    s2[0] = np.mean(r_all[rows[0] - WINDOW:rows[0]] ** 2)
+    for i in range(1, len(rows)):
+        s2[i] = 0.94 * s2[i - 1] + 0.06 * r_all[rows[i] - 1] ** 2
+    ewma = (math.sqrt(2 / math.pi) * np.sqrt(s2) - ym) / ys
+    yest = (np.abs(r_all[rows - 1]) - ym) / ys
+    got = {}
+    with open(table) as f:
+        next(f)
+        for line in f:
+            model, part, mse_, _, _ = line.strip().split(",")
+            got[(model, part)] = float(mse_)
+    worst = 0.0
+    off = {"val": len(rtr), "test": len(rtr) + len(rv)}
+    for part, x, y in (("val", xv, yv), ("test", xte, yte)):
+        y = y.astype(np.float64)
+        lo, hi = off[part], off[part] + len(y)
+        pred = {"least_squares": w[0] + x.astype(np.float64) @ w[1:], "yesterday": yest[lo:hi],
+                "train_mean": np.zeros(len(y)), "ewma_0.94": ewma[lo:hi]}
+        for model, p in pred.items():
+            want = float(np.mean((y - p) ** 2))
+            rel = abs(got[(model, part)] - want) / want
+            worst = max(worst, rel)
+            print("baseline %-13s %-4s MSE eta %.6f numpy %.6f" % (model, part, got[(model, part)], want),
+                  file=sys.stderr)
+    if worst > 1e-5:
+        sys.exit("twin_sp500_vol: eta's least squares or baselines differ from numpy's (%.3g relative)" % worst)
 
 
 def splitmix64(state):
@@ -209,14 +249,17 @@ def main():
     ap.add_argument("--init", help="write the initial weights here (safetensors, state_dict names)")
     ap.add_argument("--check", metavar="DUMP_DIR", help="compare with eta's split (examples/sp500_vol --dump)")
     ap.add_argument("--pred", help="write the test predictions here (column out0)")
+    ap.add_argument("--baselines", metavar="TABLE", help="check sp500_vol's least squares and baselines (its CSV)")
     ap.add_argument("--constant", action="store_true", help="no schedule: Adam at lr=1e-3 throughout")
     ap.add_argument("--no-train", action="store_true", help="build (and check) the split only")
     a = ap.parse_args()
     epochs, patience = read_config(a.config)
     torch.set_num_threads(1)
-    parts, _ = build(a.data_dir)
+    parts, stats, r_all = build(a.data_dir)
     if a.check:
         check(parts, a.check)
+    if a.baselines:
+        baselines(parts, stats, r_all, a.baselines)
     if a.no_train:
         return
     val, test, r2, steps, seconds, pred = train(parts, a.seed, epochs, patience, a.constant, a.init)
