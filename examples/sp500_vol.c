@@ -4,8 +4,11 @@
  * trains. Public API only: eta_data_open, eta_data_gather and the split's
  * statistics.
  *
- *   sp500_vol --data SPEC [--data-dir DIR] [--window 20] [--dump DIR] [--pred FILE]
- *             [--plot FILE.png [--mlp PREDICT.csv]]
+ *   sp500_vol --config configs/sp500-vol.ini | --data SPEC  [--data-dir DIR] [--window 20]
+ *             [--dump DIR] [--pred FILE] [--plot FILE.png [--mlp PREDICT.csv]]
+ *
+ * --config reads the data spec from an `eta train` config's [data] spec key
+ * (its continuation lines included), so both see the same data set.
  *
  * The data set's input must start with the window of daily log returns
  * (oldest first, one column), so that x[window - 1] is yesterday's return;
@@ -30,7 +33,9 @@
  * --pred FILE the test predictions of each model; --plot FILE draws the test
  * period's actual |r| against the least-squares and EWMA predictions (and the
  * MLP's, from `eta predict RUN > PREDICT.csv` given to --mlp), in percent.
- * Exit 1 on an error, 2 on bad usage.
+ * Exit 1 on an error or when least squares does not beat the training mean
+ * on the validation part (it runs as the test example_sp500_vol), 2 on bad
+ * usage.
  */
 #include <eta/eta.h>
 #include <math.h>
@@ -205,10 +210,47 @@ static int plot_test(const char *path, const part *t, double *const *pr, const d
     return rc;
 }
 
+/* The value of `spec` in the [data] section of an INI file, with its
+ * indented continuation lines joined by a space, into buf. */
+static int config_spec(const char *path, char *buf, size_t n)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        fprintf(stderr, "sp500_vol: cannot read %s\n", path);
+        return -1;
+    }
+    char line[1024];
+    bool in_data = false, in_spec = false;
+    size_t len = 0;
+    buf[0] = '\0';
+    while (fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\r\n")] = '\0';
+        const char *t = line + strspn(line, " \t");
+        if (in_spec && t != line && *t) { /* a continuation line */
+            len += (size_t)snprintf(buf + len, len < n ? n - len : 0, " %s", t);
+            continue;
+        }
+        in_spec = false;
+        if (*t == '[')
+            in_data = !strncmp(t, "[data]", 6);
+        else if (in_data && !strncmp(t, "spec", 4) && strchr(t, '=')) {
+            const char *v = strchr(t, '=') + 1;
+            len = (size_t)snprintf(buf, n, "%s", v + strspn(v, " \t"));
+            in_spec = true;
+        }
+    }
+    fclose(f);
+    if (!buf[0] || len >= n) {
+        fprintf(stderr, "sp500_vol: %s: no [data] spec (or one longer than %zu bytes)\n", path, n - 1);
+        return -1;
+    }
+    return 0;
+}
+
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: sp500_vol --data SPEC [--data-dir DIR] [--window W] [--dump DIR] [--pred FILE]\n"
-               "                 [--plot FILE.png [--mlp PREDICT.csv]]\n"
+    fprintf(f, "usage: sp500_vol --config CONFIG.ini | --data SPEC  [--data-dir DIR] [--window W]\n"
+               "                 [--dump DIR] [--pred FILE] [--plot FILE.png [--mlp PREDICT.csv]]\n"
                "Least squares and the yesterday, train-mean and EWMA(0.94) baselines of a volatility\n"
                "data set (see the top of examples/sp500_vol.c); CSV model,split,mse,r2,seconds.\n");
 }
@@ -218,6 +260,7 @@ int main(int argc, char **argv)
     const char *spec = NULL, *dir = getenv("ETA_DATA_DIR"), *dump_dir = NULL, *pred = NULL, *plot = NULL,
                *mlp_path = NULL;
     long window = 20;
+    static char spec_buf[4096];
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--help")) {
@@ -230,6 +273,11 @@ int main(int argc, char **argv)
         }
         if (!strcmp(a, "--data"))
             spec = v;
+        else if (!strcmp(a, "--config")) {
+            if (config_spec(v, spec_buf, sizeof spec_buf))
+                return 1;
+            spec = spec_buf;
+        }
         else if (!strcmp(a, "--data-dir"))
             dir = v;
         else if (!strcmp(a, "--dump"))
@@ -342,6 +390,7 @@ int main(int argc, char **argv)
             pr[M_MEAN][at] = 0; /* the training mean, standardised */
             pr[M_EWMA][at] = (sqrt(TWO_OVER_PI) * sqrt(s2) - ym[0]) / ys[0];
         }
+    double val_mse[M_COUNT] = {0};
     if (!rc) {
         printf("model,split,mse,r2,seconds\n");
         for (int j = 0; j < M_COUNT; j++) {
@@ -350,9 +399,16 @@ int main(int argc, char **argv)
                 double mse, r2;
                 score(p[s].y, pr[j] + off, p[s].n, &mse, &r2);
                 printf("%s,%s,%.6f,%.6f,%.6f\n", model_names[j], split_names[s], mse, r2, j == M_LS ? ls_time : 0.0);
+                if (s == 1)
+                    val_mse[j] = mse;
                 off += p[s].n;
             }
         }
+    }
+    if (!rc && !(val_mse[M_LS] < val_mse[M_MEAN])) {
+        fprintf(stderr, "sp500_vol: least squares (validation MSE %.6f) does not beat the training mean (%.6f)\n",
+                val_mse[M_LS], val_mse[M_MEAN]);
+        rc = -1;
     }
     if (!rc && pred) {
         FILE *f = fopen(pred, "w");

@@ -30,7 +30,6 @@ metrics, charts, checkpoint and model) and of the twin's training loop alone
 (after Python and torch are loaded); both on one thread.
 """
 import argparse
-import configparser
 import os
 import shutil
 import statistics
@@ -83,16 +82,13 @@ def main():
         if not os.access(exe, os.X_OK):
             sys.exit("app_sp500_vol: %s not found: cmake --preset release && cmake --build build/release -j2" % exe)
     env = dict(os.environ, ETA_DATA_DIR=a.data_dir)
-    c = configparser.ConfigParser(interpolation=None)
-    c.read(CONFIG)
-    spec = " ".join(c["data"]["spec"].split())
     if os.path.exists(a.out):
         shutil.rmtree(a.out)
     split = os.path.join(a.out, "split")
     os.makedirs(split)
 
     # 1. least squares and baselines, and eta's split
-    text, _ = run([vol, "--data", spec, "--dump", split, "--pred", os.path.join(a.out, "baselines.csv")], env)
+    text, _ = run([vol, "--config", CONFIG, "--dump", split, "--pred", os.path.join(a.out, "baselines.csv")], env)
     with open(os.path.join(a.out, "baselines-table.csv"), "w") as f:
         f.write(text)
     base = {}
@@ -190,7 +186,7 @@ def main():
     charts = os.path.join(a.out, "charts")
     run([eta, "plot"] + dirs + ["--out", charts, "--smooth"], env)
     test_png = os.path.join(charts, "test.png")
-    run([vol, "--data", spec, "--plot", test_png, "--mlp", os.path.join(dirs[0], "predict-test.csv")], env)
+    run([vol, "--config", CONFIG, "--plot", test_png, "--mlp", os.path.join(dirs[0], "predict-test.csv")], env)
     print("charts: %s (loss.png, lr.png, test.png)" % charts, file=sys.stderr)
     if a.docs:
         img = os.path.join(ROOT, "docs", "img")
