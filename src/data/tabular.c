@@ -17,6 +17,9 @@
  * window=W makes example t the features of rows t-W..t-1 (flattened, oldest
  * first) with the target of row t: tomorrow's return from the last W days'.
  * With a window the split keeps time order by default (train, val, test).
+ * series.c adds what a volatility model needs: split='date' with cuts=
+ * (walk-forward by the date column), rolling= statistics of the window
+ * appended to the input, and target_transform='abs' or 'square'.
  */
 #include <math.h>
 #include <stdio.h>
@@ -25,6 +28,7 @@
 
 #include "data/csv.h"
 #include "data/data_impl.h"
+#include "data/series.h"
 
 typedef struct tabular {
     float *x;       /* n x d */
@@ -43,15 +47,21 @@ static const eta_spec_param sig[] = {
     {"onehot", false, false},     {"standardize", false, false}, {"standardize_target", false, false},
     {"window", false, false},     {"transform", false, false},   {"val", false, false},
     {"test", false, false},       {"split", false, false},       {"seed", false, false},
+    {"date", false, false},       {"cuts", false, false},        {"rolling", false, false},
+    {"target_transform", false, false},
 };
 enum {
     A_PATH, A_TARGET, A_FEATURES, A_DROP, A_TASK, A_HEADER, A_SEP, A_TARGET_FILE, A_CLASSES, A_ONEHOT,
-    A_STANDARDIZE, A_STANDARDIZE_TARGET, A_WINDOW, A_TRANSFORM, A_VAL, A_TEST, A_SPLIT, A_SEED, NARGS
+    A_STANDARDIZE, A_STANDARDIZE_TARGET, A_WINDOW, A_TRANSFORM, A_VAL, A_TEST, A_SPLIT, A_SEED,
+    A_DATE, A_CUTS, A_ROLLING, A_TARGET_TRANSFORM, NARGS
 };
 
 static const char *const tasks[] = {"classification", "regression"};
 static const char *const transforms[] = {"none", "diff", "pct_change", "log_return"};
 enum { T_NONE, T_DIFF, T_PCT, T_LOG };
+/* the CSV's split modes: data_split_modes, and 'date' (series.c) */
+static const char *const csv_split_modes[4] = {"random", "stratified", "ordered", "date"};
+enum { SPLIT_DATE = 3 };
 
 static void tabular_free(void *p)
 {
@@ -280,11 +290,47 @@ static int read_onehot(const data_csv *c, const char *path, const int64_t *cols,
 /* The arguments that are not columns. */
 typedef struct options {
     const char *path, *target_file;
-    int task, header, transform, mode;
+    int task, header, transform, mode, target_transform;
     char sep;
     int64_t classes, window, seed;
     bool onehot, standardize, standardize_target;
+    int32_t cut[2];         /* split='date': the first days of val and test */
+    data_rolling rolling;   /* statistics of the window */
 } options;
+
+/* split='date' with date= and cuts=, rolling=, target_transform=. */
+static int series_options(const eta_spec *const *a, options *o, eta_err *err)
+{
+    const char *tt = NULL;
+    int rc = data_arg_string(a[A_TARGET_TRANSFORM], "target_transform", NULL, &tt, err);
+    if (!rc && tt)
+        rc = data_arg_choice(a[A_TARGET_TRANSFORM], "target_transform", data_target_transforms, DATA_TT_COUNT,
+                             &o->target_transform, err);
+    if (!rc && o->target_transform != DATA_TT_NONE && o->task == 0)
+        rc = eta_spec_fail(err, ETA_EINVAL, a[A_TARGET_TRANSFORM], "target_transform='%s' needs task='regression'",
+                           tt);
+    if (!rc)
+        rc = data_rolling_parse(a[A_ROLLING], o->window, &o->rolling, err);
+    if (rc)
+        return rc;
+    bool has_cuts = a[A_CUTS] && a[A_CUTS]->kind != ETA_SPEC_NONE;
+    if (o->mode != SPLIT_DATE) {
+        if (has_cuts)
+            return eta_spec_fail(err, ETA_EINVAL, a[A_CUTS], "cuts= needs split='date'");
+        if (a[A_DATE] && a[A_DATE]->kind != ETA_SPEC_NONE)
+            return eta_spec_fail(err, ETA_EINVAL, a[A_DATE], "date= needs split='date'");
+        return ETA_OK;
+    }
+    if (!has_cuts)
+        return eta_spec_fail(err, ETA_EINVAL, a[A_SPLIT],
+                             "split='date' needs cuts=('YYYY-MM-DD', 'YYYY-MM-DD'): the first days of validation "
+                             "and of test");
+    for (int k = A_VAL; k <= A_TEST; k++)
+        if (a[k] && a[k]->kind != ETA_SPEC_NONE)
+            return eta_spec_fail(err, ETA_EINVAL, a[k], "%s: split='date' takes the parts from cuts=, not from %s=",
+                                 k == A_VAL ? "val" : "test", k == A_VAL ? "val" : "test");
+    return data_date_cuts(a[A_CUTS], o->cut, err);
+}
 
 static int read_options(const eta_spec *const *a, options *o, eta_err *err)
 {
@@ -326,13 +372,15 @@ static int read_options(const eta_spec *const *a, options *o, eta_err *err)
     if (!rc && tf)
         rc = data_arg_choice(a[A_TRANSFORM], "transform", transforms, 4, &o->transform, err);
     if (!rc && a[A_SPLIT] && a[A_SPLIT]->kind != ETA_SPEC_NONE)
-        rc = data_arg_choice(a[A_SPLIT], "split", data_split_modes, 3, &o->mode, err);
+        rc = data_arg_choice(a[A_SPLIT], "split", csv_split_modes, 4, &o->mode, err);
     if (!rc)
         rc = data_arg_int(a[A_SEED], "seed", 0, INT64_MIN, INT64_MAX, &o->seed, err);
     if (rc)
         return rc;
     if (o->mode < 0)
         o->mode = o->window > 0 ? DATA_SPLIT_ORDERED : DATA_SPLIT_RANDOM;
+    if ((rc = series_options(a, o, err)))
+        return rc;
     if (o->mode == DATA_SPLIT_STRATIFIED && o->task != 0)
         return eta_spec_fail(err, ETA_EINVAL, a[A_SPLIT], "split='stratified' needs task='classification'");
     if (o->onehot && o->task != 0)
@@ -402,6 +450,45 @@ done:
     return rc;
 }
 
+/* split='date': the date column (date=, default 'date') leaves the features
+ * fcol[0..*nf) and is read into *date (one per row, malloc'd). */
+static int read_dates(const eta_spec *const *a, const data_csv *c, const char *path, int64_t *fcol, int *nf,
+                      int32_t **date, eta_err *err)
+{
+    data_names nm;
+    int rc = data_arg_names(a[A_DATE], "date", &nm, err);
+    if (rc)
+        return rc;
+    if (nm.n == 0) {
+        nm.n = 1;
+        nm.name[0] = "date";
+        nm.at[0] = a[A_SPLIT];
+    }
+    if (nm.n != 1)
+        return eta_spec_fail(err, ETA_EINVAL, a[A_DATE], "date: expected one column, got %d", nm.n);
+    int64_t dcol;
+    if ((rc = resolve(&nm, 0, c, path, "date", &dcol, err)))
+        return rc;
+    int k = 0;
+    for (int i = 0; i < *nf; i++)
+        if (fcol[i] != dcol)
+            fcol[k++] = fcol[i];
+    *nf = k;
+    if (k == 0)
+        return eta_spec_fail(err, ETA_EINVAL, a[A_DATE], "%s: no feature columns left besides the date",
+                             data_base_name(path));
+    if (!(*date = malloc((size_t)(c->rows ? c->rows : 1) * sizeof **date)))
+        return eta_spec_fail(err, ETA_ENOMEM, NULL, "out of memory");
+    char desc[96];
+    for (int64_t r = 0; r < c->rows; r++) {
+        const char *s = c->cells[r * c->cols + dcol];
+        if (!data_date_parse(s, &(*date)[r]))
+            return eta_spec_fail(err, ETA_EFORMAT, NULL, "%s:%lld: %s: expected a date YYYY-MM-DD, got '%.40s'", path,
+                                 (long long)c->line[r], col_desc(desc, sizeof desc, c, dcol), s);
+    }
+    return ETA_OK;
+}
+
 static int tabular_build(eta_dataset *ds, tabular *t, const eta_spec *const *a, const options *o, const data_csv *c,
                          const data_csv *tc, const char *path, const char *tpath, eta_err *err);
 
@@ -443,6 +530,9 @@ static int tabular_build(eta_dataset *ds, tabular *t, const eta_spec *const *a, 
     if (!fcol)
         return eta_spec_fail(err, ETA_ENOMEM, NULL, "out of memory");
     int rc = columns(a, o, c, tc, path, tpath, tcol, &nt, fcol, &nf, err);
+    int32_t *date = NULL;
+    if (!rc && o->mode == SPLIT_DATE)
+        rc = read_dates(a, c, path, fcol, &nf, &date, err);
     int64_t R = c->rows, F = nf, K = nt;
     bool classify = o->task == 0;
     double *raw = NULL, *yr = NULL, *X = NULL;
@@ -492,7 +582,10 @@ static int tabular_build(eta_dataset *ds, tabular *t, const eta_spec *const *a, 
         rc = transform_column(raw, R, F, j, o->transform, c, fcol[j], path, err);
     for (int64_t j = 0; j < K && !rc && r0 && !classify; j++)
         rc = transform_column(yr, R, K, j, o->transform, tc, tcol[j], tpath, err);
-    int64_t first = r0 + W, n = R - first, D = W > 0 ? W * F : F;
+    if (!rc && !classify)
+        data_target_transform(yr, R * K, o->target_transform);
+    /* input: the window's values (or the row's), then the rolling statistics */
+    int64_t first = r0 + W, n = R - first, S = o->rolling.n, D = (W > 0 ? W * F : F) + S * F;
     if (!rc && n < 2)
         rc = eta_spec_fail(err, ETA_EINVAL, a[A_WINDOW], "%s: %lld rows leave %lld examples%s", data_base_name(path),
                            (long long)R, (long long)(n > 0 ? n : 0), W ? " after the window" : "");
@@ -501,19 +594,23 @@ static int tabular_build(eta_dataset *ds, tabular *t, const eta_spec *const *a, 
     for (int64_t i = 0; i < n && !rc; i++) {
         int64_t row = first + i;
         if (W > 0)
-            memcpy(X + i * D, raw + (row - W) * F, (size_t)D * sizeof *X);
+            memcpy(X + i * D, raw + (row - W) * F, (size_t)(W * F) * sizeof *X);
         else
             memcpy(X + i * D, raw + row * F, (size_t)F * sizeof *X);
+        if (S)
+            data_rolling_eval(&o->rolling, raw, F, row, X + i * D + (D - S * F));
     }
     /* splits over the examples, then the indices become data rows */
     int64_t nval = 0, ntest = 0;
-    if (!rc)
+    if (!rc && o->mode == SPLIT_DATE)
+        rc = data_date_split(date, c->line, R, first, o->cut, path, &nval, &ntest, err);
+    if (!rc && o->mode != SPLIT_DATE)
         rc = data_arg_count(a[A_VAL], "val", 0.2, n, &nval, err);
-    if (!rc)
+    if (!rc && o->mode != SPLIT_DATE)
         rc = data_arg_count(a[A_TEST], "test", 0.2, n, &ntest, err);
+    data_split_mode mode = o->mode == SPLIT_DATE ? DATA_SPLIT_ORDERED : (data_split_mode)o->mode;
     if (!rc)
-        rc = data_split(ds, n, nval, ntest, (data_split_mode)o->mode, (uint64_t)o->seed, classify ? lab + first : NULL,
-                        classes, err);
+        rc = data_split(ds, n, nval, ntest, mode, (uint64_t)o->seed, classify ? lab + first : NULL, classes, err);
     /* train-only statistics */
     if (!rc && o->standardize) {
         ds->in_mean = malloc((size_t)D * sizeof(double));
@@ -585,6 +682,7 @@ static int tabular_build(eta_dataset *ds, tabular *t, const eta_spec *const *a, 
         ds->info.target_shape[0] = classify ? classes : K;
     }
     free(fcol);
+    free(date);
     free(raw);
     free(yr);
     free(X);

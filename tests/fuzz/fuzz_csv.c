@@ -4,7 +4,9 @@
  *
  * Not built by CMake; the build and run commands (from the source root) are
  * in the line comments below the header. The first byte of an input picks
- * the header mode, the separator and one of eight CSV(...) specs; the rest
+ * the header mode, the separator and one of sixteen CSV(...) specs (bit 4
+ * picks the second eight: the time series' split='date', rolling= and
+ * target_transform=, with the separator ',' fixed); the rest
  * is the file. It is parsed from memory by data_csv_parse (every row must
  * have cols non-NULL fields, line numbers increasing), then written to a
  * file and opened with the spec: an error must carry a known code and a
@@ -23,7 +25,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static const char *const specs[8] = {
+static const char *const specs[16] = {
     "",
     ", task='regression', target=0",
     ", task='regression', window=2, transform='diff', standardize_target=True, drop=0",
@@ -32,6 +34,19 @@ static const char *const specs[8] = {
     ", task='regression', transform='log_return', window=1, features=0",
     ", drop=0, val=1, test=1, split='ordered'",
     ", classes=3, standardize=False, transform='pct_change'",
+    /* bit 4: time series (series.c) */
+    ", task='regression', split='date', cuts='2000-01-06,2000-01-07', window=1, transform='log_return', target=1",
+    ", task='regression', split='date', date=0, cuts=('2000-01-06', '2000-01-07'), window=2, "
+    "rolling='std:2,abs_mean:2,mean:1', target_transform='abs', standardize_target=True, features='close', "
+    "target='close'",
+    ", task='regression', window=2, rolling='abs_mean:2', target_transform='square', drop=0",
+    ", task='regression', split='date', cuts='1999-12-31,2000-01-04', window=2, rolling='mean:2', target=-1",
+    ", task='regression', split='date', date='date', cuts='2000-01-06,2030-01-01', transform='diff', target=-1, "
+    "window=1",
+    ", task='regression', target_transform='abs', transform='pct_change', target=-1, drop=0",
+    ", task='regression', split='date', cuts='2000-02-29,2000-03-01', window=4, rolling='std:1,std:4', "
+    "target=-1",
+    ", split='date', cuts='2000-01-05,2000-01-06', window=1, target=-1, task='regression', rolling='abs_mean:1'",
 };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -68,9 +83,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fuzz_write("csv", 0, "f.csv", text, len);
     static const char *const headers[4] = {"auto", "none", "names", "sklearn"};
     static const char *const sepname[4] = {"None", "','", "';'", "' '"};
-    char spec[256];
+    char spec[512];
     snprintf(spec, sizeof spec, "CSV('f.csv', header='%s', sep=%s%s)", headers[header], sepname[(data[0] >> 2) & 3],
-             specs[data[0] >> 5]);
+             specs[(data[0] >> 5) | ((data[0] >> 1) & 8)]);
     eta_dataset *ds;
     rc = eta_data_open(&ds, spec, fuzz_folder("csv"), &e);
     if (getenv("FUZZ_VERBOSE")) /* to see what the seeds reach */
