@@ -7,7 +7,10 @@
 
 For each split of the application, each seed and each variant (the technique the application
 is about, a constant rate, optimizer.lr = auto, a baseline) it runs `eta train` with the
-variant's --set overrides, and tools/twin.py for the variants that have a twin; then prints a
+variant's --set overrides, and tools/twin.py for the variants that have a twin. The twin runs
+first and writes its initial weights, which every eta run of that seed on the same model loads
+(model.init), and takes its batches in eta's loader order: eta and torch start from the same
+weights and see the same batches, and the variants differ by their rate alone. Then it prints a
 Markdown table (mean and spread over the seeds of the test accuracy and loss, the final
 validation loss, wall time of the whole `eta train` or twin process) and draws, with `eta
 plot`, the validation loss of eta against its twin and of the variants against each other
@@ -17,6 +20,7 @@ import argparse
 import json
 import math
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -54,7 +58,7 @@ APPS = {
 
 
 def slug(name):
-    return "".join(c if c.isalnum() else "-" for c in name.lower()).strip("-").replace("--", "-")
+    return re.sub("-+", "-", "".join(c if c.isalnum() else "-" for c in name.lower())).strip("-")
 
 
 def eta_bin(a):
@@ -114,8 +118,14 @@ def run_twin(a, config, sets, d):
         return json.load(open(res))
     cmd = ["/usr/bin/python3", os.path.join(ROOT, "tools/twin.py"), config, "--dir", d, "--eta", eta_bin(a),
            "--data-dir", a.data_dir]
+    flags = [s for s in sets if s.startswith("--")]
+    if "--init-out" in sets:
+        i = sets.index("--init-out")
+        flags, sets = ["--init-out", sets[i + 1]] + [s for s in flags if s != "--init-out"], sets[:i] + sets[i + 2:]
     for s in sets:
-        cmd += ["--set", s]
+        if not s.startswith("--"):
+            cmd += ["--set", s]
+    cmd += flags
     t = time.perf_counter()
     p = subprocess.run(cmd, capture_output=True, text=True)
     wall = time.perf_counter() - t
@@ -160,14 +170,25 @@ def main():
         rows = []
         for vi, (name, sets, twin) in enumerate(app["variants"]):
             sets = [s.replace("{vocab}", str(vocab)) for s in sets] + extra
-            sides = [("eta", run_eta)] + ([("torch", run_twin)] if twin and not a.no_twin else [])
+            own_model = any(s.startswith("model.spec=") for s in sets)
+            sides = ([("torch", run_twin)] if twin and not a.no_twin else []) + [("eta", run_eta)]
+            got = {}
             for side, fn in sides:
                 rs = []
                 for seed in seeds:
-                    d = os.path.join(out, split, "seed%d" % seed, "%s-%s" % (slug(name), side))
+                    sd = os.path.join(out, split, "seed%d" % seed)
+                    d = os.path.join(sd, "%s-%s" % (slug(name), side))
+                    init = os.path.join(sd, "init.safetensors")
+                    extra_sets = ["train.seed=%d" % seed]
+                    if side == "torch":
+                        os.makedirs(sd, exist_ok=True)
+                        extra_sets = extra_sets + ["--init-out", init, "--eta-order"]
+                    elif not own_model and os.path.exists(init):
+                        extra_sets.append("model.init=" + init)  # the twin's initial weights
                     print("%s %s %s seed %d" % (split, name, side, seed), file=sys.stderr, flush=True)
-                    rs.append(fn(a, config, sets + ["train.seed=%d" % seed], d))
-                rows.append((name, side, rs))
+                    rs.append(fn(a, config, sets + extra_sets, d))
+                got[side] = rs
+            rows += [(name, side, got[side]) for side in ("eta", "torch") if side in got]
         lines += ["#### %s split (%s; %d seeds)" % (split, os.path.relpath(config, ROOT), len(seeds)), "",
                   "| variant | trained by | test accuracy | test loss | final val loss | wall time (s) |",
                   "|---|---|---|---|---|---|"]

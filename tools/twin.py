@@ -9,7 +9,8 @@ Reads the same INI config (with the same --set overrides), trains the same model
     (a CSV of 55,000 images would be slow), the same bytes either way;
   - model: the [model] spec built by tools/gen_ref_nn.py's torch modules (eta's own modules
     written in torch with eta's parameter names), with torch's default initialisation (eta's
-    too), and eta's N(0, 0.02) for PositionalEmbedding, which torch lacks;
+    too), and eta's N(0, 0.02) for PositionalEmbedding, which torch lacks; attention does not
+    attend to keys holding the Embedding's padding_idx, as in eta (torch's key_padding_mask);
   - loss: [model] loss (auto: CrossEntropyLoss for classes, MSELoss otherwise);
   - optimizer: the [optimizer] spec as the torch.optim class of that name, keyword for keyword
     (no_decay patterns as a weight_decay=0 group); optimizer.lr = a number scales the schedule
@@ -20,6 +21,10 @@ Reads the same INI config (with the same --set overrides), trains the same model
   - training: train.epochs (or steps), batch_size, a reshuffle every epoch (torch's generator
     seeded with train.seed; torch.manual_seed(train.seed) for the weights), clip_grad_norm,
     evaluation on val every epoch (or eval_every), the test split at the end.
+With --init-out FILE it writes its initial weights (torch's init) as safetensors, which eta
+loads with `--set model.init=FILE`, and with --eta-order it takes the batches in eta's loader
+order (its splitmix64 permutation of each epoch): the two then start from the same weights
+and see the same batches, and differ only by float32 rounding and (with Dropout) the masks.
 It writes DIR/metrics.csv in eta's columns (step,epoch,lr,momentum,loss,smooth_loss,grad_norm,
 samples_per_s,val_loss[,val_acc]) and DIR/config.ini (a copy), so `eta plot ETA_DIR DIR`
 overlays the two, and prints a summary line as JSON.
@@ -48,6 +53,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import gen_ref_nn as G  # noqa: E402  (eta's modules in torch; sets 1 thread, reset below)
 import torch  # noqa: E402
+from check_safetensors import write_safetensors  # noqa: E402
+from twin_sp500_vol import eta_perm  # noqa: E402  (eta's loader order, src/data/loader.c)
 import torch.nn.functional as F  # noqa: E402
 
 ROOT = os.path.dirname(HERE)
@@ -214,14 +221,49 @@ def build_schedule(spec, opt, total_steps, peak):
     return ev(ast.parse(spec, mode="eval").body)
 
 
+# ---- eta's key padding -----------------------------------------------------------
+
+def key_padding(model):
+    """eta's attention never attends to a key holding the first Embedding's padding_idx
+    (src/nn/attention.c; torch's key_padding_mask): gen_ref_nn's attention gets that mask.
+    Returns the forward to call, model(x) with the mask of x set first."""
+    first = model[0] if isinstance(model, torch.nn.Sequential) and len(model) else None
+    pad = first.padding_idx if isinstance(first, torch.nn.Embedding) else None
+    attn = [m for m in model.modules() if isinstance(m, G.MultiheadSelfAttention)]
+    if pad is None or not attn:
+        return model
+    state = {}
+
+    def forward(self, x):
+        B, T, C = x.shape
+        H = self.n_head
+        q, k, v = self.qkv(x).split(C, dim=2)
+        q, k, v = (t.view(B, T, H, C // H).transpose(1, 2) for t in (q, k, v))
+        att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(k.size(-1)))
+        mask = state["kp"][:, None, None, :T]
+        if self.causal:
+            mask = mask | ~torch.tril(torch.ones(T, T, dtype=torch.bool))
+        att = F.softmax(att.masked_fill(mask, float("-inf")), dim=-1)
+        y = self.attn_dropout(att) @ v
+        return self.resid_dropout(self.proj(y.transpose(1, 2).contiguous().view(B, T, C)))
+
+    for m in attn:
+        m.forward = forward.__get__(m)
+
+    def run(x):
+        state["kp"] = x == pad
+        return model(x)
+    return run
+
+
 # ---- training ------------------------------------------------------------------
 
-def evaluate(model, x, y, loss_fn, classes, batch=1024):
+def evaluate(model, fwd, x, y, loss_fn, classes, batch=1024):
     model.eval()
     tot, correct, n = 0.0, 0, len(x)
     with torch.no_grad():
         for i in range(0, n, batch):
-            out = model(x[i:i + batch])
+            out = fwd(x[i:i + batch])
             t = y[i:i + batch]
             if out.dim() == 3:  # a sequence model: [B, T, V] against [B, T]
                 tot += F.cross_entropy(out.reshape(-1, out.shape[-1]), t.reshape(-1), reduction="sum").item() / t.shape[1]
@@ -242,6 +284,8 @@ def main():
     ap.add_argument("--eta", default=None, help="the eta binary (default $ETA_BIN or build/release/eta)")
     ap.add_argument("--data-dir", default=os.environ.get("ETA_DATA_DIR", os.path.join(ROOT, "data")))
     ap.add_argument("--threads", type=int, default=None, help="torch threads (default train.threads, 0: cores)")
+    ap.add_argument("--init-out", default=None, help="write the initial weights here (safetensors)")
+    ap.add_argument("--eta-order", action="store_true", help="batches in eta's loader order")
     a = ap.parse_args()
     cfg = read_config(a.config, a.set)
     for sec, keys in (("train", ("accumulate", "clip_grad_value", "average")), ("guard", ())):
@@ -263,6 +307,10 @@ def main():
     for m in model.modules():  # eta's init where torch has no module: GPT-2's wpe, N(0, 0.02)
         if isinstance(m, G.PositionalEmbedding):
             torch.nn.init.normal_(m.weight, 0.0, 0.02)
+    if a.init_out:
+        write_safetensors(a.init_out, {k: v for k, v in model.state_dict().items()
+                                       if not k.endswith("num_batches_tracked")}, {"format": "pt"})
+    fwd = key_padding(model)
     classes = ytr.dtype == torch.int64
     loss_spec = get(cfg, "model", "loss", "auto")
     if loss_spec == "auto":
@@ -310,13 +358,13 @@ def main():
     val = (float("nan"), float("nan"))
     epoch = 0
     while step < total:
-        perm = torch.randperm(n, generator=gen)
+        perm = torch.tensor(eta_perm(n, seed, epoch)) if a.eta_order else torch.randperm(n, generator=gen)
         for i in range(0, n, batch):
             if step >= total:
                 break
             t1 = time.perf_counter()
             idx = perm[i:i + batch]
-            out = model(xtr[idx])
+            out = fwd(xtr[idx])
             loss = loss_fn(out, ytr[idx])
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -332,7 +380,7 @@ def main():
             end_epoch = i + batch >= n
             row = [step, epoch, lr, mom, loss.item(), sm, gn, len(idx) / max(time.perf_counter() - t1, 1e-9)]
             if (eval_every and step % eval_every == 0) or (not eval_every and end_epoch) or step == total:
-                val = evaluate(model, xva, yva, loss_fn, classes)
+                val = evaluate(model, fwd, xva, yva, loss_fn, classes)
                 row += [val[0]] + ([val[1]] if classes else [])
             else:
                 row += [""] + ([""] if classes else [])
@@ -342,7 +390,7 @@ def main():
             sched.step()
     mf.close()
     t_train = time.perf_counter() - t_train
-    test = evaluate(model, xte, yte, loss_fn, classes)
+    test = evaluate(model, fwd, xte, yte, loss_fn, classes)
     print(json.dumps({"config": a.config, "sets": a.set, "seed": seed, "steps": step, "val_loss": val[0],
                       "val_acc": val[1], "test_loss": test[0], "test_acc": test[1], "train_seconds": t_train,
                       "data_seconds": t_data, "threads": torch.get_num_threads(), "torch": torch.__version__}))
