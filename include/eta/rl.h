@@ -124,6 +124,7 @@ typedef struct eta_ppo_minibatch {
 /* What one minibatch's loss was (ppo.py's logged scalars). */
 typedef struct eta_ppo_losses {
     double loss, pg_loss, v_loss, entropy, approx_kl, clipfrac;
+    double grad_norm; /* eta_ppo_update: the gradient's global norm before clipping */
 } eta_ppo_losses;
 
 /* The gradient of ppo.py's loss (pg_loss - ent_coef * entropy + vf_coef *
@@ -132,6 +133,12 @@ typedef struct eta_ppo_losses {
  * batch. */
 int eta_ppo_loss_grad(eta_rl_agent *agent, const eta_ppo_config *cfg, const eta_ppo_minibatch *mb,
                       eta_ppo_losses *losses, eta_err *err);
+
+/* One minibatch step of ppo.py's update: eta_ppo_loss_grad, then
+ * clip_grad_norm_(max_grad_norm) over both networks, then the Adam step.
+ * The training loop's step, exactly. */
+int eta_ppo_update(eta_rl_agent *agent, const eta_ppo_config *cfg, const eta_ppo_minibatch *mb,
+                   eta_ppo_losses *losses, eta_err *err);
 
 /* GAE as ppo.py computes it, over T steps of E environments (row t holds
  * the E environments of step t): rewards, values, dones (the done flag of

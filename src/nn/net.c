@@ -595,7 +595,7 @@ int eta_net_backward(eta_net *n)
 
 int eta_net_backward_output(eta_net *n, const float *dout)
 {
-    if (!n->g.prepared || n->g.nops == 0)
+    if (!n->g.prepared || n->g.nops == 0 || (!n->g.input.x && !n->g.input.ix)) /* input: set by forward */
         return fail(n, ETA_ESTATE, "backward_output: call eta_net_prepare and eta_net_forward first");
     if (!dout)
         return fail(n, ETA_EINVAL, "backward_output: the output gradient is NULL");

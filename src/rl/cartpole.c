@@ -8,25 +8,16 @@
  */
 #include <math.h>
 
-#include <eta/rl.h>
+#include "rl/rl_impl.h"
 
 static const double GRAVITY = 9.8, MASSCART = 1.0, MASSPOLE = 0.1, LENGTH = 0.5; /* half the pole */
 static const double FORCE_MAG = 10.0, TAU = 0.02, X_THRESHOLD = 2.4;
 #define PI 3.14159265358979323846
 
-static uint64_t next(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
 /* Uniform in [lo, hi), as numpy's uniform: lo + (hi - lo) * u, u in [0, 1). */
 static double uniform(uint64_t *s, double lo, double hi)
 {
-    double u = (double)(next(s) >> 11) * 0x1.0p-53;
-    return lo + (hi - lo) * u;
+    return lo + (hi - lo) * rl_rng_uniform(s);
 }
 
 void eta_cartpole_seed(eta_cartpole *env, uint64_t seed)

@@ -192,7 +192,25 @@ int eta_ppo_loss_grad(eta_rl_agent *a, const eta_ppo_config *cfg, const eta_ppo_
         losses->loss = losses->pg_loss - cfg->ent_coef * losses->entropy + cfg->vf_coef * losses->v_loss;
         losses->approx_kl = kl * inv_n;
         losses->clipfrac = clipped * inv_n;
+        losses->grad_norm = NAN;
     }
+    return ETA_OK;
+}
+
+int eta_ppo_update(eta_rl_agent *a, const eta_ppo_config *cfg, const eta_ppo_minibatch *mb, eta_ppo_losses *losses,
+                   eta_err *err)
+{
+    eta_ppo_losses L;
+    int rc = eta_ppo_loss_grad(a, cfg, mb, &L, err);
+    if (rc)
+        return rc;
+    rc = eta_optim_clip_grad_norm(a->opt, cfg->max_grad_norm, ETA_ANCHOR_TORCH, &L.grad_norm);
+    if (!rc)
+        rc = eta_optim_step(a->opt);
+    if (rc)
+        return rl_fail(err, rc, "ppo: optimizer step failed (%s)", eta_strerror(rc));
+    if (losses)
+        *losses = L;
     return ETA_OK;
 }
 
@@ -321,13 +339,7 @@ int eta_rl_train_ppo(const eta_ppo_config *cfg, eta_rl_episode_fn on_episode, et
                     b.mb_values[m] = b.values[s];
                 }
                 eta_ppo_minibatch mb = {mbs, b.mb_obs, b.mb_actions, b.mb_logprobs, b.mb_adv, b.mb_ret, b.mb_values};
-                rc = eta_ppo_loss_grad(a, cfg, &mb, &L, err);
-                if (!rc)
-                    rc = eta_optim_clip_grad_norm(a->opt, cfg->max_grad_norm, ETA_ANCHOR_TORCH, NULL);
-                if (!rc)
-                    rc = eta_optim_step(a->opt);
-                if (rc && (!err || !err->msg[0]))
-                    rl_fail(err, rc, "ppo: optimizer step failed (%s)", eta_strerror(rc));
+                rc = eta_ppo_update(a, cfg, &mb, &L, err);
             }
             if (!isnan(cfg->target_kl) && L.approx_kl > cfg->target_kl)
                 break;
