@@ -100,6 +100,45 @@ static int parse_seeds(const char *s, unsigned long long *seeds)
     return n;
 }
 
+/* One run: its episode returns (faint) and their 100-episode mean. Several:
+ * each run's 100-episode mean, one colour per rate mode (annealed blue,
+ * constant orange), so the two modes read as two bundles. */
+static int draw(const char *path, const run *runs, int nruns, bool ppo, int64_t steps)
+{
+    eta_plot_series s[MAX_SEEDS * 2 + 2];
+    eta_plot_style st[MAX_SEEDS * 2 + 2];
+    memset(st, 0, sizeof st);
+    int ns = 0;
+    if (nruns == 1) {
+        st[ns] = (eta_plot_style){.color = 1, .faint = true};
+        s[ns++] = (eta_plot_series){runs[0].x, runs[0].y, runs[0].n, "episode return", 0};
+        st[ns] = (eta_plot_style){.color = 1};
+        s[ns++] = (eta_plot_series){runs[0].x, runs[0].mean, runs[0].n, "mean of the last 100 episodes", 0};
+    } else {
+        bool shown[2] = {false, false};
+        for (int i = 0; i < nruns; i++) {
+            int m = strcmp(runs[i].mode, "annealed") != 0;
+            st[ns] = (eta_plot_style){.color = 1 + m, .no_legend = shown[m]};
+            shown[m] = true;
+            s[ns++] = (eta_plot_series){runs[i].x, runs[i].mean, runs[i].n,
+                                        m ? "constant rate" : "rate annealed linearly to 0", 0};
+        }
+    }
+    double gx[2] = {0, (double)steps}, gy[2] = {SOLVED, SOLVED};
+    st[ns] = (eta_plot_style){.color = 8, .dashed = true};
+    s[ns++] = (eta_plot_series){gx, gy, 2, "475: solved", 0};
+    char title[160];
+    snprintf(title, sizeof title, "CartPole-v1, %s: %s", ppo ? "PPO" : "REINFORCE with a baseline",
+             nruns == 1 ? "return per episode" : "mean return of the last 100 episodes, each seed");
+    eta_plot_panel panel = {{.title = title, .xlabel = "environment steps", .ylabel = "return"}, s, st, ns};
+    eta_err err;
+    if (eta_plot_panels(path, &panel, 1, &err)) {
+        fprintf(stderr, "eta rl: --plot: %s\n", err.msg);
+        return EXIT_RUN;
+    }
+    return EXIT_OK;
+}
+
 int cmd_rl(int argc, char **argv)
 {
     const char *seed_s = NULL, *seeds_s = NULL, *steps_s = NULL, *lr_s = NULL, *csv_path = NULL, *plot = NULL;
@@ -196,31 +235,8 @@ int cmd_rl(int argc, char **argv)
         fprintf(stderr, "eta rl: --csv: error writing %s\n", csv_path);
         status = EXIT_RUN;
     }
-    if (plot && status == EXIT_OK) {
-        eta_plot_series s[2 * MAX_SEEDS + 1];
-        char labels[2 * MAX_SEEDS][64];
-        int ns = 0;
-        if (nruns == 1) {
-            s[ns++] = (eta_plot_series){runs[0].x, runs[0].y, runs[0].n, "episode return", 0};
-            s[ns++] = (eta_plot_series){runs[0].x, runs[0].mean, runs[0].n, "mean of the last 100", 0};
-        } else {
-            for (int i = 0; i < nruns; i++) {
-                snprintf(labels[i], sizeof labels[i], "%s, seed %llu", runs[i].mode, runs[i].seed);
-                s[ns++] = (eta_plot_series){runs[i].x, runs[i].mean, runs[i].n, labels[i], 0};
-            }
-        }
-        double gx[2] = {0, ppo ? (double)pc.total_timesteps : (double)rc_.total_timesteps}, gy[2] = {SOLVED, SOLVED};
-        s[ns++] = (eta_plot_series){gx, gy, 2, "475 (solved)", 0};
-        char title[160];
-        snprintf(title, sizeof title, "CartPole-v1, %s: %s", ppo ? "PPO" : "REINFORCE with baseline",
-                 nruns == 1 ? "episode return" : "mean return of the last 100 episodes");
-        eta_plot_config cfg = {.title = title, .xlabel = "environment steps", .ylabel = "return"};
-        eta_err err;
-        if (eta_plot_lines(plot, &cfg, s, ns, &err)) {
-            fprintf(stderr, "eta rl: --plot: %s\n", err.msg);
-            status = EXIT_RUN;
-        }
-    }
+    if (plot && status == EXIT_OK)
+        status = draw(plot, runs, nruns, ppo, ppo ? pc.total_timesteps : rc_.total_timesteps);
     for (int i = 0; runs && i < nruns; i++) {
         free(runs[i].x);
         free(runs[i].y);
