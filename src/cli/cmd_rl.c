@@ -28,9 +28,11 @@ static void help(void)
            "             minibatches, clip 0.2, Adam 2.5e-4 (eps 1e-5) annealed linearly to 0\n"
            "  reinforce  REINFORCE with a learned baseline, 4 episodes per update, Adam 1e-3\n"
            "             annealed linearly to 0\n\n"
-           "stdout: one CSV row per run: algo,seed,lr,steps_to_solve,final_mean100,episodes\n"
-           "(steps_to_solve: the environment step at which the mean return of the last 100\n"
-           "episodes first reached 475, empty if never; final_mean100: that mean at the end).\n\n"
+           "stdout: one CSV row per run:\n"
+           "  algo,seed,lr,steps_to_solve,low_mean100_after,final_mean100,episodes\n"
+           "steps_to_solve: the environment step at which the mean return of the last 100\n"
+           "episodes first reached 475 (empty if never); low_mean100_after: the lowest such mean\n"
+           "after that (how much the agent forgets); final_mean100: the mean at the end.\n\n"
            "options:\n"
            "  --seed N         the seed (default 1)\n"
            "  --seeds LIST     several seeds, comma-separated, run one after the other\n"
@@ -49,6 +51,7 @@ typedef struct run {
     size_t n, cap;
     double sum;           /* of the last WINDOW returns */
     int64_t solved_at;    /* -1: never */
+    double low_after;     /* the lowest 100-episode mean after solved_at (how much is forgotten) */
     FILE *csv;
     const char *algo, *mode;
     unsigned long long seed;
@@ -78,8 +81,12 @@ static void on_episode(void *ud, int64_t step, double ret, int64_t len)
     r->y[r->n] = ret;
     double mean = r->n + 1 >= WINDOW ? r->sum / WINDOW : NAN;
     r->mean[r->n++] = mean;
-    if (r->solved_at < 0 && mean >= SOLVED)
+    if (r->solved_at < 0 && mean >= SOLVED) {
         r->solved_at = step;
+        r->low_after = mean;
+    }
+    if (r->solved_at >= 0 && mean < r->low_after)
+        r->low_after = mean;
     if (r->csv)
         fprintf(r->csv, "%s,%llu,%s,%lld,%g,%lld,%.6g\n", r->algo, r->seed, r->mode, (long long)step, ret,
                 (long long)len, mean);
@@ -200,7 +207,7 @@ int cmd_rl(int argc, char **argv)
     int nmodes = both ? 2 : 1, nruns = nseeds * nmodes;
     run *runs = calloc((size_t)nruns, sizeof *runs);
     int status = runs ? EXIT_OK : EXIT_RUN;
-    printf("algo,seed,lr,steps_to_solve,final_mean100,episodes\n");
+    printf("algo,seed,lr,steps_to_solve,low_mean100_after,final_mean100,episodes\n");
     for (int i = 0; i < nruns && status == EXIT_OK; i++) {
         run *r = &runs[i];
         bool anneal = both ? i % 2 == 0 : !constant;
@@ -227,7 +234,9 @@ int cmd_rl(int argc, char **argv)
         }
         printf("%s,%llu,%s,", r->algo, r->seed, r->mode);
         if (r->solved_at >= 0)
-            printf("%lld", (long long)r->solved_at);
+            printf("%lld,%.2f", (long long)r->solved_at, r->low_after);
+        else
+            printf(",");
         printf(",%.2f,%zu\n", r->n ? r->mean[r->n - 1] : NAN, r->n);
         fflush(stdout);
     }
