@@ -22,6 +22,7 @@ static void test_help_and_usage(void **state)
         "rl ppo --steps -5",
         "rl ppo --lr 0",
         "rl ppo --lr abc",
+        "rl ppo --max-grad-norm -1",
         "rl ppo --constant-lr --both",
         "rl ppo --seed 1 --seeds 2,3",
         "rl ppo --seeds 1,,2",

@@ -354,6 +354,7 @@ static void test_defaults_and_checks(void **state)
     assert_non_null(strstr(err.msg, "total_timesteps"));
     eta_reinforce_config r = eta_reinforce_defaults();
     assert_true(r.learning_rate == 1e-3 && r.anneal_lr && r.gamma == 0.99 && r.episodes_per_update == 4);
+    assert_true(r.max_grad_norm == 0 && r.vf_coef == 0.5 && r.hidden == 64 && r.total_timesteps == 500000);
     assert_int_equal(eta_reinforce_check(&r, &err), ETA_OK);
     r.episodes_per_update = 0;
     assert_int_equal(eta_reinforce_check(&r, &err), ETA_EINVAL);

@@ -100,7 +100,7 @@ typedef struct eta_ppo_config {
     bool clip_vloss;          /* true */
     double ent_coef;          /* 0.01 */
     double vf_coef;           /* 0.5 */
-    double max_grad_norm;     /* 0.5 */
+    double max_grad_norm;     /* 0.5; 0: no clipping */
     double target_kl;         /* NaN: None (no early stop) */
     int hidden;               /* 64 */
     uint64_t seed;            /* 1 */
@@ -135,7 +135,8 @@ int eta_ppo_loss_grad(eta_rl_agent *agent, const eta_ppo_config *cfg, const eta_
                       eta_ppo_losses *losses, eta_err *err);
 
 /* One minibatch step of ppo.py's update: eta_ppo_loss_grad, then
- * clip_grad_norm_(max_grad_norm) over both networks, then the Adam step.
+ * clip_grad_norm_(max_grad_norm) over both networks (none when 0, and
+ * losses->grad_norm is then NaN), then the Adam step.
  * The training loop's step, exactly. */
 int eta_ppo_update(eta_rl_agent *agent, const eta_ppo_config *cfg, const eta_ppo_minibatch *mb,
                    eta_ppo_losses *losses, eta_err *err);
@@ -166,7 +167,11 @@ int eta_rl_train_ppo(const eta_ppo_config *cfg, eta_rl_episode_fn on_episode, et
  * the gradient of sum_t log pi(a_t|s_t) (G_t - V(s_t)) and the critic fits
  * G_t (mean squared error), G_t the discounted return from step t; one
  * Adam over both, with the same networks as PPO's agent and the same
- * linear annealing to 0 as an option. */
+ * linear annealing to 0 as an option. No gradient clipping by default:
+ * clipping the norm of both networks' gradients together at 0.5 (PPO's
+ * setting) lets the critic's large early gradient (returns reach 100)
+ * shrink the policy's step, and REINFORCE then never solved CartPole in
+ * 500,000 steps (5 seeds, docs/applications.md). */
 typedef struct eta_reinforce_config {
     int64_t total_timesteps;  /* 500000 */
     double learning_rate;     /* 1e-3 */
@@ -174,7 +179,7 @@ typedef struct eta_reinforce_config {
     double gamma;             /* 0.99 */
     int episodes_per_update;  /* 4 */
     double vf_coef;           /* 0.5 */
-    double max_grad_norm;     /* 0.5 */
+    double max_grad_norm;     /* 0: no clipping */
     int hidden;               /* 64 */
     uint64_t seed;            /* 1 */
 } eta_reinforce_config;

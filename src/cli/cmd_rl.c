@@ -22,12 +22,13 @@ static const char *const CMD = "rl";
 static void help(void)
 {
     printf("usage: eta rl ppo|reinforce [--seed N | --seeds A,B,...] [--steps N] [--lr X]\n"
+           "                            [--max-grad-norm X]\n"
            "                            [--constant-lr | --both] [--csv FILE] [--plot FILE.png|FILE.svg]\n\n"
            "Trains an agent on CartPole-v1 (Gymnasium's dynamics, 500-step episodes).\n"
            "  ppo        CleanRL's ppo.py: 4 environments x 128 steps, GAE 0.95, 4 epochs of 4\n"
            "             minibatches, clip 0.2, Adam 2.5e-4 (eps 1e-5) annealed linearly to 0\n"
            "  reinforce  REINFORCE with a learned baseline, 4 episodes per update, Adam 1e-3\n"
-           "             annealed linearly to 0\n\n"
+           "             annealed linearly to 0, no gradient clipping\n\n"
            "stdout: one CSV row per run:\n"
            "  algo,seed,lr,steps_to_solve,low_mean100_after,final_mean100,episodes\n"
            "steps_to_solve: the environment step at which the mean return of the last 100\n"
@@ -38,6 +39,8 @@ static void help(void)
            "  --seeds LIST     several seeds, comma-separated, run one after the other\n"
            "  --steps N        environment steps per run (default 500000)\n"
            "  --lr X           Adam's initial rate (default 2.5e-4 for ppo, 1e-3 for reinforce)\n"
+           "  --max-grad-norm X  clip the gradient's global norm at X, 0: no clipping (default 0.5\n"
+           "                   for ppo, 0 for reinforce)\n"
            "  --constant-lr    keep the rate constant instead of annealing it\n"
            "  --both           run every seed annealed and constant (the comparison)\n"
            "  --csv FILE       every episode: algo,seed,lr,global_step,return,length,mean100\n"
@@ -149,10 +152,12 @@ static int draw(const char *path, const run *runs, int nruns, bool ppo, int64_t 
 int cmd_rl(int argc, char **argv)
 {
     const char *seed_s = NULL, *seeds_s = NULL, *steps_s = NULL, *lr_s = NULL, *csv_path = NULL, *plot = NULL;
+    const char *clip_s = NULL;
     bool constant = false, both = false;
     const cli_opt opts[] = {
         {"seed", true, &seed_s, NULL},   {"seeds", true, &seeds_s, NULL},  {"steps", true, &steps_s, NULL},
         {"lr", true, &lr_s, NULL},       {"csv", true, &csv_path, NULL},   {"plot", true, &plot, NULL},
+        {"max-grad-norm", true, &clip_s, NULL},
         {"constant-lr", false, NULL, &constant}, {"both", false, NULL, &both},
     };
     const char *pos[2];
@@ -192,6 +197,14 @@ int cmd_rl(int argc, char **argv)
         if (!(lr > 0))
             return cli_usage_error(CMD, "--lr must be > 0, got %s", lr_s);
         pc.learning_rate = rc_.learning_rate = lr;
+    }
+    if (clip_s) {
+        double c;
+        if (!cli_parse_double(CMD, "--max-grad-norm", clip_s, &c))
+            return EXIT_USAGE;
+        if (!(c >= 0))
+            return cli_usage_error(CMD, "--max-grad-norm must be >= 0 (0: no clipping), got %s", clip_s);
+        pc.max_grad_norm = rc_.max_grad_norm = c;
     }
     if (!cli_check_plot(CMD, plot))
         return EXIT_USAGE;

@@ -204,7 +204,8 @@ int eta_ppo_update(eta_rl_agent *a, const eta_ppo_config *cfg, const eta_ppo_min
     int rc = eta_ppo_loss_grad(a, cfg, mb, &L, err);
     if (rc)
         return rc;
-    rc = eta_optim_clip_grad_norm(a->opt, cfg->max_grad_norm, ETA_ANCHOR_TORCH, &L.grad_norm);
+    if (cfg->max_grad_norm > 0)
+        rc = eta_optim_clip_grad_norm(a->opt, cfg->max_grad_norm, ETA_ANCHOR_TORCH, &L.grad_norm);
     if (!rc)
         rc = eta_optim_step(a->opt);
     if (rc)

@@ -24,7 +24,7 @@ eta_reinforce_config eta_reinforce_defaults(void)
         .gamma = 0.99,
         .episodes_per_update = 4,
         .vf_coef = 0.5,
-        .max_grad_norm = 0.5,
+        .max_grad_norm = 0, /* none: see rl.h */
         .hidden = 64,
         .seed = 1,
     };
