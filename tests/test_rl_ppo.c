@@ -352,6 +352,11 @@ static void test_defaults_and_checks(void **state)
     c.total_timesteps = 100;
     assert_int_equal(eta_rl_train_ppo(&c, NULL, NULL, NULL, &err), ETA_EINVAL);
     assert_non_null(strstr(err.msg, "total_timesteps"));
+    eta_rl_agent *a = (eta_rl_agent *)&c;
+    assert_int_equal(eta_rl_agent_new(&a, 4, 17, 64, 8, 1, 1e-3, 0, &err), ETA_EINVAL);
+    assert_null(a);
+    assert_non_null(strstr(err.msg, "n_actions"));
+    assert_int_equal(eta_rl_agent_new(&a, 4, 2, 64, 8, 1, NAN, 0, &err), ETA_EINVAL);
     eta_reinforce_config r = eta_reinforce_defaults();
     assert_true(r.learning_rate == 1e-3 && r.anneal_lr && r.gamma == 0.99 && r.episodes_per_update == 4);
     assert_true(r.max_grad_norm == 0 && r.vf_coef == 0.5 && r.hidden == 64 && r.total_timesteps == 500000);
@@ -416,6 +421,11 @@ static void test_smoke_return_rises(void **state)
     if (!(first < 40 && last > 3 * first && last > 100))
         fail_msg("PPO smoke: first 20 episodes %.1f, last 20 %.1f: the return did not rise", first, last);
     /* REINFORCE, the same budget: it rises too */
+    eta_rl_agent *a = (eta_rl_agent *)&c;
+    assert_int_equal(eta_rl_agent_new(&a, 4, 17, 64, 8, 1, 1e-3, 0, &err), ETA_EINVAL);
+    assert_null(a);
+    assert_non_null(strstr(err.msg, "n_actions"));
+    assert_int_equal(eta_rl_agent_new(&a, 4, 2, 64, 8, 1, NAN, 0, &err), ETA_EINVAL);
     eta_reinforce_config r = eta_reinforce_defaults();
     r.total_timesteps = 30000;
     r.seed = 3;

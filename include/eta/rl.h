@@ -70,9 +70,11 @@ int eta_cartpole_step(eta_cartpole *env, int action, float obs[4], double *rewar
  * Categorical(logits = actor(obs)). */
 typedef struct eta_rl_agent eta_rl_agent;
 
-/* batch: the largest number of observations one update's forward pass takes
- * (PPO: the minibatch); act_batch: the number acting at once (the
- * environments). */
+/* batch: the number of observations one update's forward pass takes (PPO:
+ * the minibatch; other sizes re-prepare the networks); act_batch: the
+ * number acting at once (the environments). ETA_EINVAL for obs_dim < 1,
+ * n_actions outside [2, 16], hidden, batch or act_batch < 1, a negative or
+ * non-finite lr; ETA_ENOMEM. */
 int eta_rl_agent_new(eta_rl_agent **out, int obs_dim, int n_actions, int hidden, int64_t batch, int64_t act_batch,
                      double lr, uint64_t seed, eta_err *err);
 void eta_rl_agent_free(eta_rl_agent *agent);

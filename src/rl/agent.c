@@ -62,7 +62,7 @@ static int init_mlp(eta_net *net, double head_gain, uint64_t seed)
     return rc;
 }
 
-static int build(eta_net **out, int in, int hidden, int outs, int64_t rows, bool learn, eta_err *err)
+static int build(eta_net **out, int in, int hidden, int outs, int64_t rows, eta_err *err)
 {
     char spec[256];
     snprintf(spec, sizeof spec, "Sequential(Linear(%d, %d), Tanh(), Linear(%d, %d), Tanh(), Linear(%d, %d))", in,
@@ -72,7 +72,6 @@ static int build(eta_net **out, int in, int hidden, int outs, int64_t rows, bool
         rc = eta_net_prepare(*out, rows, 1, (const int64_t[]){in}, err);
     if (!rc)
         eta_net_set_input_grad(*out, false);
-    (void)learn;
     return rc;
 }
 
@@ -81,10 +80,12 @@ int eta_rl_agent_new(eta_rl_agent **out, int obs_dim, int n_actions, int hidden,
 {
     eta_err_clear(err);
     *out = NULL;
-    if (obs_dim < 1 || n_actions < 2 || hidden < 1 || batch < 1 || act_batch < 1 || !(lr >= 0) || !isfinite(lr))
+    if (obs_dim < 1 || n_actions < 2 || n_actions > RL_MAX_ACTIONS || hidden < 1 || batch < 1 || act_batch < 1 ||
+        !(lr >= 0) || !isfinite(lr))
         return rl_fail(err, ETA_EINVAL,
-                           "rl agent: obs_dim >= 1, n_actions >= 2, hidden, batch and act_batch >= 1 and a "
-                           "finite lr >= 0 are needed");
+                       "rl agent: obs_dim >= 1, n_actions in [2, %d], hidden, batch and act_batch >= 1 and a "
+                       "finite lr >= 0 are needed",
+                       RL_MAX_ACTIONS);
     eta_rl_agent *a = calloc(1, sizeof *a);
     if (!a)
         return rl_fail(err, ETA_ENOMEM, "rl agent: out of memory");
@@ -94,13 +95,13 @@ int eta_rl_agent_new(eta_rl_agent **out, int obs_dim, int n_actions, int hidden,
     a->batch = batch;
     a->act_batch = act_batch;
     a->rng = seed ^ 0x5851f42d4c957f2dull;
-    int rc = build(&a->actor, obs_dim, hidden, n_actions, batch, true, err);
+    int rc = build(&a->actor, obs_dim, hidden, n_actions, batch, err);
     if (!rc)
-        rc = build(&a->critic, obs_dim, hidden, 1, batch, true, err);
+        rc = build(&a->critic, obs_dim, hidden, 1, batch, err);
     if (!rc)
-        rc = build(&a->actor_act, obs_dim, hidden, n_actions, act_batch, false, err);
+        rc = build(&a->actor_act, obs_dim, hidden, n_actions, act_batch, err);
     if (!rc)
-        rc = build(&a->critic_act, obs_dim, hidden, 1, act_batch, false, err);
+        rc = build(&a->critic_act, obs_dim, hidden, 1, act_batch, err);
     if (!rc && (init_mlp(a->actor, 0.01, seed * 2 + 1) || init_mlp(a->critic, 1.0, seed * 2 + 2)))
         rc = rl_fail(err, ETA_ENOMEM, "rl agent: out of memory");
     if (!rc) {
@@ -214,7 +215,7 @@ int rl_agent_act(eta_rl_agent *a, const float *obs, int32_t *actions, float *log
         if (eta_net_forward(a->actor_act, obs, NULL, NULL))
             return rl_fail(err, ETA_EINVAL, "rl agent: %s", eta_net_error(a->actor_act));
         const float *logits = eta_net_output(a->actor_act, NULL, NULL);
-        float logp[16], p[16];
+        float logp[RL_MAX_ACTIONS], p[RL_MAX_ACTIONS];
         for (int64_t i = 0; i < a->act_batch; i++) {
             rl_log_softmax(logp, p, logits + i * k, k);
             double u = rl_rng_uniform(&a->rng), c = 0;

@@ -109,7 +109,7 @@ int eta_ppo_loss_grad(eta_rl_agent *a, const eta_ppo_config *cfg, const eta_ppo_
     eta_err_clear(err);
     int64_t n = mb->n;
     int k = a->n_actions;
-    if (n < 2 || k > 16)
+    if (n < 2)
         return rl_fail(err, ETA_EINVAL, "ppo: a minibatch needs at least 2 rows (the advantages' std), got %lld",
                        (long long)n);
     int rc = rl_agent_rows(a, n, err);
@@ -140,7 +140,7 @@ int eta_ppo_loss_grad(eta_rl_agent *a, const eta_ppo_config *cfg, const eta_ppo_
     const double inv_n = 1.0 / (double)n;
     double pg = 0, vl = 0, ent = 0, kl = 0, clipped = 0;
     for (int64_t i = 0; i < n; i++) {
-        float logp[16], p[16];
+        float logp[RL_MAX_ACTIONS], p[RL_MAX_ACTIONS];
         rl_log_softmax(logp, p, logits + i * k, k);
         int act = mb->actions[i];
         float logratio = logp[act] - mb->logprobs[i];

@@ -72,7 +72,7 @@ static int update(eta_rl_agent *a, const eta_reinforce_config *cfg, int64_t n, c
     double std = n > 1 ? sqrt(s2 / (double)(n - 1)) : 1;
     int k = a->n_actions;
     for (int64_t i = 0; i < n; i++) {
-        float logp[16], p[16];
+        float logp[RL_MAX_ACTIONS], p[RL_MAX_ACTIONS];
         rl_log_softmax(logp, p, logits + i * k, k);
         double A = (adv[i] - mean) / (std + 1e-8);
         for (int j = 0; j < k; j++) /* d(-A log p_a)/dz_j = -A (1[j = a] - p_j) */

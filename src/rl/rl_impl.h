@@ -7,6 +7,8 @@
 #include <eta/optim.h>
 #include <eta/rl.h>
 
+#define RL_MAX_ACTIONS 16 /* a categorical policy's actions at most (stack arrays) */
+
 struct eta_rl_agent {
     int obs_dim, n_actions, hidden;
     int64_t batch;                /* rows the learning networks are prepared for now */
