@@ -106,30 +106,27 @@ static void parse_ppo(ppo_fix *f, char **s)
             seen_l |= 1 << k;
             continue;
         }
+        /* the per-row arrays: n values each (obs: n x 4), after n */
+        struct {
+            const char *name;
+            double *dst;
+            int width;
+        } rows[] = {{"obs", f->obs, 4},           {"actions", f->actions, 1}, {"logprobs", f->logprobs, 1},
+                    {"advantages", f->adv, 1},   {"returns", f->ret, 1},     {"values", f->values, 1}};
+        for (k = 0; k < 6 && strcmp(key, rows[k].name); k++)
+            ;
+        if (k < 6) {
+            assert_true(seen & 1); /* n comes first */
+            read_n(rows[k].dst, (size_t)f->n * (size_t)rows[k].width, rest);
+            seen |= 2 << k;
+            continue;
+        }
         if (!strcmp(key, "n")) {
             double v;
             read_n(&v, 1, rest);
             f->n = (int)v;
             assert_int_equal(f->n, 128);
             seen |= 1;
-        } else if (!strcmp(key, "obs")) {
-            read_n(f->obs, (size_t)f->n * 4, rest);
-            seen |= 2;
-        } else if (!strcmp(key, "actions")) {
-            read_n(f->actions, (size_t)f->n, rest);
-            seen |= 4;
-        } else if (!strcmp(key, "logprobs")) {
-            read_n(f->logprobs, (size_t)f->n, rest);
-            seen |= 8;
-        } else if (!strcmp(key, "advantages")) {
-            read_n(f->adv, (size_t)f->n, rest);
-            seen |= 16;
-        } else if (!strcmp(key, "returns")) {
-            read_n(f->ret, (size_t)f->n, rest);
-            seen |= 32;
-        } else if (!strcmp(key, "values")) {
-            read_n(f->values, (size_t)f->n, rest);
-            seen |= 64;
         } else if (!strcmp(key, "grad_norm")) {
             read_n(&f->grad_norm, 1, rest);
             seen |= 128;

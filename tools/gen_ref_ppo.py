@@ -55,6 +55,8 @@ def layer_init(layer, std=np.sqrt(2), bias_const=0.0):
 
 
 class Agent(nn.Module):
+    """CleanRL ppo.py's Agent (tools/ppo_twin.py imports it from here)."""
+
     def __init__(self, obs_dim=4, n_actions=2):
         super().__init__()
         self.critic = nn.Sequential(
@@ -160,6 +162,25 @@ def ppo_case(out):
     out.write("end\n")
 
 
+def gae(rewards, values, dones, next_value, next_done, gamma, gae_lambda):
+    """ppo.py's GAE loop over [num_steps, num_envs] tensors; (advantages, returns)."""
+    num_steps = rewards.shape[0]
+    with torch.no_grad():
+        advantages = torch.zeros_like(rewards)
+        lastgaelam = 0
+        for t in reversed(range(num_steps)):
+            if t == num_steps - 1:
+                nextnonterminal = 1.0 - next_done
+                nextvalues = next_value
+            else:
+                nextnonterminal = 1.0 - dones[t + 1]
+                nextvalues = values[t + 1]
+            delta = rewards[t] + gamma * nextvalues * nextnonterminal - values[t]
+            advantages[t] = lastgaelam = delta + gamma * gae_lambda * nextnonterminal * lastgaelam
+        returns = advantages + values
+    return advantages, returns
+
+
 def gae_case(out):
     T, E, gamma, gae_lambda = 8, 3, 0.99, 0.95
     g = torch.Generator().manual_seed(2)
@@ -171,19 +192,7 @@ def gae_case(out):
     dones[1, 2] = 1
     next_value = (torch.randn(1, E, generator=g) * 5 + 20).float()
     next_done = torch.tensor([0.0, 0.0, 1.0])
-    with torch.no_grad():  # ppo.py's loop
-        advantages = torch.zeros_like(rewards)
-        lastgaelam = 0
-        for t in reversed(range(T)):
-            if t == T - 1:
-                nextnonterminal = 1.0 - next_done
-                nextvalues = next_value
-            else:
-                nextnonterminal = 1.0 - dones[t + 1]
-                nextvalues = values[t + 1]
-            delta = rewards[t] + gamma * nextvalues * nextnonterminal - values[t]
-            advantages[t] = lastgaelam = delta + gamma * gae_lambda * nextnonterminal * lastgaelam
-        returns = advantages + values
+    advantages, returns = gae(rewards, values, dones, next_value, next_done, gamma, gae_lambda)
     out.write("case gae\nT %d\nE %d\ngamma %.9g\ngae_lambda %.9g\n" % (T, E, gamma, gae_lambda))
     for k, t in [("rewards", rewards), ("values", values), ("dones", dones), ("next_value", next_value),
                  ("next_done", next_done), ("advantages", advantages), ("returns", returns)]:

@@ -19,7 +19,9 @@ random numbers (torch.manual_seed(seed), np.random.seed(seed) for the
 minibatch shuffles), one thread.
 
 stdout: one CSV row per run, as eta rl prints:
-    algo,seed,lr,steps_to_solve,low_mean100_after,final_mean100,episodes,seconds
+    algo,seed,lr,steps_to_solve,low_mean100_after,final_mean100,episodes,seconds,cpu_seconds
+(seconds: wall time; cpu_seconds: this process's CPU time, the fairer figure
+on a shared machine.)
 """
 import argparse
 import math
@@ -27,11 +29,15 @@ import random
 import sys
 import time
 
+import os
+
 import numpy as np
 import torch
 import torch.nn as nn
 import torch.optim as optim
-from torch.distributions.categorical import Categorical
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from gen_ref_ppo import Agent, gae  # noqa: E402  (CleanRL's Agent and GAE loop, written once)
 
 
 class CartPole:
@@ -73,37 +79,6 @@ class CartPole:
         self.elapsed += 1
         truncated = self.elapsed >= 500
         return np.array(self.state, dtype=np.float32), 1.0, terminated, truncated
-
-
-def layer_init(layer, std=np.sqrt(2), bias_const=0.0):
-    torch.nn.init.orthogonal_(layer.weight, std)
-    torch.nn.init.constant_(layer.bias, bias_const)
-    return layer
-
-
-class Agent(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.critic = nn.Sequential(
-            layer_init(nn.Linear(4, 64)), nn.Tanh(),
-            layer_init(nn.Linear(64, 64)), nn.Tanh(),
-            layer_init(nn.Linear(64, 1), std=1.0),
-        )
-        self.actor = nn.Sequential(
-            layer_init(nn.Linear(4, 64)), nn.Tanh(),
-            layer_init(nn.Linear(64, 64)), nn.Tanh(),
-            layer_init(nn.Linear(64, 2), std=0.01),
-        )
-
-    def get_value(self, x):
-        return self.critic(x)
-
-    def get_action_and_value(self, x, action=None):
-        logits = self.actor(x)
-        probs = Categorical(logits=logits)
-        if action is None:
-            action = probs.sample()
-        return action, probs.log_prob(action), probs.entropy(), self.critic(x)
 
 
 def run(seed, anneal_lr, total_timesteps):
@@ -167,18 +142,7 @@ def run(seed, anneal_lr, total_timesteps):
             next_done = torch.tensor(d)
         with torch.no_grad():
             next_value = agent.get_value(next_obs).reshape(1, -1)
-            advantages = torch.zeros_like(rewards)
-            lastgaelam = 0
-            for t in reversed(range(num_steps)):
-                if t == num_steps - 1:
-                    nextnonterminal = 1.0 - next_done
-                    nextvalues = next_value
-                else:
-                    nextnonterminal = 1.0 - dones[t + 1]
-                    nextvalues = values[t + 1]
-                delta = rewards[t] + gamma * nextvalues * nextnonterminal - values[t]
-                advantages[t] = lastgaelam = delta + gamma * gae_lambda * nextnonterminal * lastgaelam
-            returns = advantages + values
+        advantages, returns = gae(rewards, values, dones, next_value, next_done, gamma, gae_lambda)
         b_obs = obs.reshape((-1, 4))
         b_logprobs = logprobs.reshape(-1)
         b_actions = actions.reshape(-1)
@@ -221,14 +185,15 @@ def main():
     ap.add_argument("--constant-lr", action="store_true")
     args = ap.parse_args()
     torch.set_num_threads(1)
-    print("algo,seed,lr,steps_to_solve,low_mean100_after,final_mean100,episodes,seconds", flush=True)
+    print("algo,seed,lr,steps_to_solve,low_mean100_after,final_mean100,episodes,seconds,cpu_seconds", flush=True)
     for seed in [int(s) for s in args.seeds.split(",")]:
         for anneal in ([True, False] if args.both else [not args.constant_lr]):
-            t0 = time.time()
+            t0, c0 = time.time(), time.process_time()
             solved, low, final, episodes = run(seed, anneal, args.steps)
-            print("torch-ppo,%d,%s,%s,%s,%.2f,%d,%.0f" % (
+            print("torch-ppo,%d,%s,%s,%s,%.2f,%d,%.0f,%.0f" % (
                 seed, "annealed" if anneal else "constant", "" if solved is None else solved,
-                "" if low is None else "%.2f" % low, final, episodes, time.time() - t0), flush=True)
+                "" if low is None else "%.2f" % low, final, episodes, time.time() - t0, time.process_time() - c0),
+                flush=True)
     return 0
 
 
