@@ -78,7 +78,7 @@ static void test_unknown_names(void **state)
     line = expect_error("schedule 'OneCycleLR(max_lr=0.1, xyz=1)'", 2, "schedule", "unexpected keyword argument");
     assert_non_null(strstr(line, "valid arguments: max_lr, ") ? line : NULL);
     assert_non_null(strstr(line, ", verbose") ? line : NULL); /* the whole signature */
-    expect_error("frobnicate", 2, NULL, "unknown command 'frobnicate'; valid commands: data, demo, eval, lr-find, model, optimize, plot, predict, schedule, sweep, train");
+    expect_error("frobnicate", 2, NULL, "unknown command 'frobnicate'; valid commands: data, demo, eval, lr-find, model, optimize, plot, predict, rl, schedule, sweep, train");
 }
 
 /* One prefix on every error path of every subcommand. */

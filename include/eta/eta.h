@@ -8,5 +8,6 @@
 #include "nn.h"
 #include "data.h"
 #include "plot.h"
+#include "rl.h"
 
 #endif

@@ -86,6 +86,14 @@ int eta_net_forward(eta_net *net, const void *input, const void *target, double 
  * (not accumulated). Requires a forward pass with a target. */
 int eta_net_backward(eta_net *net);
 
+/* Backward pass from a gradient of the caller's own loss with respect to
+ * the output (dout: the output's shape, eta_net_output), for losses the
+ * network does not provide (a policy-gradient objective): gradients of all
+ * parameters, overwritten, as eta_net_backward. A loss set with
+ * eta_net_set_loss is ignored. Requires a forward pass (a target is not
+ * needed). ETA_ESTATE before prepare, ETA_EINVAL for a NULL dout. */
+int eta_net_backward_output(eta_net *net, const float *dout);
+
 /* The output of the last forward pass: data and shape (batch first). */
 const float *eta_net_output(const eta_net *net, int *ndim, int64_t *shape);
 /* The gradient of the loss with respect to a float32 input, after backward
@@ -96,6 +104,14 @@ const float *eta_net_input_grad(const eta_net *net);
  * an MLP's first Linear a GEMM as large as its forward) and
  * eta_net_input_grad returns NULL; parameter gradients are the same bits. */
 void eta_net_set_input_grad(eta_net *net, bool on);
+
+/* torch.nn.init.orthogonal_(w, gain) for a weight of shape [rows, cols]
+ * (row-major, PyTorch's Linear layout [out, in]): a (semi-)orthogonal matrix
+ * times gain (W W^T = gain^2 I when rows <= cols, W^T W = gain^2 I when
+ * rows >= cols), from a seed (eta's stream, not torch's: the same
+ * distribution, other values). ETA_EINVAL for a NULL w, a size < 1 or a
+ * gain that is not finite; ETA_ENOMEM. */
+int eta_init_orthogonal(float *w, int64_t rows, int64_t cols, double gain, uint64_t seed);
 
 /* Parameters: the flat buffers and, per parameter array, its PyTorch name,
  * offset (in floats) and shape, in state_dict order. The arrays include

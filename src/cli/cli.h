@@ -23,6 +23,7 @@ int cmd_predict(int argc, char **argv);
 int cmd_lrfind(int argc, char **argv);
 int cmd_sweep(int argc, char **argv);
 int cmd_data(int argc, char **argv);
+int cmd_rl(int argc, char **argv);
 
 /* Takes every "--NAME VALUE" / "--NAME=VALUE" out of argv (in place; *argc
  * shrinks) into values[0..*n), for options given several times (--set).

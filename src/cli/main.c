@@ -17,6 +17,7 @@ static const struct {
     {"optimize", cmd_optimize, "run an optimizer on a test function and print the trajectory as CSV"},
     {"plot", cmd_plot, "draw a training run's loss, lr and gradient-norm charts; overlay several runs"},
     {"predict", cmd_predict, "a trained run's outputs on a data set, one CSV row per example"},
+    {"rl", cmd_rl, "an agent learns CartPole-v1 by PPO or REINFORCE, its rate annealed or constant"},
     {"schedule", cmd_schedule, "print (and plot) a learning-rate schedule before training"},
     {"sweep", cmd_sweep, "train a config over a grid or random search of its keys, pruning bad trials early"},
     {"train", cmd_train, "train a model from an INI config: progress, metrics, plots, checkpoints, the guard"},

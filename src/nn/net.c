@@ -553,11 +553,12 @@ static void link_input_grad(nn_net *g, float *ig)
             g->ops[i].out.g = g->ops[i].input[0]->g;
 }
 
-int eta_net_backward(eta_net *n)
+/* The backward pass: from the loss op (dout NULL: its gradient is 1), or
+ * from the gradient dout of the output (the loss op, if any, skipped). */
+static void run_backward(eta_net *n, const float *dout)
 {
     nn_net *g = &n->g;
-    if (!g->prepared || n->loss < 0 || (!n->target.x && !n->target.ix))
-        return fail(n, ETA_ESTATE, "backward: needs a loss and a forward pass with a target");
+    int out = dout ? (n->loss >= 0 ? n->loss - 1 : g->nops - 1) : g->nops - 1;
     /* The input's gradient: only for float inputs that asked for it. The
      * arena keeps its buffer (g->input.g between passes). */
     float *ig = g->input.g;
@@ -571,12 +572,34 @@ int eta_net_backward(eta_net *n)
     for (int k = g->nops - 1; k >= 0; k--) {
         for (int i = n->zero_head[k]; i >= 0; i = n->zero_next[i]) /* gradients that step k starts */
             memset(g->ops[i].out.g, 0, g->ops[i].out.n * sizeof(float));
+        if (k > out) /* backward_output: the loss is skipped */
+            continue;
         if (k == n->loss)
             g->ops[k].out.g[0] = 1.0f;
+        else if (dout && k == out) /* set, whatever a loss would have left there */
+            memcpy(g->ops[k].out.g, dout, g->ops[k].out.n * sizeof(float));
         g->ops[k].kind->backward(&g->ops[k], &ctx);
     }
     if (!want)
         link_input_grad(g, ig);
+}
+
+int eta_net_backward(eta_net *n)
+{
+    nn_net *g = &n->g;
+    if (!g->prepared || n->loss < 0 || (!n->target.x && !n->target.ix))
+        return fail(n, ETA_ESTATE, "backward: needs a loss and a forward pass with a target");
+    run_backward(n, NULL);
+    return ETA_OK;
+}
+
+int eta_net_backward_output(eta_net *n, const float *dout)
+{
+    if (!n->g.prepared || n->g.nops == 0 || (!n->g.input.x && !n->g.input.ix)) /* input: set by forward */
+        return fail(n, ETA_ESTATE, "backward_output: call eta_net_prepare and eta_net_forward first");
+    if (!dout)
+        return fail(n, ETA_EINVAL, "backward_output: the output gradient is NULL");
+    run_backward(n, dout);
     return ETA_OK;
 }
 
