@@ -28,7 +28,9 @@ What it does:
      gap, and each side's wall time (eta's whole command, data loading
      included; torch's training and evaluation loops).
 
-Writes DIR/twin.csv (step, eta_loss, torch_loss for every step) for plots.
+Writes DIR/twin.csv (step, eta_loss, torch_loss for every step) and
+DIR/torch/metrics.csv (torch's losses in eta's metrics format, for
+`eta plot DIR/eta DIR/torch`).
 Exit 0 when the run completed (the comparison is printed, not asserted).
 """
 
@@ -112,10 +114,14 @@ def main():
     ap.add_argument("--eta", default=os.path.join(HERE, "..", "build", "release", "eta"))
     ap.add_argument("--dir", default=None)
     ap.add_argument("--show", type=int, default=10, help="steps printed one by one")
+    ap.add_argument("--threads", type=int, default=0, help="torch's threads (0: every core, as eta's default)")
+    ap.add_argument("--reuse-eta", action="store_true",
+                    help="take eta's run from DIR/eta when it is there (same seed and epochs) instead of running it")
     a = ap.parse_args()
     out = a.dir or os.path.join("runs", "char-lstm", "twin-s%d" % a.seed)
     os.makedirs(out, exist_ok=True)
 
+    torch.set_num_threads(a.threads or os.cpu_count() or 1)  # gen_ref_nn set 1
     ids, starts, V = tokens()
     assert V == 86, V
     torch.manual_seed(a.seed)
@@ -128,7 +134,9 @@ def main():
            "--set", "train.log_every=1", "--set", "train.epochs=%d" % a.epochs, "--set", "train.seed=%d" % a.seed,
            "--dir", os.path.join(out, "eta"), "--progress", "off"]
     t0 = time.time()
-    subprocess.run(cmd, check=True)
+    reused = a.reuse_eta and os.path.exists(os.path.join(out, "eta", "model.safetensors"))
+    if not reused:
+        subprocess.run(cmd, check=True)
     eta_time = time.time() - t0
     eta_steps, eta_vals = read_eta(os.path.join(out, "eta", "metrics.csv"))
 
@@ -151,6 +159,17 @@ def main():
         torch_vals.append((step, evaluate(model, ids, starts[1])))
     torch_time = time.time() - t0
 
+    # torch's run as an eta run directory (metrics.csv's columns), so that
+    # `eta plot DIR/eta DIR/torch` overlays the two loss curves
+    os.makedirs(os.path.join(out, "torch"), exist_ok=True)
+    vals = dict(torch_vals)
+    with open(os.path.join(out, "torch", "metrics.csv"), "w") as f:
+        f.write("step,epoch,lr,momentum,loss,smooth_loss,grad_norm,samples_per_s,val_loss,val_acc\n")
+        avg = 0.0
+        for s in sorted(torch_losses):
+            avg = 0.98 * avg + 0.02 * torch_losses[s]  # eta's smooth_loss: debiased EMA, beta 0.98
+            f.write("%d,%d,%r,%r,%r,%r,,,%s,\n" % (s, (s - 1) // (len(train) // BATCH), LR, MOMENTUM, torch_losses[s],
+                                                 avg / (1 - 0.98 ** s), repr(vals[s]) if s in vals else ""))
     with open(os.path.join(out, "twin.csv"), "w") as f:
         f.write("step,eta_loss,torch_loss\n")
         for s in sorted(torch_losses):
@@ -166,8 +185,9 @@ def main():
     print("epoch_step,eta_val_loss,torch_val_loss,eta_val_bpc,torch_val_bpc,rel_gap")
     for (se, ve), (st, vt) in zip(eta_vals, torch_vals):
         print("%d,%.6f,%.6f,%.4f,%.4f,%.2e" % (se, ve, vt, ve / ln2, vt / ln2, abs(ve - vt) / vt))
-    print("# wall time (s, under load): eta %.1f (the whole command), torch %.1f (training and evaluation), "
-          "torch threads %d" % (eta_time, torch_time, torch.get_num_threads()))
+    print("# wall time (s, under load): eta %s, torch %.1f (training and evaluation), torch threads %d"
+          % ("not measured (its run was reused)" if reused else "%.1f (the whole command)" % eta_time, torch_time,
+             torch.get_num_threads()))
     return 0
 
 
