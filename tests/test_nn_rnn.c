@@ -6,7 +6,7 @@
  * a Linear head and CrossEntropyLoss over every step); the defaults
  * (num_layers=1, bias=True, batch_first=True), parameter names and shapes
  * and torch's initialisation range; every refused torch argument named in
- * its error; shape errors.
+ * its error; shape errors; the same bits at 1 and 2 threads.
  *
  * With --live (CTest's rnn_torch_live; exit 77, skipped, when
  * /usr/bin/python3 has no torch): eta saves an LSTM and a GRU model as
@@ -318,6 +318,50 @@ static void test_refused(void **state)
     }
 }
 
+#ifdef _OPENMP
+#include <omp.h>
+
+/* The same bits at 1 and 2 threads (the GEMMs' parts are fixed by their
+ * shapes, blas.h; the element loops are serial): loss and every gradient. */
+static void test_threads_same_bits(void **state)
+{
+    (void)state;
+    const char *spec = "Sequential(Embedding(40, 24), LSTM(24, 96, num_layers=2), GRU(96, 64), Linear(64, 40))";
+    enum { NB = 32, NT = 48 };
+    static int32_t ids[NB * NT], tgt[NB * NT];
+    uint64_t s = 3;
+    for (int i = 0; i < NB * NT; i++) {
+        ids[i] = (int32_t)(uni(&s) * 40);
+        tgt[i] = (int32_t)(uni(&s) * 40);
+    }
+    int saved = omp_get_max_threads();
+    float *g[2] = {NULL, NULL};
+    double loss[2];
+    size_t np = 0;
+    for (int k = 0; k < 2; k++) {
+        omp_set_num_threads(k + 1);
+        eta_net *net;
+        eta_err err;
+        if (eta_net_new(&net, spec, &err) || eta_net_prepare(net, NB, 1, (int64_t[]){NT}, &err) ||
+            eta_net_set_loss(net, "CrossEntropyLoss()", &err))
+            fail_msg("%s", err.msg);
+        eta_net_init(net, 9);
+        assert_int_equal(eta_net_forward(net, ids, tgt, &loss[k]), 0);
+        assert_int_equal(eta_net_backward(net), 0);
+        const float *gk = eta_net_grads(net, &np);
+        g[k] = malloc(np * sizeof(float));
+        memcpy(g[k], gk, np * sizeof(float));
+        eta_net_free(net);
+    }
+    omp_set_num_threads(saved);
+    print_message("  loss %.9g at 1 and %.9g at 2 threads, %zu gradients compared\n", loss[0], loss[1], np);
+    assert_true(loss[0] == loss[1]);
+    assert_memory_equal(g[0], g[1], np * sizeof(float));
+    free(g[0]);
+    free(g[1]);
+}
+#endif
+
 /* ---- --live: eta's saved models load into torch ---- */
 static const char *python(void)
 {
@@ -412,7 +456,12 @@ int main(int argc, char **argv)
         const struct CMUnitTest live[] = {cmocka_unit_test(test_live_eta_to_torch)};
         return cmocka_run_group_tests(live, NULL, NULL);
     }
-    const struct CMUnitTest tests[] = {cmocka_unit_test(test_finite_differences),
-                                       cmocka_unit_test(test_defaults_and_init), cmocka_unit_test(test_refused)};
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_finite_differences), cmocka_unit_test(test_defaults_and_init),
+        cmocka_unit_test(test_refused),
+#ifdef _OPENMP
+        cmocka_unit_test(test_threads_same_bits),
+#endif
+    };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
