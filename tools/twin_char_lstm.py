@@ -18,7 +18,8 @@ What it does:
      data set cuts it (characters; the last 5% for test, the 5% before for
      validation, ceil as eta; vocabulary from the training part, id 0 <unk>,
      then by falling count, ties in byte order; windows of 64 every 64),
-     batches of 32 in order, SGD(lr=10, momentum=0.9), clip_grad_norm_(1.0),
+     batches of 32 in order, SGD(lr=10, momentum=0.9) (--lr: another rate
+     for both), clip_grad_norm_(1.0),
      the validation loss (mean over every predicted character) after each
      epoch;
   4. prints, as CSV, every step's training loss of both for the first
@@ -114,11 +115,13 @@ def main():
     ap.add_argument("--eta", default=os.path.join(HERE, "..", "build", "release", "eta"))
     ap.add_argument("--dir", default=None)
     ap.add_argument("--show", type=int, default=10, help="steps printed one by one")
+    ap.add_argument("--lr", type=float, default=LR, help="SGD's rate for both (default: the config's, 10)")
     ap.add_argument("--threads", type=int, default=0, help="torch's threads (0: every core, as eta's default)")
     ap.add_argument("--reuse-eta", action="store_true",
                     help="take eta's run from DIR/eta when it is there (same seed and epochs) instead of running it")
     a = ap.parse_args()
-    out = a.dir or os.path.join("runs", "char-lstm", "twin-s%d" % a.seed)
+    lr_tag = "" if a.lr == LR else "-lr%g" % a.lr
+    out = a.dir or os.path.join("runs", "char-lstm", "twin%s-s%d" % (lr_tag, a.seed))
     os.makedirs(out, exist_ok=True)
 
     torch.set_num_threads(a.threads or os.cpu_count() or 1)  # gen_ref_nn set 1
@@ -132,6 +135,7 @@ def main():
     cfg = os.path.join(HERE, "..", "configs", "char-lstm.ini")
     cmd = [a.eta, "train", cfg, "--set", "model.init=" + os.path.abspath(init), "--set", "data.shuffle=false",
            "--set", "train.log_every=1", "--set", "train.epochs=%d" % a.epochs, "--set", "train.seed=%d" % a.seed,
+           "--set", "optimizer=SGD(lr=%r, momentum=%r)" % (a.lr, MOMENTUM),
            "--dir", os.path.join(out, "eta"), "--progress", "off"]
     t0 = time.time()
     reused = a.reuse_eta and os.path.exists(os.path.join(out, "eta", "model.safetensors"))
@@ -140,7 +144,7 @@ def main():
     eta_time = time.time() - t0
     eta_steps, eta_vals = read_eta(os.path.join(out, "eta", "metrics.csv"))
 
-    opt = torch.optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM, foreach=False)
+    opt = torch.optim.SGD(model.parameters(), lr=a.lr, momentum=MOMENTUM, foreach=False)
     torch_losses, torch_vals, step = {}, [], 0
     train = starts[0]
     t0 = time.time()
@@ -168,7 +172,7 @@ def main():
         avg = 0.0
         for s in sorted(torch_losses):
             avg = 0.98 * avg + 0.02 * torch_losses[s]  # eta's smooth_loss: debiased EMA, beta 0.98
-            f.write("%d,%d,%r,%r,%r,%r,,,%s,\n" % (s, (s - 1) // (len(train) // BATCH), LR, MOMENTUM, torch_losses[s],
+            f.write("%d,%d,%r,%r,%r,%r,,,%s,\n" % (s, (s - 1) // (len(train) // BATCH), a.lr, MOMENTUM, torch_losses[s],
                                                  avg / (1 - 0.98 ** s), repr(vals[s]) if s in vals else ""))
     with open(os.path.join(out, "twin.csv"), "w") as f:
         f.write("step,eta_loss,torch_loss\n")
