@@ -3,8 +3,9 @@
 language model, trained from the same initial weights on the same batches
 with the same optimizer and clipping, beside eta's run.
 
-    /usr/bin/python3 tools/twin_char_lstm.py [--seed 0] [--epochs 3] [--eta build/release/eta]
-                                             [--dir runs/char-lstm/twin-s0]
+    /usr/bin/python3 tools/twin_char_lstm.py [--seed 0] [--epochs 3] [--lr 10] [--threads N]
+                                             [--eta build/release/eta] [--dir runs/char-lstm/twin-s0]
+                                             [--reuse-eta]
 
 What it does:
   1. builds the model in torch (tools/gen_ref_nn.py's build_net of the
