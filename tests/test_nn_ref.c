@@ -14,7 +14,10 @@
  *    causal transformer) trained 10 steps with SGD-momentum and AdamW from
  *    the same weights: every gradient at step 0, the loss before every step
  *    and after the last, every parameter after the last step and BatchNorm's
- *    running stats after the 11 forward passes.
+ *    running stats after the 11 forward passes;
+ *  - nn_rnn.txt and nn_rnn_e2e.txt (tools/gen_ref_nn_rnn.py): the same two
+ *    formats for LSTM and GRU (1 and 2 layers, with and without bias, a
+ *    long saturating sequence, character models trained 10 steps).
  * labels: ref full
  *
  * Error of an element: |got - want| / max(|want|, FLOOR * the largest |want|
@@ -713,6 +716,19 @@ static void test_e2e(void **state)
     run_file("nn_e2e.txt", F_E2E, 6);
 }
 
+/* LSTM and GRU: tools/gen_ref_nn_rnn.py, the same formats. */
+static void test_rnn(void **state)
+{
+    (void)state;
+    run_file("nn_rnn.txt", F_OPS, 16);
+}
+
+static void test_rnn_e2e(void **state)
+{
+    (void)state;
+    run_file("nn_rnn_e2e.txt", F_E2E, 4);
+}
+
 static void test_defaults(void **state)
 {
     (void)state;
@@ -802,6 +818,7 @@ int main(int argc, char **argv)
         return cmocka_run_group_tests(one, NULL, NULL);
     }
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_ops), cmocka_unit_test(test_e2e),
+                                       cmocka_unit_test(test_rnn), cmocka_unit_test(test_rnn_e2e),
                                        cmocka_unit_test(test_defaults), cmocka_unit_test(test_bad_fixtures)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

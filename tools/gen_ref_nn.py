@@ -17,6 +17,8 @@ Network and loss specs are parsed here with Python's call syntax (ast), and
 every module is built with eta's argument names and defaults (SPEC_MODULES,
 SPEC_LOSSES), so the spec text in a case is exactly what was computed:
 Softmax()/LogSoftmax() mean dim=-1, AdaptiveAvgPool2d() means output_size=1.
+LSTM and GRU are torch's, giving their output sequence only and batch
+first by default (eta's); their fixtures are tools/gen_ref_nn_rnn.py's.
 eta's own modules (PositionalEmbedding, MultiheadSelfAttention,
 TransformerBlock, MeanPool) are implemented below as specified (nanoGPT's
 CausalSelfAttention and Block, with eta's parameter names).
@@ -198,6 +200,27 @@ class MeanPool(nn.Module):
         return x.mean(dim=1)
 
 
+class LSTM(nn.LSTM):
+    """torch's LSTM giving only its output sequence (eta's LSTM in a
+    Sequential); batch_first defaults to True as in eta."""
+
+    def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=True):
+        super().__init__(input_size, hidden_size, num_layers=num_layers, bias=bias, batch_first=batch_first)
+
+    def forward(self, x):
+        return super().forward(x)[0]
+
+
+class GRU(nn.GRU):
+    """torch's GRU giving only its output sequence, as LSTM above."""
+
+    def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=True):
+        super().__init__(input_size, hidden_size, num_layers=num_layers, bias=bias, batch_first=batch_first)
+
+    def forward(self, x):
+        return super().forward(x)[0]
+
+
 # --------------------------------------------------------------------------
 # specs: eta's names and defaults
 # --------------------------------------------------------------------------
@@ -234,6 +257,8 @@ SPEC_MODULES = {
         embed_dim, num_heads, causal=causal, bias=bias),
     "TransformerBlock": TransformerBlock,
     "MeanPool": MeanPool,
+    "LSTM": LSTM,
+    "GRU": GRU,
     "ReLU": lambda: nn.ReLU(),
     "LeakyReLU": lambda negative_slope=0.01: nn.LeakyReLU(negative_slope),
     "GELU": lambda approximate="none": nn.GELU(approximate=approximate),

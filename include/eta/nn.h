@@ -37,6 +37,7 @@ typedef struct eta_net eta_net;
  * Sequential, Linear, Conv2d, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d,
  * Flatten, BatchNorm1d, BatchNorm2d, LayerNorm, Dropout, Embedding,
  * PositionalEmbedding, MultiheadSelfAttention, TransformerBlock, MeanPool,
+ * LSTM, GRU,
  * ReLU, LeakyReLU, GELU, Tanh, Sigmoid, Softmax, LogSoftmax. Errors are
  * located in the text. */
 int eta_net_new(eta_net **out, const char *spec, eta_err *err);

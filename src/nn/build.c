@@ -13,9 +13,9 @@
 
 /* The families' module tables (NULL-terminated), one per file. */
 extern const nn_module *const nn_modules_dense[], *const nn_modules_act[], *const nn_modules_conv[],
-    *const nn_modules_norm[], *const nn_modules_seq[];
+    *const nn_modules_norm[], *const nn_modules_seq[], *const nn_modules_rnn[];
 static const nn_module *const *const families[] = {nn_modules_dense, nn_modules_act, nn_modules_conv,
-                                                   nn_modules_norm, nn_modules_seq};
+                                                   nn_modules_norm, nn_modules_seq, nn_modules_rnn};
 #define NFAMILIES (sizeof families / sizeof families[0])
 
 static int lower_sequential(nn_builder *b, const double *a, const eta_spec *const *vals, const eta_spec *call,
