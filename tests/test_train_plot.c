@@ -194,6 +194,33 @@ static void test_log_axis(void **state)
     assert_true(mid_height(p) > 0.75);
 }
 
+/* Runs whose optimizers differ by name are labelled by the name alone
+ * ("spec=Adam", "spec=AdamW"), not by the name and the first argument. */
+static void test_labels_callee(void **state)
+{
+    (void)state;
+    const char *specs[2] = {"Adam(lr=1e-3, weight_decay=0.1)", "AdamW(lr=1e-3, weight_decay=0.1)"};
+    char dirs_[2][600];
+    const char *dirs[2];
+    for (int i = 0; i < 2; i++) {
+        snprintf(dirs_[i], sizeof dirs_[i], "%s/callee%d", root, i);
+        mkdir(dirs_[i], 0777);
+        char path[600];
+        snprintf(path, sizeof path, "%s/callee%d/config.ini", root, i);
+        FILE *f = fopen(path, "w");
+        assert_non_null(f);
+        fprintf(f, "[optimizer]\nspec = %s\n[train]\nepochs = 3\n", specs[i]);
+        fclose(f);
+        dirs[i] = dirs_[i];
+    }
+    char *labels[2];
+    assert_int_equal(eta_runplot_labels(dirs, 2, labels), 0);
+    assert_string_equal(labels[0], "spec=Adam");
+    assert_string_equal(labels[1], "spec=AdamW");
+    free(labels[0]);
+    free(labels[1]);
+}
+
 /* Two learning rates overlaid by `eta plot`: one colour each, named by the
  * one value their configs differ in. */
 static void test_overlay(void **state)
@@ -379,6 +406,7 @@ int main(void)
         cmocka_unit_test(test_run_plots),
         cmocka_unit_test(test_log_axis),
         cmocka_unit_test(test_overlay),
+        cmocka_unit_test(test_labels_callee),
         cmocka_unit_test(test_csv_reader),
         cmocka_unit_test(test_labels),
         cmocka_unit_test(test_cli_errors),

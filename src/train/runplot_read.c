@@ -339,8 +339,8 @@ static const char *the_difference(const ini *c, int n)
 }
 
 /* The part of each value that differs, widened to a whole argument:
- * "lr=0.003" out of "AdamW(lr=0.003, weight_decay=0.01)"; a plain value
- * gets the key's name: "epochs=3". */
+ * "lr=0.003" out of "AdamW(lr=0.003, weight_decay=0.01)"; a plain value, or
+ * a callee's name, gets the key's name: "epochs=3", "spec=AdamW". */
 static bool snippets(const ini *c, int n, const char *key, char **labels)
 {
     const char *v0 = ini_get(&c[0], key);
@@ -361,7 +361,7 @@ static bool snippets(const ini *c, int n, const char *key, char **labels)
     for (int q = 0; q < n; q++) {
         const char *v = ini_get(&c[q], key);
         size_t lv = strlen(v), s = pre, e = lv - (suf < lv - pre ? suf : lv - pre);
-        while (e < lv && !strchr(",)]", v[e]))
+        while (e < lv && !strchr(",)](", v[e])) /* '(': the callee differs, "Adam" and "AdamW" */
             e++;
         while (s < e && v[s] == ' ')
             s++;
