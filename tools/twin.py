@@ -42,6 +42,7 @@ import io
 import json
 import math
 import os
+import re
 import subprocess
 import sys
 import time
@@ -71,7 +72,9 @@ def read_config(path, sets):
     cp.optionxform = str
     with open(path) as f:
         cp.read_string(f.read())
-    cfg = {s: {k: " ".join(v.split()) for k, v in cp[s].items()} for s in cp.sections()}
+    def value(v):  # continuation lines may end in "# a comment", which eta's reader drops
+        return " ".join(" ".join(re.sub(r"\s#.*$", "", line) for line in v.splitlines()).split())
+    cfg = {s: {k: value(v) for k, v in cp[s].items()} for s in cp.sections()}
     for s in sets:
         key, _, value = s.partition("=")
         sec, _, k = key.partition(".")
