@@ -7,6 +7,8 @@ run `eta train` uses, data pipeline included) and the same epochs in torch:
          SGD(lr=0.05, momentum=0.9)
     cnn  Conv2d(1, 32, 5, padding=2), ReLU, MaxPool2d(2), Conv2d(32, 64, 5, padding=2),
          ReLU, MaxPool2d(2), Flatten, Linear(3136, 128), ReLU, Linear(128, 10); AdamW(lr=1e-3)
+    cnnbn the cnn with BatchNorm2d after each convolution (configs/fmnist-cnn-cyclic.ini's
+         network, docs/applications.md section 1); AdamW(lr=1e-3)
 CrossEntropyLoss, batch 128, float32. The data: the same IDX files eta reads
 (--root), all 60,000 training images, pixels byte / 255 (float32, the same
 bits as eta's FashionMNIST()), held in memory as a TensorDataset read by
@@ -40,7 +42,7 @@ with a 256-entry table); "start" is VmRSS before the data were read (torch:
 after `import torch`).
 
 usage: /usr/bin/python3 bench/compare_epoch.py [build/release/bench/epoch]
-           [--runs N] [--repeat K] [--models mlp,cnn] [--threads 1,2] [--root DIR]
+           [--runs N] [--repeat K] [--models mlp,cnn,cnnbn] [--threads 1,2] [--root DIR]
            [--verbose]
 """
 import gzip
@@ -54,7 +56,7 @@ import time
 from compare_train import (best_coretype, build, cli, keep, openblas_core, openblas_info, status_mb, torch_configured,
                            torch_default)
 
-MODELS = ["mlp", "cnn"]
+MODELS = ["mlp", "cnn", "cnnbn"]
 ROOT = "/usr/share/datasets/fashion-mnist"
 
 

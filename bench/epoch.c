@@ -10,7 +10,10 @@
  *   cnn  Sequential(Conv2d(1, 32, 5, padding=2), ReLU(), MaxPool2d(2),
  *        Conv2d(32, 64, 5, padding=2), ReLU(), MaxPool2d(2), Flatten(),
  *        Linear(3136, 128), ReLU(), Linear(128, 10)), AdamW(lr=1e-3)
- * both with CrossEntropyLoss (the run's default for classes), batch 128,
+ *   cnnbn  the cnn with BatchNorm2d after each convolution (the network of
+ *        configs/fmnist-cnn-cyclic.ini, docs/applications.md section 1),
+ *        AdamW(lr=1e-3)
+ * all with CrossEntropyLoss (the run's default for classes), batch 128,
  * shuffled every epoch, no schedule. The data: FashionMNIST(val=0) from
  * Debian's IDX files (--root), all 60,000 training images, pixels byte / 255
  * as torchvision's ToTensor() (no normalisation).
@@ -42,7 +45,7 @@
  * (OMP_WAIT_POLICY=passive: 1.5-2.1 s then, but 0.72 s on a quiet machine).
  * The environment is passed on to the children.
  *
- * usage: epoch [--csv] [--runs N] [--models mlp,cnn] [--threads 1,2]
+ * usage: epoch [--csv] [--runs N] [--models mlp,cnn,cnnbn] [--threads 1,2]
  *              [--root DIR] [--guard on|off] [--prefetch on|off]
  *   --csv prints the lines bench/compare_epoch.py reads:
  *     run,<model>,<threads>,<i>,<seconds>,<test accuracy>,<test loss>
@@ -80,6 +83,10 @@ static const model MODELS[] = {
     {"cnn", "flatten=False",
      "Sequential(Conv2d(1, 32, 5, padding=2), ReLU(), MaxPool2d(2), Conv2d(32, 64, 5, padding=2), ReLU(), "
      "MaxPool2d(2), Flatten(), Linear(3136, 128), ReLU(), Linear(128, 10))",
+     "AdamW(lr=1e-3)"},
+    {"cnnbn", "flatten=False",
+     "Sequential(Conv2d(1, 32, 5, padding=2), BatchNorm2d(32), ReLU(), MaxPool2d(2), Conv2d(32, 64, 5, padding=2), "
+     "BatchNorm2d(64), ReLU(), MaxPool2d(2), Flatten(), Linear(3136, 128), ReLU(), Linear(128, 10))",
      "AdamW(lr=1e-3)"},
 };
 #define NMODELS (int)(sizeof MODELS / sizeof MODELS[0])
@@ -166,7 +173,7 @@ static const model *find_model(const char *name)
 
 static void usage(void)
 {
-    fprintf(stderr, "usage: epoch [--csv] [--runs N] [--models mlp,cnn] [--threads 1,2] [--root DIR]\n"
+    fprintf(stderr, "usage: epoch [--csv] [--runs N] [--models mlp,cnn,cnnbn] [--threads 1,2] [--root DIR]\n"
                     "             [--guard on|off] [--prefetch on|off]\n");
     exit(2);
 }

@@ -32,45 +32,9 @@
 #include "cli/run_cli.h"
 #include "core/fmt.h"
 #include "tune/lrfind.h"
+#include "tune/sweep.h"
 
 enum { MAX_RATES = 64 };
-
-/* The ranked summary's first completed row: its rate and the compute of
- * all rows. The summary is `eta sweep`'s: rank,trial,optimizer.lr,state,
- * val_loss,steps,seconds. */
-static bool read_best(const char *summary, double *lr, double *value, long long *trial, long long *steps,
-                      int *complete)
-{
-    *lr = NAN;
-    *steps = 0;
-    *complete = 0;
-    const char *line = strchr(summary, '\n'); /* past the header */
-    while (line && *++line) {
-        long long rank, t, st;
-        double x, v;
-        char state[32];
-        double secs;
-        int k = sscanf(line, "%lld,%lld,%lf,%31[a-z],%lf,%lld,%lf", &rank, &t, &x, state, &v, &st, &secs);
-        if (k < 4)
-            return false;
-        if (k < 7) { /* no metric (a failed trial): the steps follow an empty field */
-            v = NAN;
-            if (sscanf(line, "%lld,%lld,%lf,%31[a-z],,%lld", &rank, &t, &x, state, &st) != 5)
-                st = 0;
-        }
-        *steps += st;
-        if (!strcmp(state, "complete")) {
-            if (!(*lr > 0) && v == v) {
-                *lr = x;
-                *value = v;
-                *trial = t;
-            }
-            ++*complete;
-        }
-        line = strchr(line, '\n');
-    }
-    return *lr > 0;
-}
 
 int cli_lr_auto_sweep(const char *cmd, eta_run *r, const eta_config *cfg, bool quiet)
 {
@@ -118,7 +82,7 @@ int cli_lr_auto_sweep(const char *cmd, eta_run *r, const eta_config *cfg, bool q
                         "down, successive halving (rungs at %lld and %lld of %lld steps) in %s\n",
                 cmd, lr_min, (long long)rates, lr_min * pow(10, 1.0 / (double)per_decade), (long long)every,
                 (long long)(every * f), (long long)total, sweep_dir);
-    char *summary = NULL;
+    char *summary = NULL; /* eta sweep's ranked table: the study holds the same */
     size_t len = 0;
     FILE *out = open_memstream(&summary, &len);
     if (!out)
@@ -126,42 +90,39 @@ int cli_lr_auto_sweep(const char *cmd, eta_run *r, const eta_config *cfg, bool q
     char used[1024];
     int code = cli_sweep_run(cmd, &a, out, used, sizeof used);
     fclose(out);
-    double lr = NAN, value = NAN;
-    long long trial = -1, spent = 0;
-    int complete = 0;
-    bool found = summary && read_best(summary, &lr, &value, &trial, &spent, &complete);
-    if (code == EXIT_USAGE || !found) {
-        if (code != EXIT_USAGE)
-            fprintf(stderr, "eta %s: optimizer.lr = auto (sweep): no trial completed; see %s/sweep.csv\n", cmd,
-                    sweep_dir);
-        free(summary);
-        return code == EXIT_USAGE ? code : EXIT_RUN;
+    free(summary);
+    if (code == EXIT_USAGE)
+        return code;
+    sweep_best_trial best;
+    if (sweep_best(sweep_dir, &best, &err))
+        return cli_run_report(cmd, NULL, &err, ETA_EIO);
+    if (best.number < 0) {
+        fprintf(stderr, "eta %s: optimizer.lr = auto (sweep): no trial completed; see %s/sweep.csv\n", cmd,
+                sweep_dir);
+        return EXIT_RUN;
     }
+    double lr = best.x;
     /* the evidence: the rates, the winner and the ranked trials */
     char *extra = NULL;
     size_t elen = 0;
     FILE *e = open_memstream(&extra, &elen);
-    if (!e) {
-        free(summary);
+    if (!e)
         return cli_usage_error(cmd, "out of memory");
-    }
     eta_fmt_real(num, sizeof num, lr_min);
     fprintf(e, "sweep.lr_min = %s\nsweep.rates = %s\nsweep.pruner = %s\n", num, grid + strlen("optimizer.lr="),
             pruner);
-    fprintf(e, "sweep.trial = %lld\nsweep.val_loss = %.6g\nsweep.completed = %d\n", trial, value, complete);
-    fprintf(e, "sweep.steps = %lld\nsweep.dir = %s\n", spent, sweep_dir);
+    fprintf(e, "sweep.trial = %lld\nsweep.val_loss = %.6g\nsweep.completed = %d\n", (long long)best.number,
+            best.value, best.completed);
+    fprintf(e, "sweep.steps = %lld\nsweep.dir = %s\n", (long long)best.steps, sweep_dir);
     fclose(e);
     rc = eta_lr_auto_commit(r, &t, "sweep", lr, extra, &err);
     free(extra);
-    if (rc) {
-        free(summary);
+    if (rc)
         return cli_run_report(cmd, NULL, &err, ETA_EIO);
-    }
     if (!quiet)
         fprintf(stderr, "eta %s: lr = auto (sweep): %.3g won (trial %lld, val_loss %.4g; %d of %lld trials "
                         "completed, %lld steps, %.2f runs' worth); the specs' peak was %.3g; %s/lr_auto.txt\n",
-                cmd, lr, trial, value, complete, (long long)rates, spent, (double)spent / (double)total,
-                eta_run_spec_peak_lr(r), dir);
-    free(summary);
+                cmd, lr, (long long)best.number, best.value, best.completed, (long long)rates, (long long)best.steps,
+                (double)best.steps / (double)total, eta_run_spec_peak_lr(r), dir);
     return EXIT_OK;
 }

@@ -250,4 +250,15 @@ int sweep_work(const char *dir, const char *data_dir, FILE *log, eta_err *err);
  * curves.png in DIR. *failed: the trials that failed (state fail). */
 int sweep_outputs(const char *dir, FILE *out, FILE *log, int *failed, eta_err *err);
 
+/* The summary's first row, when it completed: the best completed trial by
+ * the metric (number -1 when none completed), its value and its value of
+ * the first swept key; the steps of all trials and how many completed. */
+typedef struct sweep_best_trial {
+    int64_t number;
+    double value, x;
+    int64_t steps;
+    int completed;
+} sweep_best_trial;
+int sweep_best(const char *dir, sweep_best_trial *best, eta_err *err);
+
 #endif

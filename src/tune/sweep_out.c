@@ -167,35 +167,92 @@ static int by_key(const void *a, const void *b)
     return x->nums[0] < y->nums[0] ? -1 : x->nums[0] > y->nums[0];
 }
 
+/* The study in DIR as rows, each with its params; free with loaded_free. */
+typedef struct loaded {
+    sweep_study *st;
+    sweep_plan p;
+    sweep_study_view v;
+    sweep_trial_row *tr;
+    row *rows;
+    int n;
+} loaded;
+
+static void loaded_free(loaded *l)
+{
+    free(l->rows);
+    free(l->tr);
+    sweep_study_view_free(&l->v);
+    sweep_plan_free(&l->p);
+    sweep_study_close(l->st);
+}
+
+static int load(const char *dir, loaded *l, eta_err *err)
+{
+    memset(l, 0, sizeof *l);
+    int rc = sweep_open(dir, &l->st, &l->p, err);
+    if (rc)
+        return rc;
+    if ((rc = sweep_study_load(l->st, &l->v, &l->tr, err))) {
+        sweep_plan_free(&l->p);
+        sweep_study_close(l->st);
+        memset(l, 0, sizeof *l);
+        return rc;
+    }
+    l->n = l->v.ntrials;
+    l->rows = calloc((size_t)l->n + 1, sizeof *l->rows);
+    const char *names[SWEEP_MAX_DIMS];
+    for (int d = 0; d < l->p.space.n; d++)
+        names[d] = l->p.space.dims[d].key;
+    for (int i = 0; l->rows && i < l->n && !rc; i++) {
+        row *w = &l->rows[i];
+        w->number = l->v.trials[i].number;
+        w->state = l->v.trials[i].state;
+        w->r = l->tr[i];
+        rc = sweep_study_params(l->st, w->number, l->p.space.n, names, w->texts, w->nums, err);
+    }
+    if (!l->rows)
+        rc = ETA_ENOMEM;
+    if (rc)
+        loaded_free(l);
+    return rc;
+}
+
+int sweep_best(const char *dir, sweep_best_trial *best, eta_err *err)
+{
+    loaded l;
+    memset(best, 0, sizeof *best);
+    best->number = -1;
+    best->value = best->x = NAN;
+    int rc = load(dir, &l, err);
+    if (rc)
+        return rc;
+    g_maximize = l.v.maximize;
+    qsort(l.rows, (size_t)l.n, sizeof *l.rows, rank_cmp);
+    for (int i = 0; i < l.n; i++) {
+        best->steps += l.rows[i].r.steps;
+        best->completed += l.rows[i].state == SWEEP_COMPLETE;
+    }
+    if (l.n && l.rows[0].state == SWEEP_COMPLETE && !isnan(l.rows[0].r.value)) {
+        best->number = l.rows[0].number;
+        best->value = l.rows[0].r.value;
+        best->x = l.p.space.n ? l.rows[0].nums[0] : NAN;
+    }
+    loaded_free(&l);
+    return ETA_OK;
+}
+
 int sweep_outputs(const char *dir, FILE *out, FILE *log, int *failed, eta_err *err)
 {
     *failed = 0;
     char path[1100];
-    sweep_study *st;
-    sweep_plan p;
-    sweep_study_view v;
-    sweep_trial_row *tr = NULL;
-    int rc = sweep_open(dir, &st, &p, err);
+    loaded l;
+    int rc = load(dir, &l, err);
     if (rc)
         return rc;
-    if ((rc = sweep_study_load(st, &v, &tr, err))) {
-        sweep_plan_free(&p);
-        sweep_study_close(st);
-        return rc;
-    }
-    int n = v.ntrials;
-    row *rows = calloc((size_t)n + 1, sizeof *rows);
-    const char *names[SWEEP_MAX_DIMS];
-    for (int d = 0; d < p.space.n; d++)
-        names[d] = p.space.dims[d].key;
-    for (int i = 0; rows && i < n && !rc; i++) {
-        rows[i].number = v.trials[i].number;
-        rows[i].state = v.trials[i].state;
-        rows[i].r = tr[i];
-        rc = sweep_study_params(st, rows[i].number, p.space.n, names, rows[i].texts, rows[i].nums, err);
-    }
-    if (!rows)
-        rc = ETA_ENOMEM;
+    const sweep_plan p = l.p;
+    sweep_study_view v = l.v;
+    row *rows = l.rows;
+    int n = l.n;
     FILE *f = NULL;
     char tmp[1200];
     snprintf(path, sizeof path, "%s/sweep.csv", dir);
@@ -245,10 +302,6 @@ int sweep_outputs(const char *dir, FILE *out, FILE *log, int *failed, eta_err *e
         if (!rc)
             rc = chart_curves(dir, &p, rows, n, err);
     }
-    free(rows);
-    free(tr);
-    sweep_study_view_free(&v);
-    sweep_plan_free(&p);
-    sweep_study_close(st);
+    loaded_free(&l);
     return rc;
 }
