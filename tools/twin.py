@@ -55,7 +55,7 @@ sys.path.insert(0, HERE)
 import gen_ref_nn as G  # noqa: E402  (eta's modules in torch; sets 1 thread, reset below)
 import torch  # noqa: E402
 from check_safetensors import write_safetensors  # noqa: E402
-from twin_sp500_vol import eta_perm  # noqa: E402  (eta's loader order, src/data/loader.c)
+from eta_order import eta_perm  # noqa: E402  (eta's loader order, src/data/loader.c)
 import torch.nn.functional as F  # noqa: E402
 
 ROOT = os.path.dirname(HERE)

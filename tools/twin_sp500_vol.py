@@ -50,6 +50,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from check_safetensors import write_safetensors  # noqa: E402
+from eta_order import eta_perm  # noqa: E402  (eta's loader order, src/data/loader.c)
 
 CSV = "node_modules/vega-datasets/data/sp500-2000.csv"
 WINDOW, ROLLING = 20, [("abs_mean", 5), ("abs_mean", 20), ("std", 5), ("std", 20)]
@@ -166,33 +167,6 @@ def baselines(parts, stats, r_all, table):
                   file=sys.stderr)
     if worst > 1e-5:
         sys.exit("twin_sp500_vol: eta's least squares or baselines differ from numpy's (%.3g relative)" % worst)
-
-
-def splitmix64(state):
-    state = (state + 0x9E3779B97F4A7C15) & 0xFFFFFFFFFFFFFFFF
-    z = state
-    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & 0xFFFFFFFFFFFFFFFF
-    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & 0xFFFFFFFFFFFFFFFF
-    return state, z ^ (z >> 31)
-
-
-def eta_perm(n, seed, epoch):
-    """eta's loader order of an epoch (src/data/loader.c make_perm): splitmix64
-    seeded from (seed, epoch), Fisher-Yates with rejection sampling."""
-    perm = list(range(n))
-    _, k = splitmix64(seed)
-    k ^= (epoch * 0xD1B54A32D192ED03) & 0xFFFFFFFFFFFFFFFF
-    k, _ = splitmix64(k)
-    for i in range(n - 1, 0, -1):
-        m = i + 1
-        lim = (2 ** 64 - m) % m  # 2^64 mod m, as -m % m in uint64
-        while True:
-            k, z = splitmix64(k)
-            if z >= lim:
-                break
-        j = z % m
-        perm[i], perm[j] = perm[j], perm[i]
-    return perm
 
 
 def mse(model, x, y):
