@@ -14,7 +14,8 @@ weights and see the same batches, and the variants differ by their rate alone. T
 Markdown table (mean and spread over the seeds of the test accuracy and loss, the final
 validation loss, wall time of the whole `eta train` or twin process) and draws, with `eta
 plot`, the validation loss of eta against its twin and of the variants against each other
-(seed 0). Runs already done (their directory has a result) are reused.
+(seed 0), into IMG as <app>-<split>-val_loss.png, -lr.png and -twin-val_loss.png. Runs already
+done (their directory has a result) are reused.
 """
 import argparse
 import json
@@ -45,7 +46,7 @@ APPS = {
         ],
     },
     "images": {
-        "splits": {"fmnist": "configs/fmnist-cnn-cyclic.ini"},
+        "splits": {"fmnist": "configs/fmnist-cnn-cyclic.ini"},  # docs/img/images-fmnist-*.png
         "variants": [
             ("CyclicLR triangular2", [], True),
             ("OneCycleLR", ["schedule.spec=OneCycleLR(max_lr=3e-3)"], True),
@@ -207,15 +208,19 @@ def main():
         v0 = slug(app["variants"][0][0])
         first = os.path.join(out, split, s0, v0 + "-eta")
         twin = os.path.join(out, split, s0, v0 + "-torch")
-        pdir = os.path.join(img, "app-%s-%s" % (a.app, split))
+        # IMG/<app>-<split>-twin-val_loss.png, IMG/<app>-<split>-{val_loss,lr}.png (docs/img's names)
+        pdir = os.path.join(out, "plots-" + split)
         os.makedirs(pdir, exist_ok=True)
         if os.path.exists(twin):
             subprocess.run([eta_bin(a), "plot", first, twin, "--out", os.path.join(pdir, "twin"),
                             "--metric", "val_loss"], check=True, capture_output=True)
+            shutil.copy(os.path.join(pdir, "twin", "val_loss.png"),
+                        os.path.join(img, "%s-%s-twin-val_loss.png" % (a.app, split)))
         runs = [os.path.join(out, split, s0, slug(v[0]) + "-eta") for v in app["variants"]]
         for m in ("val_loss", "lr"):
             subprocess.run([eta_bin(a), "plot"] + runs + ["--out", os.path.join(pdir, "variants"), "--metric", m],
                            check=True, capture_output=True)
+            shutil.copy(os.path.join(pdir, "variants", m + ".png"), os.path.join(img, "%s-%s-%s.png" % (a.app, split, m)))
     print("\n".join(lines))
 
 
