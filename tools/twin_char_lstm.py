@@ -190,7 +190,7 @@ def main():
     print("epoch_step,eta_val_loss,torch_val_loss,eta_val_bpc,torch_val_bpc,rel_gap")
     for (se, ve), (st, vt) in zip(eta_vals, torch_vals):
         print("%d,%.6f,%.6f,%.4f,%.4f,%.2e" % (se, ve, vt, ve / ln2, vt / ln2, abs(ve - vt) / vt))
-    print("# wall time (s, under load): eta %s, torch %.1f (training and evaluation), torch threads %d"
+    print("# wall time (s): eta %s, torch %.1f (training and evaluation), torch threads %d"
           % ("not measured (its run was reused)" if reused else "%.1f (the whole command)" % eta_time, torch_time,
              torch.get_num_threads()))
     return 0
