@@ -22,6 +22,7 @@
  * sums in other orders); the measured errors are printed.
  */
 #include "harness.h"
+#include "torch_case.h"
 
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -287,37 +288,11 @@ static void write_eta_case(const char *dir, const tcase *ref, const char *name)
     void *x = malloc(ref->n_in * 4);
     fill(x, ref->n_in, ref->ids, 1, 0);
     assert_int_equal(eta_net_forward(net, x, NULL, NULL), ETA_OK);
-    char path[1024];
-    snprintf(path, sizeof path, "%s/%s.safetensors", dir, name);
-    if (eta_net_save_safetensors(net, path, &err))
-        fail_msg("%s", err.msg);
-    snprintf(path, sizeof path, "%s/%s.txt", dir, name);
-    FILE *f = fopen(path, "w");
-    fprintf(f, "spec %s\ninput_shape", ref->spec);
-    for (int d = 0; d < ref->ndim; d++)
-        fprintf(f, " %lld", (long long)ref->shape[d]);
-    fprintf(f, "\nbatch %lld\ninput_type %s\ninput", (long long)ref->batch, ref->ids ? "i32" : "f32");
-    for (size_t i = 0; i < ref->n_in; i++) {
-        if (ref->ids)
-            fprintf(f, " %d", ((int32_t *)x)[i]);
-        else
-            fprintf(f, " %.9g", (double)((float *)x)[i]);
-    }
-    int nd;
-    int64_t shape[4];
-    const float *y = eta_net_output(net, &nd, shape);
-    size_t n = 1;
-    fprintf(f, "\noutput %d", nd);
-    for (int d = 0; d < nd; d++) {
-        fprintf(f, " %lld", (long long)shape[d]);
-        n *= (size_t)shape[d];
-    }
-    for (size_t i = 0; i < n; i++)
-        fprintf(f, " %.9g", (double)y[i]);
+    char extra[64]; /* the cnn trained: its count of batches */
     if (!strcmp(name, "cnn"))
-        fprintf(f, "\nnum_batches_tracked %lld", forward_count(net));
-    fprintf(f, "\n");
-    fclose(f);
+        snprintf(extra, sizeof extra, "num_batches_tracked %lld", forward_count(net));
+    torch_case_write(dir, name, net, ref->spec, ref->ndim, ref->shape, ref->batch, ref->ids, x, ref->n_in,
+                     strcmp(name, "cnn") ? NULL : extra);
     free(x);
     eta_net_free(net);
 }

@@ -16,6 +16,7 @@
  * labels: unit fd full
  */
 #include "harness.h"
+#include "torch_case.h"
 
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -391,36 +392,7 @@ static void write_case(const char *dir, const char *name, const char *spec, int6
     }
     eta_net_train(net, false);
     assert_int_equal(eta_net_forward(net, x, NULL, NULL), 0);
-    char path[1024];
-    snprintf(path, sizeof path, "%s/%s.safetensors", dir, name);
-    if (eta_net_save_safetensors(net, path, &err))
-        fail_msg("%s", err.msg);
-    snprintf(path, sizeof path, "%s/%s.txt", dir, name);
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fprintf(f, "spec %s\ninput_shape %lld", spec, (long long)t);
-    if (!ids)
-        fprintf(f, " %lld", (long long)in);
-    fprintf(f, "\nbatch %lld\ninput_type %s\ninput", (long long)batch, ids ? "i32" : "f32");
-    for (size_t i = 0; i < n; i++) {
-        if (ids)
-            fprintf(f, " %d", ((int32_t *)x)[i]);
-        else
-            fprintf(f, " %.9g", (double)((float *)x)[i]);
-    }
-    int ond;
-    int64_t os[4];
-    const float *y = eta_net_output(net, &ond, os);
-    size_t m = 1;
-    fprintf(f, "\noutput %d", ond);
-    for (int d = 0; d < ond; d++) {
-        fprintf(f, " %lld", (long long)os[d]);
-        m *= (size_t)os[d];
-    }
-    for (size_t i = 0; i < m; i++)
-        fprintf(f, " %.9g", (double)y[i]);
-    fprintf(f, "\n");
-    fclose(f);
+    torch_case_write(dir, name, net, spec, nd, shape, batch, ids, x, n, NULL);
     free(x);
     eta_net_free(net);
 }

@@ -1150,7 +1150,10 @@ def check_e2e(text):
     return len(cases)
 
 
-def main():
+def fixture_main(generate, check):
+    """The command line of a fixture writer: writes generate()'s files (name: text) into --out
+    (tests/ref), or with --check compares each with the file on disk (equal, under 4 MB) and
+    runs check(files), which raises Bad. Returns the exit status."""
     ap = argparse.ArgumentParser()
     here = os.path.dirname(os.path.abspath(__file__))
     ap.add_argument("--out", default=os.path.join(here, "..", "tests", "ref"))
@@ -1165,25 +1168,31 @@ def main():
             print("wrote %s (%d bytes)" % (path, len(text)))
         return 0
     try:
-        nm = helper("gen_ref_nn_modules").check_modules()
-        print("modules: %d cross-checks ok" % nm)
         for fn, text in files.items():
-            path = os.path.join(a.out, fn)
-            with open(path) as f:
+            with open(os.path.join(a.out, fn)) as f:
                 disk = f.read()
             need(disk == text, "%s differs from a fresh generation" % fn)
             need(len(disk) < 4_000_000, "%s too large" % fn)
-        print("nn_ops.txt: %d cases ok" % check_ops(files["nn_ops.txt"]))
-        print("nn_e2e.txt: %d cases ok" % check_e2e(files["nn_e2e.txt"]))
-        print("nn_ops.txt float64 replay: worst rel %.3g (%s)" % check_ops_f64(files["nn_ops.txt"]))
-        print("nn_e2e.txt float64 replay: worst rel %.3g (%s)" % check_e2e_f64(files["nn_e2e.txt"]))
-        n, worst = helper("gen_ref_nn_defaults").check_defaults(files["nn_defaults.txt"])
-        print("nn_defaults.txt: %d cases ok; float64 replay: worst rel %.3g (%s)" % (n, *worst))
+        check(files)
     except Bad as e:
         print("CHECK FAILED:", e)
         return 1
     return 0
 
+
+def check_all(files):
+    nm = helper("gen_ref_nn_modules").check_modules()
+    print("modules: %d cross-checks ok" % nm)
+    print("nn_ops.txt: %d cases ok" % check_ops(files["nn_ops.txt"]))
+    print("nn_e2e.txt: %d cases ok" % check_e2e(files["nn_e2e.txt"]))
+    print("nn_ops.txt float64 replay: worst rel %.3g (%s)" % check_ops_f64(files["nn_ops.txt"]))
+    print("nn_e2e.txt float64 replay: worst rel %.3g (%s)" % check_e2e_f64(files["nn_e2e.txt"]))
+    n, worst = helper("gen_ref_nn_defaults").check_defaults(files["nn_defaults.txt"])
+    print("nn_defaults.txt: %d cases ok; float64 replay: worst rel %.3g (%s)" % (n, *worst))
+
+
+def main():
+    return fixture_main(generate, check_all)
 
 if __name__ == "__main__":
     sys.exit(main())

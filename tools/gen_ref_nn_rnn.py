@@ -30,7 +30,6 @@ and r, z, n; n = tanh(W_in x + b_in + r (W_hn h + b_hn))), so that a gate
 order or formula that differs from torch's cannot hide in both.
 """
 
-import argparse
 import copy
 import os
 import sys
@@ -180,36 +179,18 @@ def check_equations():
     return n
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    here = os.path.dirname(os.path.abspath(__file__))
-    ap.add_argument("--out", default=os.path.join(here, "..", "tests", "ref"))
-    ap.add_argument("--check", action="store_true")
-    a = ap.parse_args()
-    files = generate()
-    if not a.check:
-        for fn, text in files.items():
-            path = os.path.join(a.out, fn)
-            with open(path, "w") as f:
-                f.write(text)
-            print("wrote %s (%d bytes)" % (path, len(text)))
-        return 0
-    try:
-        print("equations: %d torch modules agree with numpy" % check_equations())
-        for fn, text in files.items():
-            with open(os.path.join(a.out, fn)) as f:
-                G.need(f.read() == text, "%s differs from a fresh generation" % fn)
-        # gen_ref_nn's readers expect its own header line
-        as_g = {fn: G.HEADER + text[text.index("\n"):] for fn, text in files.items()}
-        print("nn_rnn.txt: %d cases ok" % G.check_ops(as_g["nn_rnn.txt"]))
-        print("nn_rnn_e2e.txt: %d cases ok" % G.check_e2e(as_g["nn_rnn_e2e.txt"]))
-        print("nn_rnn.txt float64 replay: worst rel %.3g (%s)" % G.check_ops_f64(as_g["nn_rnn.txt"]))
-        print("nn_rnn_e2e.txt float64 replay: worst rel %.3g (%s)" % G.check_e2e_f64(as_g["nn_rnn_e2e.txt"]))
-    except G.Bad as e:
-        print("CHECK FAILED:", e)
-        return 1
-    return 0
+def check_all(files):
+    print("equations: %d torch modules agree with numpy" % check_equations())
+    # gen_ref_nn's readers expect its own header line
+    as_g = {fn: G.HEADER + text[text.index("\n"):] for fn, text in files.items()}
+    print("nn_rnn.txt: %d cases ok" % G.check_ops(as_g["nn_rnn.txt"]))
+    print("nn_rnn_e2e.txt: %d cases ok" % G.check_e2e(as_g["nn_rnn_e2e.txt"]))
+    print("nn_rnn.txt float64 replay: worst rel %.3g (%s)" % G.check_ops_f64(as_g["nn_rnn.txt"]))
+    print("nn_rnn_e2e.txt float64 replay: worst rel %.3g (%s)" % G.check_e2e_f64(as_g["nn_rnn_e2e.txt"]))
 
+
+def main():
+    return G.fixture_main(generate, check_all)
 
 if __name__ == "__main__":
     sys.exit(main())

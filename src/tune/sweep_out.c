@@ -249,10 +249,9 @@ int sweep_outputs(const char *dir, FILE *out, FILE *log, int *failed, eta_err *e
     int rc = load(dir, &l, err);
     if (rc)
         return rc;
-    const sweep_plan p = l.p;
-    sweep_study_view v = l.v;
+    const sweep_plan *p = &l.p;
     row *rows = l.rows;
-    int n = l.n;
+    const int n = l.n;
     FILE *f = NULL;
     char tmp[1200];
     snprintf(path, sizeof path, "%s/sweep.csv", dir);
@@ -264,9 +263,9 @@ int sweep_outputs(const char *dir, FILE *out, FILE *log, int *failed, eta_err *e
         rc = ETA_EIO;
     }
     if (!rc) {
-        print_header(f, &p, false);
+        print_header(f, p, false);
         for (int i = 0; i < n; i++)
-            print_row(f, &rows[i], p.space.n, true);
+            print_row(f, &rows[i], p->space.n, true);
         if (fclose(f) || rename(tmp, path)) {
             eta_err_clear(err);
             if (err)
@@ -282,25 +281,25 @@ int sweep_outputs(const char *dir, FILE *out, FILE *log, int *failed, eta_err *e
             full = rows[i].r.steps;
     }
     if (!rc) {
-        g_maximize = v.maximize;
+        g_maximize = l.v.maximize;
         qsort(rows, (size_t)n, sizeof *rows, rank_cmp);
-        print_header(out, &p, true);
+        print_header(out, p, true);
         for (int i = 0; i < n; i++) {
             fprintf(out, "%d,", i + 1);
-            print_row(out, &rows[i], p.space.n, false);
+            print_row(out, &rows[i], p->space.n, false);
         }
         if (full > 0)
             fprintf(log, "compute: %lld optimizer steps over %d trials, %.1f%% of the %lld that %d full runs take\n",
                      (long long)spent, n, 100.0 * (double)spent / ((double)full * n), (long long)full * n, n);
         else
             fprintf(log, "compute: %lld optimizer steps over %d trials (none completed)\n", (long long)spent, n);
-        fprintf(log, "%s/sweep.csv, metric_vs_%s.png, curves.png\n", dir, p.space.n ? p.space.dims[0].key : "");
+        fprintf(log, "%s/sweep.csv, metric_vs_%s.png, curves.png\n", dir, p->space.n ? p->space.dims[0].key : "");
     }
-    if (!rc && n > 0 && p.space.n > 0) {
+    if (!rc && n > 0 && p->space.n > 0) {
         qsort(rows, (size_t)n, sizeof *rows, by_key);
-        rc = chart_metric(dir, &p, rows, n, err);
+        rc = chart_metric(dir, p, rows, n, err);
         if (!rc)
-            rc = chart_curves(dir, &p, rows, n, err);
+            rc = chart_curves(dir, p, rows, n, err);
     }
     loaded_free(&l);
     return rc;
