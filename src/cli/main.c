@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "dist/dist.h"
 
 static const struct {
     const char *name;
@@ -40,7 +41,25 @@ static void usage(FILE *f)
     fprintf(f, "\n'eta <command> --help' describes a command. eta %s\n", ETA_VERSION_STRING);
 }
 
+static int dispatch(int argc, char **argv);
+
+/* Under mpirun every process runs the same command (dist/dist.h); one that
+ * fails ends the job, so the others never wait on it. */
 int main(int argc, char **argv)
+{
+    eta_err err;
+    if (eta_dist_init(&argc, &argv, &err)) {
+        fprintf(stderr, "eta: %s\n", err.msg);
+        return EXIT_USAGE;
+    }
+    int rc = dispatch(argc, argv);
+    if (rc != EXIT_OK && eta_dist_active())
+        eta_dist_abort(rc);
+    eta_dist_finalize();
+    return rc;
+}
+
+static int dispatch(int argc, char **argv)
 {
     if (argc < 2) {
         usage(stderr);
