@@ -13,16 +13,17 @@ static void test_schema(void **state)
 {
     (void)state;
     int n = eta_config_key_count();
-    assert_int_equal(n, 55);
+    assert_int_equal(n, 59);
     assert_null(eta_config_key_at(-1));
     assert_null(eta_config_key_at(n));
-    assert_int_equal(eta_config_section_count(), 8);
+    assert_int_equal(eta_config_section_count(), 9);
     const char *doc = NULL;
     assert_string_equal(eta_config_section_at(0, &doc), "data");
     assert_non_null(doc);
-    assert_string_equal(eta_config_section_at(6, NULL), "lr_find");
-    assert_string_equal(eta_config_section_at(7, NULL), "output");
-    assert_null(eta_config_section_at(8, NULL));
+    assert_string_equal(eta_config_section_at(6, NULL), "dist");
+    assert_string_equal(eta_config_section_at(7, NULL), "lr_find");
+    assert_string_equal(eta_config_section_at(8, NULL), "output");
+    assert_null(eta_config_section_at(9, NULL));
     assert_string_equal(eta_config_type_name(ETA_CONFIG_SPEC), "spec");
     assert_string_equal(eta_config_type_name(ETA_CONFIG_TYPE_COUNT), "?");
     const eta_config_key *k = eta_config_key_find("train", "epochs");
@@ -39,9 +40,9 @@ static void test_schema(void **state)
     for (int i = 0; i < n; i++) {
         k = eta_config_key_at(i);
         assert_non_null(k->doc);
-        while (sec < 8 && strcmp(eta_config_section_at(sec, NULL), k->section) != 0)
+        while (sec < 9 && strcmp(eta_config_section_at(sec, NULL), k->section) != 0)
             sec++;
-        if (sec == 8)
+        if (sec == 9)
             fail_msg("row %d (%s.%s) is out of section order", i, k->section, k->key);
         assert_ptr_equal(eta_config_key_find(k->section, k->key), k);
         if ((k->flags & (ETA_CONFIG_DERIVED | ETA_CONFIG_REQUIRED)) || !k->def[0])
@@ -211,11 +212,11 @@ static void test_name_errors(void **state)
     (void)state;
     read_fails("[data]\nspec = FashionMNIST()\n[trian]\nepochs = 3\n", 30, 5,
                "fmnist.ini:3:2: unknown section [trian]; did you mean train? valid sections: data, model, "
-               "optimizer, schedule, train, guard, lr_find, output");
+               "optimizer, schedule, train, guard, dist, lr_find, output");
     /* An unknown section with no keys is an error too. */
     read_fails("[train]\n[ Guard ]\n", 10, 5,
                "fmnist.ini:2:3: unknown section [Guard]; did you mean guard? valid sections: data, model, "
-               "optimizer, schedule, train, guard, lr_find, output");
+               "optimizer, schedule, train, guard, dist, lr_find, output");
     read_fails("[train]\nepoch = 3\n", 8, 5,
                "fmnist.ini:2:1: unknown key 'epoch' in [train]; did you mean epochs? valid keys in [train]: "
                "epochs, steps, seed, threads, clip_grad_norm, clip_grad_value, accumulate, eval_every, "
@@ -312,7 +313,7 @@ static void test_set(void **state)
               "--set guard.action = rollbak: guard.action: unknown value 'rollbak'; did you mean rollback? "
               "valid values: rollback, skip, stop");
     set_fails(c, "trian.epochs=3", 0, 5, "--set trian.epochs=3: unknown section 'trian'; did you mean train? "
-                                         "valid sections: data, model, optimizer, schedule, train, guard, lr_find, output");
+                                         "valid sections: data, model, optimizer, schedule, train, guard, dist, lr_find, output");
     set_fails(c, "train.epoch=3", 6, 5, "--set train.epoch=3: unknown key 'epoch' in [train]; did you mean "
                                         "epochs? valid keys in [train]: epochs, steps, seed, threads, "
                                         "clip_grad_norm, clip_grad_value, accumulate, eval_every, log_every, "

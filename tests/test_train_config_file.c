@@ -284,7 +284,7 @@ static void test_files(void **state)
     /* Without a name, messages say "config". */
     assert_int_equal(eta_config_read_string(&c, "[x]", 3, NULL, &e), ETA_EFORMAT);
     assert_string_equal(e.msg, "config:1:2: unknown section [x]; valid sections: data, model, optimizer, schedule, "
-                               "train, guard, lr_find, output");
+                               "train, guard, dist, lr_find, output");
     /* Too large to be a config. */
     char path[] = "/tmp/eta_config_big_XXXXXX";
     int fd = mkstemp(path);

@@ -87,6 +87,21 @@ int eta_net_forward(eta_net *net, const void *input, const void *target, double 
  * (not accumulated). Requires a forward pass with a target. */
 int eta_net_backward(eta_net *net);
 
+/* Data-parallel training's hooks (the sharded step of eta train).
+ * A gradient hook is called during each backward pass as gradients become
+ * final: fn(ud, from) says that every gradient at offset >= from (in the
+ * flat buffer, eta_net_grads) will not change again in this pass; from
+ * only decreases, and the last call of a pass gives 0. NULL removes it. */
+typedef void (*eta_net_grad_hook)(void *ud, size_t from);
+int eta_net_set_grad_hook(eta_net *net, eta_net_grad_hook fn, void *ud);
+/* The count of train-mode forward passes (BatchNorm's num_batches_tracked),
+ * read and set, so that several shards of one step count as one pass. */
+int64_t eta_net_forward_count(const eta_net *net);
+void eta_net_set_forward_count(eta_net *net, int64_t count);
+/* Every op's random stream (dropout) set from key alone, so that a shard's
+ * draws depend on which shard it is, not on the process that computes it. */
+void eta_net_reseed(eta_net *net, uint64_t key);
+
 /* Backward pass from a gradient of the caller's own loss with respect to
  * the output (dout: the output's shape, eta_net_output), for losses the
  * network does not provide (a policy-gradient objective): gradients of all

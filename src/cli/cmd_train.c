@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "dist/dist.h"
 #include "cli/run_cli.h"
 #include "tune/lrfind.h"
 
@@ -102,25 +103,37 @@ int cli_train_run(const char *cmd, eta_config *cfg, const eta_run_options *opts_
     int rc = eta_config_check(cfg, &err);
     if (rc)
         return cli_run_report(cmd, NULL, &err, rc);
+    eta_run_comm *comm = NULL; /* under mpirun: the processes share each step (src/dist) */
+    if (eta_dist_active()) {
+        if ((rc = eta_dist_comm_new(&comm, cfg, &err)))
+            return cli_run_report(cmd, NULL, &err, rc);
+        o.comm = comm;
+        o.quiet = o.quiet || eta_dist_rank() != 0;
+    }
     rc = eta_run_new(&r, cfg, opts, &err);
-    if (rc)
+    if (rc) {
+        eta_dist_comm_free(comm);
         return cli_run_report(cmd, full, &err, rc);
+    }
     if (opts->resume) {
         char path[1100];
         snprintf(path, sizeof path, "%s/checkpoint.eta", eta_run_dir(r));
         if ((rc = eta_run_load(r, path, &err))) {
             eta_run_free(r);
+            eta_dist_comm_free(comm);
             /* a missing, damaged or foreign checkpoint is a run that cannot go on (1), not bad usage */
             return cli_run_report(cmd, NULL, &err, ETA_EIO);
         }
     }
     if (!opts->resume && (rc = lr_auto(cmd, r, cfg, opts->quiet)) != EXIT_OK) {
         eta_run_free(r);
+        eta_dist_comm_free(comm);
         return rc;
     }
     rc = eta_run_fit(r, &err);
     if (rc) {
         eta_run_free(r);
+        eta_dist_comm_free(comm);
         /* a run that started and failed: 1; the guard's report in full when it stopped the run */
         return cli_run_report(cmd, full, &err, ETA_EIO);
     }
@@ -135,6 +148,7 @@ int cli_train_run(const char *cmd, eta_config *cfg, const eta_run_options *opts_
         fprintf(stderr, "\n  %s/model.safetensors, metrics.csv, loss.png, lr.png, grad_norm.png\n", eta_run_dir(r));
     }
     eta_run_free(r);
+    eta_dist_comm_free(comm);
     return EXIT_OK;
 }
 

@@ -26,6 +26,14 @@ void eta_dist_finalize(void);
 bool eta_dist_active(void);
 int eta_dist_rank(void);
 int eta_dist_size(void);
+/* The gradient exchange of data-parallel training under mpirun ([dist]
+ * keys of cfg: bucket_cap_mb, timeout, zero_optimizer), for
+ * eta_run_options.comm. ETA_EINVAL in a build without MPI. */
+typedef struct eta_run_comm eta_run_comm;
+typedef struct eta_config eta_config;
+int eta_dist_comm_new(eta_run_comm **out, const eta_config *cfg, eta_err *err);
+void eta_dist_comm_free(eta_run_comm *comm);
+
 /* Ends every process of the job (MPI_Abort), or exits with code alone. */
 _Noreturn void eta_dist_abort(int code);
 

@@ -75,3 +75,17 @@ _Noreturn void eta_dist_abort(int code)
 #endif
     _Exit(code);
 }
+
+#ifndef ETA_HAVE_MPI
+int eta_dist_comm_new(eta_run_comm **out, const eta_config *cfg, eta_err *err)
+{
+    (void)cfg;
+    *out = NULL;
+    return eta_spec_fail(err, ETA_EINVAL, NULL, "data-parallel training needs MPI: this eta was built without it");
+}
+
+void eta_dist_comm_free(eta_run_comm *comm)
+{
+    (void)comm;
+}
+#endif

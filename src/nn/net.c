@@ -27,6 +27,9 @@ struct eta_net {
      * whose gradient step k starts are listed from zero_head[k] on, linked
      * through zero_next. */
     int *zero_head, *zero_next;
+    eta_net_grad_hook hook; /* eta_net_set_grad_hook */
+    void *hook_ud;
+    size_t *final_from;     /* [k]: after op k's backward, gradients from this offset on are final */
     char err[256];
 };
 
@@ -99,6 +102,7 @@ void eta_net_free(eta_net *n)
     free(n->g.gbuf);
     free(n->g.ops);
     free(n->g.params);
+    free(n->final_from);
     free(n);
 }
 
@@ -555,6 +559,8 @@ static void link_input_grad(nn_net *g, float *ig)
 
 /* The backward pass: from the loss op (dout NULL: its gradient is 1), or
  * from the gradient dout of the output (the loss op, if any, skipped). */
+static int plan_final(eta_net *n);
+
 static void run_backward(eta_net *n, const float *dout)
 {
     nn_net *g = &n->g;
@@ -569,6 +575,9 @@ static void run_backward(eta_net *n, const float *dout)
     if (want)
         memset(ig, 0, g->input.n * sizeof(float));
     nn_ctx ctx = {g->train, 0, 0};
+    if (n->hook && !n->final_from && plan_final(n) != ETA_OK)
+        n->hook = NULL; /* out of memory: the caller is told once, at the end */
+    size_t told = g->ptotal;
     for (int k = g->nops - 1; k >= 0; k--) {
         for (int i = n->zero_head[k]; i >= 0; i = n->zero_next[i]) /* gradients that step k starts */
             memset(g->ops[i].out.g, 0, g->ops[i].out.n * sizeof(float));
@@ -579,9 +588,45 @@ static void run_backward(eta_net *n, const float *dout)
         else if (dout && k == out) /* set, whatever a loss would have left there */
             memcpy(g->ops[k].out.g, dout, g->ops[k].out.n * sizeof(float));
         g->ops[k].kind->backward(&g->ops[k], &ctx);
+        if (n->hook && n->final_from[k] < told) {
+            told = n->final_from[k];
+            n->hook(n->hook_ud, told);
+        }
     }
+    if (n->hook && told > 0)
+        n->hook(n->hook_ud, 0);
     if (!want)
         link_input_grad(g, ig);
+}
+
+/* final_from[k]: the end of the highest parameter any op before k uses, so
+ * that after op k's backward no later op writes a gradient at or above it. */
+static int plan_final(eta_net *n)
+{
+    nn_net *g = &n->g;
+    n->final_from = malloc(((size_t)g->nops + 1) * sizeof *n->final_from);
+    if (!n->final_from)
+        return ETA_ENOMEM;
+    size_t hi = 0;
+    for (int k = 0; k < g->nops; k++) {
+        n->final_from[k] = hi;
+        const nn_op *op = &g->ops[k];
+        for (int j = 0; j < op->np; j++) {
+            const nn_param *p = &g->params[op->p0 + j];
+            if (p->offset + p->n > hi)
+                hi = p->offset + p->n;
+        }
+    }
+    return ETA_OK;
+}
+
+int eta_net_set_grad_hook(eta_net *n, eta_net_grad_hook fn, void *ud)
+{
+    n->hook = fn;
+    n->hook_ud = ud;
+    if (fn && !n->final_from && n->g.prepared)
+        return plan_final(n) ? fail(n, ETA_ENOMEM, "set_grad_hook: out of memory") : ETA_OK;
+    return ETA_OK;
 }
 
 int eta_net_backward(eta_net *n)

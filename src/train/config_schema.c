@@ -42,6 +42,7 @@ static const struct {
     {"train", "length, seed, threads, gradient clipping and accumulation, evaluation, early stopping, "
               "weight averaging"},
     {"guard", "the divergence guard: what counts as diverging and what is done then"},
+    {"dist", "data-parallel training under mpirun: shards, sharded optimizer state, buckets (docs/distributed.md)"},
     {"lr_find", "the learning-rate range test of eta lr-find and optimizer.lr = auto (docs/lrfind.md)"},
     {"output", "the run directory: checkpoints, plots and progress on the terminal"},
 };
@@ -109,6 +110,14 @@ static const eta_config_key KEYS[] = {
      "a spike: loss or grad norm this many standard deviations above the window's mean; 0: off"},
     {"guard", "snapshot_every", INT, "100", 1, BIG, 0, 0, NULL, 0, "steps between in-memory snapshots"},
     {"guard", "warmup", INT, "100", 2, BIG, 0, 0, NULL, 0, "steps before spikes are looked for"},
+    {"dist", "shards", INT, "0", 0, 1024, 0, 0, NULL, 0,
+     "shards of each batch, summed in order: the same bits at any process count; 0: the process count"},
+    {"dist", "zero_optimizer", BOOL, "false", 0, 0, 0, 0, NULL, 0,
+     "each process keeps only its slice of the optimizer state (ZeRO-1, ZeroRedundancyOptimizer)"},
+    {"dist", "bucket_cap_mb", REAL, "25", 0, INF, 1, 0, NULL, 0,
+     "gradients sent in buckets of this many MB as backward goes (DDP's bucket_cap_mb)"},
+    {"dist", "timeout", REAL, "300", 0, INF, 1, 0, NULL, 0,
+     "seconds to wait for another process before stopping with its name"},
     {"lr_find", "start", REAL, "1e-7", 0, INF, 1, 0, NULL, 0, "the range test's first rate (fastai's start_lr)"},
     {"lr_find", "end", REAL, "10", 0, INF, 1, 0, NULL, 0, "the rate it would reach after `steps` batches (end_lr)"},
     {"lr_find", "steps", INT, "100", 2, 100000, 0, 0, NULL, 0, "batches of the range test (num_it)"},

@@ -86,11 +86,16 @@ static int forward_backward(eta_run *r, double *loss, int64_t *seen, eta_err *er
             break;
         if (rc)
             return rc;
-        if ((rc = run_prepare(r, n, err)))
-            return rc;
         double l;
-        if ((rc = eta_net_forward(r->net, x, y, &l)) || (rc = eta_net_backward(r->net)))
-            return run_fail(err, rc, "step %lld: %s", (long long)r->step + 1, eta_net_error(r->net));
+        if (r->sharded) {
+            if ((rc = run_shard_batch(r, x, y, n, k, &l, err)))
+                return rc;
+        } else {
+            if ((rc = run_prepare(r, n, err)))
+                return rc;
+            if ((rc = eta_net_forward(r->net, x, y, &l)) || (rc = eta_net_backward(r->net)))
+                return run_fail(err, rc, "step %lld: %s", (long long)r->step + 1, eta_net_error(r->net));
+        }
         if (r->accumulate > 1) {
             if (k == 0)
                 memcpy(r->gacc, g, ng * sizeof *g);

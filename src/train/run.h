@@ -48,6 +48,40 @@ typedef struct eta_run_report {
  * to the metrics and to early stopping. */
 typedef int (*eta_run_report_fn)(void *ud, const eta_run_report *rep, eta_err *err);
 
+/* Data-parallel steps (run_shard.c). With [dist] shards = S > 1, or under
+ * mpirun, each batch is cut into S shards of consecutive rows (shard s has
+ * rows [s*n/S, (s+1)*n/S)); each shard's gradient is computed whole by one
+ * process, and the step's gradient is the sum over shards, in shard order,
+ * of (rows_s / n) * gradient_s, whatever process computed them: so the bits
+ * do not depend on the process count. BatchNorm's running statistics are
+ * shard 0's (as DDP's broadcast_buffers: rank 0's); dropout draws from a
+ * stream keyed by (seed, step, shard).
+ *
+ * The exchange between processes is given by src/dist (NULL: one process,
+ * every shard computed in turn). Per step: begin with every shard's rows;
+ * ready(s, g, from, to) as backward makes gradients [from, to) of shard s
+ * final (g: the network's whole gradient buffer); end leaves the weighted
+ * sum in g[0..n) (with zero set, only g[lo..hi) of this process's slice,
+ * eta_run_comm.slice) and every shard's loss in losses[0..S); bcast copies
+ * bytes from root's buf to every process's. */
+typedef struct eta_run_comm {
+    int rank, size;
+    int threads;              /* threads of each process when [train] threads = 0 (the cores shared out) */
+    void *ud;
+    int (*begin)(void *ud, int shards, const int64_t *rows, float *g, size_t n, eta_err *err);
+    void (*ready)(void *ud, int shard, size_t from, size_t to);
+    int (*end)(void *ud, double *losses, eta_err *err);
+    int (*bcast)(void *ud, int root, void *buf, size_t bytes, eta_err *err);
+} eta_run_comm;
+
+/* The process that computes shard s of S on `size` processes: they own
+ * consecutive shards, rank r those in [r*S/size, (r+1)*S/size). */
+int eta_shard_owner(int s, int shards, int size);
+/* out[i] = sum over shards s with rows[s] > 0, in order, of
+ * (float)(rows[s] / total) * parts[s][i], i < n: the one sum every process
+ * count computes. */
+void eta_shard_sum(float *out, const float *const *parts, const int64_t *rows, int shards, size_t n);
+
 typedef struct eta_run_options {
     const char *dir;       /* run directory; NULL: the config's [output] dir */
     const char *data_dir;  /* where relative paths in data specs start; NULL: the current directory */
@@ -58,6 +92,8 @@ typedef struct eta_run_options {
     bool no_files;         /* write nothing: no run directory, no config.ini (the range test, eta lr-find) */
     char *msg;             /* may be NULL: a config error in full (file:line:col, the line, a caret) */
     size_t msg_size;
+    const eta_run_comm *comm; /* data-parallel processes; NULL: this one alone. Every process but
+                                 rank 0 writes no file and prints nothing */
     eta_run_report_fn report; /* may be NULL: called after each validation evaluation */
     void *report_ud;
 } eta_run_options;

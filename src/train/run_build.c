@@ -316,7 +316,7 @@ int eta_run_set_peak_lr(eta_run *r, double lr, eta_err *err)
         return rc;
     r->lr_peak = lr;
     r->lr_pending = false;
-    if (r->opts.no_files || r->opts.for_eval)
+    if (r->opts.no_files || r->opts.for_eval || run_follower(r))
         return ETA_OK;
     char path[1100];
     snprintf(path, sizeof path, "%s/config.ini", r->dir);
@@ -346,6 +346,8 @@ static int read_train(eta_run *r, eta_err *err)
     r->epochs = epochs;
     r->total_steps = steps;
 #ifdef ETA_HAVE_OPENMP
+    if (threads == 0 && r->opts.comm && r->opts.comm->threads > 0)
+        threads = r->opts.comm->threads; /* processes on one machine share its cores */
     if (threads > 0)
         omp_set_num_threads((int)threads);
 #else
@@ -367,7 +369,7 @@ static int make_dir(eta_run *r, eta_err *err)
         snprintf(r->dir, sizeof r->dir, "%s", r->opts.dir);
     else
         snprintf(r->dir, sizeof r->dir, "%s", eta_config_get(r->cfg, "output", "dir"));
-    if (r->opts.for_eval || r->opts.no_files)
+    if (r->opts.for_eval || r->opts.no_files || run_follower(r))
         return ETA_OK;
     char path[1100];
     for (char *p = r->dir + 1; *p; p++) /* mkdir -p */
@@ -432,6 +434,9 @@ int eta_run_new(eta_run **out, eta_config *cfg, const eta_run_options *opts, eta
             rc = ETA_ENOMEM;
             goto fail;
         }
+        int64_t shards;
+        if ((rc = get_int(r, "dist", "shards", &shards, err)) || (rc = run_shard_new(r, shards, err)))
+            goto fail;
         r->layer_stats = calloc((size_t)eta_net_param_count(r->net), sizeof *r->layer_stats);
         if (!r->layer_stats) {
             rc = ETA_ENOMEM;
@@ -461,6 +466,7 @@ void eta_run_free(eta_run *r)
     eta_optim_free(r->opt);
     eta_net_free(r->net);
     eta_data_free(r->ds);
+    run_shard_free(r);
     free(r->gacc);
     free(r->prev);
     free(r->layer_stats);

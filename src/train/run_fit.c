@@ -90,7 +90,7 @@ static int monitor_open(eta_run *r, eta_err *err)
     if ((rc = eta_progress_new(&r->progress, &pc, err)))
         return rc;
     eta_metrics_config mc = eta_metrics_defaults();
-    mc.dir = r->dir;
+    mc.dir = run_follower(r) ? NULL : r->dir;
     mc.ngroups = eta_optim_group_count(r->opt);
     mc.momentum = r->has_momentum;
     mc.accuracy = r->info->class_target;
@@ -98,8 +98,8 @@ static int monitor_open(eta_run *r, eta_err *err)
     r->progress_on = pc.mode != ETA_PROGRESS_OFF;
     mc.log = r->progress_on ? NULL : log_line; /* else the sink shows its messages through the progress */
     mc.log_ud = r;
-    mc.resume = r->metrics_resume;
-    mc.resume_len = r->metrics_resume_len;
+    mc.resume = run_follower(r) ? NULL : r->metrics_resume;
+    mc.resume_len = run_follower(r) ? 0 : r->metrics_resume_len;
     return eta_metrics_open(&r->metrics, &mc, err);
 }
 
@@ -255,6 +255,8 @@ static int evaluate(eta_run *r, eta_err *err)
 static int checkpoint(eta_run *r, eta_err *err)
 {
     char path[1100], old[1100];
+    if (run_follower(r))
+        return ETA_OK; /* rank 0 writes the checkpoint */
     snprintf(path, sizeof path, "%s/checkpoint.eta", r->dir);
     int rc = eta_run_save(r, path, err);
     int64_t keep = 1;
@@ -306,6 +308,8 @@ static int finish(eta_run *r, eta_err *err)
         return rc;
     r->test_loss = tl;
     r->test_acc = ta;
+    if (run_follower(r))
+        return ETA_OK;
     char path[1100];
     snprintf(path, sizeof path, "%s/model.safetensors", r->dir);
     if ((rc = eta_net_save_safetensors(r->net, path, err)))
@@ -328,6 +332,8 @@ static void stopped_outputs(eta_run *r)
     char path[1100];
     bool switched;
     run_eval_point(r, &switched, &e);
+    if (run_follower(r))
+        return;
     snprintf(path, sizeof path, "%s/model.safetensors", r->dir);
     eta_net_save_safetensors(r->net, path, &e);
     eta_metrics_flush(r->metrics, &e);

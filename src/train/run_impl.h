@@ -14,7 +14,7 @@
 #include "train/progress.h"
 #include "train/run.h"
 
-enum { RUN_MAX_KEPT = 64 };
+enum { RUN_MAX_KEPT = 64, RUN_MAX_SHARDS = 1024 };
 
 struct eta_run {
     eta_config *cfg;
@@ -74,6 +74,13 @@ struct eta_run {
     double lr_peak;           /* optimizer.lr: the run's peak rate; 0: as the specs say */
     double lr_top;            /* the specs' own peak rate (eta_run_spec_peak_lr) */
     bool lr_pending;          /* optimizer.lr = auto, not decided yet */
+    /* data-parallel steps (run_shard.c) */
+    int shards;               /* [dist] shards: a batch's shards (1: none) */
+    bool sharded;             /* steps go through run_shard_batch: shards > 1 or several processes */
+    eta_run_comm comm;        /* the exchange: the options' or the local one */
+    void *local_comm;         /* the local exchange's state (one process) */
+    float *bufsave;           /* BatchNorm statistics after shard 0 */
+    size_t bufsave_n;
     /* state */
     int64_t step;             /* optimizer steps taken (skipped ones included) */
     int64_t epoch;            /* epochs finished */
@@ -87,6 +94,12 @@ struct eta_run {
 };
 
 double run_now(void);
+/* A data-parallel process other than rank 0: it computes every step but
+ * writes no file (rank 0 writes the run directory). */
+static inline bool run_follower(const eta_run *r)
+{
+    return r->opts.comm && r->opts.comm->rank != 0;
+}
 /* Moves the parameters to the optimizer's evaluation point (Schedule-Free's
  * x; a no-op for rules with one point or in eval mode already) and, for a
  * network with BatchNorm running statistics, recomputes them there once per
@@ -121,6 +134,15 @@ int run_step(eta_run *r, eta_err *err);
 /* The loader's end-of-epoch marker read and the counters moved to the next
  * epoch (run.c). */
 int run_epoch_turn(eta_run *r, eta_err *err);
+
+/* The data-parallel step (run_shard.c): run_shard_new reads nothing but
+ * shards ([dist] shards, 0: the process count) and the options' exchange;
+ * run_shard_batch computes this process's shards of a batch and leaves the
+ * step's gradient in the network's buffer and the batch's loss in *loss;
+ * micro is the batch's place among the step's accumulated ones. */
+int run_shard_new(eta_run *r, int64_t shards, eta_err *err);
+void run_shard_free(eta_run *r);
+int run_shard_batch(eta_run *r, const void *x, const void *y, int64_t n, int micro, double *loss, eta_err *err);
 
 /* The guard's verdict on a step (run_fit.c). After ROLLBACK the guard has
  * restored the state it kept (run_state_restore); STOP fills err with the

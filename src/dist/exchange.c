@@ -1,0 +1,294 @@
+/* dist/exchange.c - the gradient exchange of a data-parallel step over MPI
+ * (the eta_run_comm of train/run.h).
+ *
+ * The flat gradient of n floats is cut into one slice per process. As a
+ * shard's backward makes a bucket of gradients final (buckets of
+ * bucket_cap_mb from the top of the buffer down, the order backward
+ * finishes them, as DDP's), the process that computes the shard sends each
+ * slice's part of the bucket to the slice's process, while backward goes on.
+ * Each process then sums its slice over the shards in shard order
+ * (eta_shard_sum: the same arithmetic at any process count), and an
+ * all-gather gives every process the whole sum. Losses are gathered, and
+ * BatchNorm's statistics broadcast, the same way.
+ *
+ * Nothing waits forever: every wait polls its requests up to [dist] timeout
+ * seconds and then stops the run with the name of the process it waited
+ * for. A process that dies is reported by mpirun, which ends the job.
+ */
+#ifdef ETA_HAVE_MPI
+#include "dist/dist_impl.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/error.h"
+
+static double now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+int dist_wait(dist_comm *c, int count, MPI_Request *req, const int *peer, const char *what, eta_err *err)
+{
+    const double t0 = now();
+    struct timespec nap = {0, 20000};
+    for (;;) {
+        int done = 0;
+        int rc = MPI_Testall(count, req, &done, MPI_STATUSES_IGNORE);
+        if (rc != MPI_SUCCESS)
+            return eta_spec_fail(err, ETA_EIO, NULL, "process %d of %d: %s failed (MPI error %d): another process "
+                                 "was lost", c->rank, c->size, what, rc);
+        if (done)
+            return ETA_OK;
+        if (now() - t0 > c->timeout) {
+            int lost = -1;
+            for (int i = 0; i < count && lost < 0; i++) {
+                int flag = 0;
+                if (req[i] != MPI_REQUEST_NULL && MPI_Request_get_status(req[i], &flag, MPI_STATUS_IGNORE) ==
+                    MPI_SUCCESS && !flag)
+                    lost = peer ? peer[i] : -1;
+            }
+            if (lost >= 0)
+                return eta_spec_fail(err, ETA_EIO, NULL, "process %d of %d: no word from process %d for %g s (%s): "
+                                     "stopping ([dist] timeout)", c->rank, c->size, lost, c->timeout, what);
+            return eta_spec_fail(err, ETA_EIO, NULL, "process %d of %d: %s did not complete in %g s: stopping "
+                                 "([dist] timeout)", c->rank, c->size, what, c->timeout);
+        }
+        nanosleep(&nap, NULL);
+    }
+}
+
+/* ---- requests of a step ------------------------------------------------- */
+
+static int add_req(dist_comm *c, int peer, MPI_Request **slot, eta_err *err)
+{
+    if (c->nreq == c->cap) {
+        int cap = c->cap ? 2 * c->cap : 64;
+        MPI_Request *r = realloc(c->req, (size_t)cap * sizeof *r);
+        int *p = realloc(c->peer, (size_t)cap * sizeof *p);
+        if (r)
+            c->req = r;
+        if (p)
+            c->peer = p;
+        if (!r || !p)
+            return eta_spec_fail(err, ETA_ENOMEM, NULL, "the gradient exchange: out of memory");
+        c->cap = cap;
+    }
+    c->peer[c->nreq] = peer;
+    *slot = &c->req[c->nreq++];
+    return ETA_OK;
+}
+
+static size_t bucket_lo(const dist_comm *c, int b)
+{
+    size_t top = (size_t)b * c->bucket;
+    return c->n - top > c->bucket ? c->n - top - c->bucket : 0;
+}
+
+static size_t bucket_hi(const dist_comm *c, int b)
+{
+    return c->n - (size_t)b * c->bucket;
+}
+
+/* ---- eta_run_comm -------------------------------------------------------- */
+
+static int grow(void **p, size_t *have, size_t want, eta_err *err)
+{
+    if (*have >= want)
+        return ETA_OK;
+    void *q = realloc(*p, want);
+    if (!q)
+        return eta_spec_fail(err, ETA_ENOMEM, NULL, "the gradient exchange: out of memory (%zu bytes)", want);
+    *p = q;
+    *have = want;
+    return ETA_OK;
+}
+
+static int ex_begin(void *ud, int shards, const int64_t *rows, float *g, size_t n, eta_err *err)
+{
+    dist_comm *c = ud;
+    c->shards = shards;
+    c->rows = rows;
+    c->g = g;
+    if (c->n != n) {
+        c->n = n;
+        dist_slices(c, n);
+    }
+    c->nb = (int)((n + c->bucket - 1) / c->bucket);
+    c->first = (int)(((int64_t)c->rank * shards) / c->size);
+    c->last = (int)(((int64_t)(c->rank + 1) * shards) / c->size);
+    const size_t mine = c->lo[c->rank + 1] - c->lo[c->rank];
+    int rc;
+    if ((rc = grow((void **)&c->recv, &c->recv_bytes, (size_t)shards * (mine ? mine : 1) * sizeof(float), err)) ||
+        (rc = grow((void **)&c->stage, &c->stage_bytes,
+                   (size_t)(c->last - c->first ? c->last - c->first : 1) * n * sizeof(float), err)) ||
+        (rc = grow((void **)&c->sent, &c->sent_bytes, (size_t)shards * sizeof(int), err)))
+        return rc;
+    c->nreq = 0;
+    const size_t lo = c->lo[c->rank], hi = c->lo[c->rank + 1];
+    for (int s = 0; s < shards; s++) {
+        c->sent[s] = 0;
+        if (rows[s] == 0 || (s >= c->first && s < c->last))
+            continue;
+        const int from = eta_shard_owner(s, shards, c->size);
+        for (int b = 0; b < c->nb; b++) {
+            size_t pl = bucket_lo(c, b) > lo ? bucket_lo(c, b) : lo, ph = bucket_hi(c, b) < hi ? bucket_hi(c, b) : hi;
+            if (pl >= ph)
+                continue;
+            MPI_Request *rq;
+            if ((rc = add_req(c, from, &rq, err)))
+                return rc;
+            MPI_Irecv(c->recv + (size_t)s * mine + (pl - lo), (int)(ph - pl), MPI_FLOAT, from, b & 0x3fff,
+                      MPI_COMM_WORLD, rq);
+        }
+    }
+    return ETA_OK;
+}
+
+/* Sends bucket b of shard s (final in the network's buffer) to the slices'
+ * processes; this process's own part goes straight into its sum's input. */
+static void send_bucket(dist_comm *c, int s, int b)
+{
+    const size_t blo = bucket_lo(c, b), bhi = bucket_hi(c, b), mine = c->lo[c->rank + 1] - c->lo[c->rank];
+    float *stage = c->stage + (size_t)(s - c->first) * c->n;
+    memcpy(stage + blo, c->g + blo, (bhi - blo) * sizeof(float));
+    for (int j = 0; j < c->size; j++) {
+        size_t pl = blo > c->lo[j] ? blo : c->lo[j], ph = bhi < c->lo[j + 1] ? bhi : c->lo[j + 1];
+        if (pl >= ph)
+            continue;
+        if (j == c->rank) {
+            memcpy(c->recv + (size_t)s * mine + (pl - c->lo[j]), stage + pl, (ph - pl) * sizeof(float));
+            continue;
+        }
+        MPI_Request *rq;
+        if (add_req(c, j, &rq, NULL)) {
+            c->oom = true;
+            return;
+        }
+        MPI_Isend(stage + pl, (int)(ph - pl), MPI_FLOAT, j, b & 0x3fff, MPI_COMM_WORLD, rq);
+    }
+}
+
+static void ex_ready(void *ud, int shard, size_t from, size_t to)
+{
+    (void)to;
+    dist_comm *c = ud;
+    while (c->sent[shard] < c->nb && bucket_lo(c, c->sent[shard]) >= from)
+        send_bucket(c, shard, c->sent[shard]++);
+    int flag; /* progress for the messages in flight while backward goes on */
+    if (c->nreq)
+        MPI_Testall(c->nreq, c->req, &flag, MPI_STATUSES_IGNORE);
+}
+
+static int ex_end(void *ud, double *losses, eta_err *err)
+{
+    dist_comm *c = ud;
+    if (c->oom)
+        return eta_spec_fail(err, ETA_ENOMEM, NULL, "the gradient exchange: out of memory");
+    int rc = dist_wait(c, c->nreq, c->req, c->peer, "the gradient exchange", err);
+    if (rc)
+        return rc;
+    const size_t lo = c->lo[c->rank], mine = c->lo[c->rank + 1] - lo;
+    const float *parts[1024];
+    for (int s = 0; s < c->shards; s++)
+        parts[s] = c->recv + (size_t)s * mine;
+    eta_shard_sum(c->g + lo, parts, c->rows, c->shards, mine);
+    /* every shard's loss, and (unless the optimizer state is sliced) the whole sum */
+    MPI_Request rq[2];
+    for (int j = 0; j < c->size; j++) {
+        c->lcount[j] = (int)(((int64_t)(j + 1) * c->shards) / c->size - ((int64_t)j * c->shards) / c->size);
+        c->ldispl[j] = (int)(((int64_t)j * c->shards) / c->size);
+    }
+    MPI_Iallgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, losses, c->lcount, c->ldispl, MPI_DOUBLE, MPI_COMM_WORLD,
+                    &rq[0]);
+    int nr = 1;
+    if (!c->zero)
+        MPI_Iallgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, c->g, c->count, c->displ, MPI_FLOAT, MPI_COMM_WORLD,
+                        &rq[nr++]);
+    return dist_wait(c, nr, rq, NULL, "gathering the summed gradients", err);
+}
+
+static int ex_bcast(void *ud, int root, void *buf, size_t bytes, eta_err *err)
+{
+    dist_comm *c = ud;
+    MPI_Request rq;
+    MPI_Ibcast(buf, (int)bytes, MPI_BYTE, root, MPI_COMM_WORLD, &rq);
+    return dist_wait(c, 1, &rq, &root, "BatchNorm statistics from shard 0", err);
+}
+
+/* The cores shared out among the processes on this machine. */
+static int dist_threads(void)
+{
+    const char *v = getenv("OMPI_COMM_WORLD_LOCAL_SIZE");
+    long cores = sysconf(_SC_NPROCESSORS_ONLN), local = v && *v ? atol(v) : 1;
+    return cores > local && local > 0 ? (int)(cores / local) : 1;
+}
+
+void dist_slices(dist_comm *c, size_t n)
+{
+    for (int j = 0; j <= c->size; j++)
+        c->lo[j] = (size_t)(((unsigned long long)j * n) / (unsigned long long)c->size);
+    for (int j = 0; j < c->size; j++) {
+        c->count[j] = (int)(c->lo[j + 1] - c->lo[j]);
+        c->displ[j] = (int)c->lo[j];
+    }
+}
+
+int eta_dist_comm_new(eta_run_comm **out, const eta_config *cfg, eta_err *err)
+{
+    *out = NULL;
+    dist_comm *c = calloc(1, sizeof *c);
+    if (!c)
+        return eta_spec_fail(err, ETA_ENOMEM, NULL, "the gradient exchange: out of memory");
+    c->rank = eta_dist_rank();
+    c->size = eta_dist_size();
+    double mb = 25, timeout = 300;
+    bool zero = false;
+    int rc;
+    if ((rc = eta_config_get_real(cfg, "dist", "bucket_cap_mb", &mb, err)) ||
+        (rc = eta_config_get_real(cfg, "dist", "timeout", &timeout, err)) ||
+        (rc = eta_config_get_bool(cfg, "dist", "zero_optimizer", &zero, err))) {
+        free(c);
+        return rc;
+    }
+    c->bucket = (size_t)fmax(1.0, floor(mb * 1048576.0 / sizeof(float)));
+    c->timeout = timeout;
+    c->zero = zero;
+    c->lo = calloc((size_t)c->size + 1, sizeof *c->lo);
+    c->count = calloc((size_t)c->size, sizeof *c->count);
+    c->displ = calloc((size_t)c->size, sizeof *c->displ);
+    c->lcount = calloc((size_t)c->size, sizeof *c->lcount);
+    c->ldispl = calloc((size_t)c->size, sizeof *c->ldispl);
+    if (!c->lo || !c->count || !c->displ || !c->lcount || !c->ldispl) {
+        eta_dist_comm_free(&c->pub);
+        return eta_spec_fail(err, ETA_ENOMEM, NULL, "the gradient exchange: out of memory");
+    }
+    c->pub = (eta_run_comm){c->rank, c->size, dist_threads(), c, ex_begin, ex_ready, ex_end, ex_bcast};
+    *out = &c->pub;
+    return ETA_OK;
+}
+
+void eta_dist_comm_free(eta_run_comm *pub)
+{
+    if (!pub)
+        return;
+    dist_comm *c = pub->ud;
+    free(c->recv);
+    free(c->stage);
+    free(c->sent);
+    free(c->req);
+    free(c->peer);
+    free(c->lo);
+    free(c->count);
+    free(c->displ);
+    free(c->lcount);
+    free(c->ldispl);
+    free(c);
+}
+#endif /* ETA_HAVE_MPI */

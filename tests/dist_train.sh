@@ -1,0 +1,92 @@
+#!/bin/sh
+# tests/dist_train.sh ETA SOURCE_DIR - data-parallel eta train under mpirun
+# (CTest test `dist_train`, registered when Open MPI is found):
+#   1. the same bits at any process count: configs/fmnist-mlp.ini (4 shards)
+#      without MPI and with 2 processes, then 1, 3 and 4 processes on a
+#      shorter run, end with byte-identical model.safetensors; so do a CNN
+#      with BatchNorm and the sentiment transformer with dropout (2 shards);
+#      small buckets (the exchange in many pieces) change nothing;
+#   2. a killed process: SIGKILL to rank 1 of 2 after a checkpoint ends the
+#      job within 60 s, with mpirun's message naming rank 1; the run then
+#      resumes in one process without MPI and ends with the bits of a run
+#      that was never interrupted;
+#   3. rank 0 alone writes the run directory, and no process prints but
+#      errors (--quiet aside, the followers are silent).
+# Each process computes with one thread (train.threads = 1).
+set -u
+eta=${1:?usage: dist_train.sh ETA SOURCE_DIR}
+src=${2:?usage: dist_train.sh ETA SOURCE_DIR}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fail=0
+mpi() { np=$1; shift; mpirun --allow-run-as-root --oversubscribe -np "$np" "$eta" "$@"; }
+same() { # same NAME A B: the two runs' models are byte-identical
+    if cmp -s "$2/model.safetensors" "$3/model.safetensors"; then
+        echo "ok: $1"
+    else
+        echo "FAIL: $1: $2 and $3 differ"
+        fail=1
+    fi
+}
+mlp="$src/configs/fmnist-mlp.ini"
+one="--set train.threads=1 --set train.eval_every=50"
+
+"$eta" train "$mlp" $one --set train.steps=100 --dir "$tmp/a1" --quiet || fail=1
+mpi 2 train "$mlp" $one --set train.steps=100 --dir "$tmp/a2" > "$tmp/a2.out" 2>&1 || fail=1
+same "fmnist-mlp, 100 steps: 2 processes = no MPI" "$tmp/a1" "$tmp/a2"
+# without --quiet rank 0 shows its progress; the other process prints nothing
+if [ "$(grep -c 'done after 100 steps' "$tmp/a2.out")" != 1 ]; then
+    echo "FAIL: one summary line expected from 2 processes:"; cat "$tmp/a2.out"; fail=1
+fi
+"$eta" train "$mlp" $one --set train.steps=30 --dir "$tmp/b0" --quiet || fail=1
+for np in 1 3 4; do
+    mpi $np train "$mlp" $one --set train.steps=30 --dir "$tmp/b$np" --quiet || fail=1
+    same "fmnist-mlp, 30 steps: $np processes = no MPI" "$tmp/b0" "$tmp/b$np"
+done
+mpi 2 train "$mlp" $one --set train.steps=30 --set dist.bucket_cap_mb=0.05 --dir "$tmp/bb" --quiet || fail=1
+same "fmnist-mlp, 30 steps, 50 kB buckets: 2 processes = no MPI" "$tmp/b0" "$tmp/bb"
+
+cnn="$src/configs/fmnist-cnn-cyclic.ini"
+two="--set train.threads=1 --set dist.shards=2 --set train.steps=4 --set train.eval_every=2"
+"$eta" train "$cnn" $two --dir "$tmp/c1" --quiet || fail=1
+mpi 2 train "$cnn" $two --dir "$tmp/c2" --quiet || fail=1
+same "CNN with BatchNorm: 2 processes = no MPI" "$tmp/c1" "$tmp/c2"
+tr="$src/configs/sentiment-transformer.ini"
+"$eta" train "$tr" $two --dir "$tmp/t1" --quiet || fail=1
+mpi 2 train "$tr" $two --dir "$tmp/t2" --quiet || fail=1
+same "sentiment transformer with dropout: 2 processes = no MPI" "$tmp/t1" "$tmp/t2"
+if [ ! -f "$tmp/a2/metrics.csv" ] || [ ! -f "$tmp/a2/checkpoint.eta" ]; then
+    echo "FAIL: rank 0 wrote no metrics.csv or checkpoint.eta"; fail=1
+fi
+
+# A killed process, and the resume on another process count.
+kill_run="--set train.threads=1 --set train.steps=400 --set output.checkpoint_every=25 --set train.eval_every=100"
+"$eta" train "$mlp" $kill_run --dir "$tmp/k1" --quiet || fail=1
+(mpi 2 train "$mlp" $kill_run --dir "$tmp/k2" --quiet > "$tmp/k2.out" 2>&1; echo $? > "$tmp/k2.rc") &
+waited=0
+while [ ! -f "$tmp/k2/checkpoint.eta" ] && [ $waited -lt 600 ]; do sleep 0.1; waited=$((waited + 1)); done
+victim=""
+for p in $(pgrep -f "k2 --quiet"); do
+    if tr '\0' '\n' < /proc/$p/environ 2>/dev/null | grep -qx 'OMPI_COMM_WORLD_RANK=1'; then victim=$p; fi
+done
+if [ -z "$victim" ]; then
+    echo "FAIL: rank 1 not found (the run ended before it could be killed?)"; fail=1
+else
+    kill -9 "$victim"
+    t=0
+    while [ ! -f "$tmp/k2.rc" ] && [ $t -lt 600 ]; do sleep 0.1; t=$((t + 1)); done
+    if [ ! -f "$tmp/k2.rc" ]; then
+        echo "FAIL: the job still runs 60 s after rank 1 was killed"; fail=1
+        pkill -9 -f "k2 --quiet"
+    elif [ "$(cat "$tmp/k2.rc")" = 0 ]; then
+        echo "FAIL: the job ended with 0 after rank 1 was killed"; fail=1
+    elif ! grep -q "rank 1" "$tmp/k2.out"; then
+        echo "FAIL: no message names rank 1:"; cat "$tmp/k2.out"; fail=1
+    else
+        echo "ok: killed rank 1: the job ended in $((t / 10)).$((t % 10)) s, exit $(cat "$tmp/k2.rc"), naming rank 1"
+    fi
+    wait
+    "$eta" train --resume "$tmp/k2" --quiet || fail=1
+    same "resumed in 1 process after rank 1 of 2 died = never interrupted" "$tmp/k1" "$tmp/k2"
+fi
+exit $fail
