@@ -165,17 +165,35 @@ int run_epoch_turn(eta_run *r, eta_err *err)
     return ETA_OK;
 }
 
-/* The update of a step whose gradients are in place: clipping, then the
- * optimizer's step. */
-static int update(eta_run *r, eta_err *err)
+/* The global gradient norm (under ZeRO-1 from every process's slice). */
+static int grad_norm(eta_run *r, double *norm, eta_err *err)
 {
-    if (r->clip_norm > 0)
-        eta_optim_clip_grad_norm(r->opt, r->clip_norm, ETA_ANCHOR_TORCH, NULL);
+    if (r->zero)
+        return run_zero_grad_norm(r, norm, err);
+    return eta_optim_grad_norm(r->opt, norm);
+}
+
+/* The update of a step whose gradients are in place: clipping, then the
+ * optimizer's step; under ZeRO-1 each process steps its slice and the
+ * parameters are gathered. gnorm: the step's gradient norm, NAN when not
+ * known yet. */
+static int update(eta_run *r, double gnorm, eta_err *err)
+{
+    int rc;
+    if (r->clip_norm > 0) {
+        if (!r->zero)
+            eta_optim_clip_grad_norm(r->opt, r->clip_norm, ETA_ANCHOR_TORCH, NULL);
+        else if ((isnan(gnorm) && (rc = grad_norm(r, &gnorm, err))) ||
+                 (rc = eta_optim_clip_grad_norm_given(r->opt, r->clip_norm, ETA_ANCHOR_TORCH, gnorm)))
+            return rc;
+    }
     if (r->clip_value > 0)
         eta_optim_clip_grad_value(r->opt, r->clip_value);
-    int rc = eta_optim_step(r->opt);
+    rc = eta_optim_param_count(r->opt) > 0 ? eta_optim_step(r->opt) : ETA_OK; /* a slice may hold none */
     if (rc)
         return run_fail(err, rc, "optimizer step %lld: %s", (long long)r->step + 1, eta_optim_error(r->opt));
+    if (r->zero)
+        return run_zero_gather(r, eta_net_params(r->net, NULL), err);
     return ETA_OK;
 }
 
@@ -200,7 +218,7 @@ int eta_run_probe(eta_run *r, double lr, double *loss, eta_err *err)
     } else if (rc) {
         return rc;
     }
-    if ((rc = update(r, err)))
+    if ((rc = update(r, NAN, err)))
         return rc;
     r->step++;
     r->samples += seen;
@@ -215,7 +233,8 @@ int run_step(eta_run *r, eta_err *err)
     int rc = set_lr(r, err);
     if (rc || (rc = forward_backward(r, &loss, &seen, err)))
         return rc;
-    eta_optim_grad_norm(r->opt, &gnorm);
+    if ((rc = grad_norm(r, &gnorm, err)))
+        return rc;
     /* The guard sees the step before the weights do. */
     eta_guard_action act = run_guard_check(r, loss, gnorm, err);
     if (act == ETA_GUARD_STOP)
@@ -223,9 +242,11 @@ int run_step(eta_run *r, eta_err *err)
     if (act != ETA_GUARD_OK)
         return 1; /* skipped, or rolled back to the snapshot by the guard: no step taken */
     bool stats = r->stats_every > 0 && (r->step + 1) % r->stats_every == 0;
+    if (stats && r->zero && (rc = run_zero_gather(r, eta_net_grads(r->net, NULL), err)))
+        return rc; /* the layer figures read every gradient */
     if (stats)
         run_layer_stats_before(r);
-    if ((rc = update(r, err)))
+    if ((rc = update(r, gnorm, err)))
         return rc;
     r->step++;
     r->samples += seen;
