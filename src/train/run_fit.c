@@ -372,6 +372,7 @@ int eta_run_fit(eta_run *r, eta_err *err)
                  r->info->name, (long long)r->info->size[ETA_SPLIT_TRAIN], (long long)r->steps_per_epoch,
                  (long long)r->total_steps, r->dir);
         eta_metrics_message(r->metrics, 0, "info", text, err);
+        run_lr_scaling_log(r);
     }
     bool stop = r->finished;
     while (!stop && !run_over(r)) {
