@@ -5,7 +5,8 @@
  * forward and backward each, the gradients averaged over them; then the
  * global gradient norm, the guard's verdict on (loss, norm) before anything
  * touches the weights, clipping, the lr of this step (the schedule's, or the
- * initial lr without one, times the guard's lr scale), the optimizer step.
+ * initial lr without one, times the guard's lr scale and lr_scaling's
+ * factor), the optimizer step.
  * The network is prepared for the batch size and prepared again for a short
  * last batch and for evaluation (parameters are kept across prepares).
  * Evaluation and prediction happen at the optimizer's evaluation point
