@@ -144,7 +144,7 @@ static void expect_same_model(const char *a, const char *b)
 /* linear, batch 16 against 8: k = 2; a warm-up of half an epoch (3 steps)
  * goes 0.01, 0.01 x 4/3, 0.01 x 5/3, then 0.02. sqrt against 4 gives the
  * same factor 2, so the same model; linear against 32 halves the rate from
- * the first step (no warm-up down). */
+ * the first step (no warm-up down). A warm-up longer than the run is said. */
 static void test_linear_and_sqrt_by_hand(void **state)
 {
     (void)state;
@@ -163,6 +163,14 @@ static void test_linear_and_sqrt_by_hand(void **state)
     expect_log(sq, "lr_scaling sqrt: global batch 16 (data.batch_size 16 x train.accumulate 1), "
                    "train.reference_batch 4, k = 4.0: every rate x 2.0, reached by");
     expect_same_model(lin, sq);
+    char *js = read_file(path_in(lin, "metrics.jsonl"), NULL);
+    assert_null(strstr(js, "is longer than the run"));
+    free(js);
+    /* a warm-up longer than the run (the default, 5 epochs: 30 steps) is a warning */
+    const char *shrt = train("short", 16, 4, "", "lr_scaling = linear\nreference_batch = 8\n");
+    expect_log(shrt, "\"level\":\"warning\",\"text\":\"lr_scaling: the warm-up (30 steps) is longer than the run "
+                     "(4 steps): its last step takes x 1.1 of the rates, not x 2.0; train.lr_scaling_warmup sets the "
+                     "warm-up's length in epochs\"");
     /* a smaller batch: x 0.5 at once, whatever the warm-up */
     for (int t = 0; t < n; t++)
         want[t] = 0.01 * 0.5;

@@ -112,4 +112,12 @@ void run_lr_scaling_log(eta_run *r)
     }
     eta_err err;
     eta_metrics_message(r->metrics, 0, "info", text, &err);
+    if (r->lr_k_warmup > r->total_steps) { /* a short run never reaches the factor: say so */
+        eta_fmt_real(w, sizeof w, run_lr_scaling_factor(r, r->total_steps - 1));
+        snprintf(text, sizeof text,
+                 "lr_scaling: the warm-up (%lld steps) is longer than the run (%lld steps): its last step takes "
+                 "x %s of the rates, not x %s; train.lr_scaling_warmup sets the warm-up's length in epochs",
+                 (long long)r->lr_k_warmup, (long long)r->total_steps, w, f);
+        eta_metrics_message(r->metrics, 0, "warning", text, &err);
+    }
 }
