@@ -5,7 +5,8 @@
  * forward and backward each, the gradients averaged over them; then the
  * global gradient norm, the guard's verdict on (loss, norm) before anything
  * touches the weights, clipping, the lr of this step (the schedule's, or the
- * initial lr without one, times the guard's lr scale), the optimizer step.
+ * initial lr without one, times the guard's lr scale and lr_scaling's
+ * factor), the optimizer step.
  * The network is prepared for the batch size and prepared again for a short
  * last batch and for evaluation (parameters are kept across prepares).
  * Evaluation and prediction happen at the optimizer's evaluation point
@@ -120,11 +121,12 @@ static int forward_backward(eta_run *r, double *loss, int64_t *seen, eta_err *er
 
 /* The lr of this step in every group: the schedule's (or the initial lr),
  * mapped onto optimizer.lr's peak when one is given, times the guard's
- * scale. */
+ * scale, times lr_scaling's factor at this step (lr_scaling.c). */
 static int set_lr(eta_run *r, eta_err *err)
 {
     int ng = eta_optim_group_count(r->opt);
     const double scale = eta_guard_lr_scale(r->guard);
+    const double batch_factor = run_lr_scaling_factor(r, r->step);
     if (r->sched) {
         int64_t t = r->sched_per_epoch ? r->epoch : r->step;
         int64_t last = eta_sched_last_step(r->sched);
@@ -146,7 +148,9 @@ static int set_lr(eta_run *r, eta_err *err)
             lr = r->lr_peak * (lr / r->lr_top);
         if (scale != 1.0)
             lr *= scale;
-        if (!r->sched || r->lr_peak > 0 || scale != 1.0)
+        if (batch_factor != 1.0)
+            lr *= batch_factor;
+        if (!r->sched || r->lr_peak > 0 || scale != 1.0 || batch_factor != 1.0)
             eta_optim_set_lr(r->opt, i, lr);
     }
     return ETA_OK;

@@ -424,7 +424,8 @@ int eta_run_new(eta_run **out, eta_config *cfg, const eta_run_options *opts, eta
         if (r->log_every <= 0)
             r->log_every = 50;
     }
-    if ((rc = build_optim(r, err)) || (rc = read_lr(r, err)) || (rc = make_dir(r, err)))
+    if ((rc = build_optim(r, err)) || (rc = read_lr(r, err)) || (rc = run_lr_scaling_new(r, err)) ||
+        (rc = make_dir(r, err)))
         goto fail;
     if (!r->opts.for_eval) {
         size_t np;

@@ -380,6 +380,7 @@ int eta_run_fit(eta_run *r, eta_err *err)
         eta_metrics_message(r->metrics, 0, "info", text, err);
         if (r->zero_msg[0])
             eta_metrics_message(r->metrics, 0, "info", r->zero_msg, err);
+        run_lr_scaling_log(r);
     }
     bool stop = r->finished;
     while (!stop && !run_over(r)) {

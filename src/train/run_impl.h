@@ -74,6 +74,8 @@ struct eta_run {
     double lr_peak;           /* optimizer.lr: the run's peak rate; 0: as the specs say */
     double lr_top;            /* the specs' own peak rate (eta_run_spec_peak_lr) */
     bool lr_pending;          /* optimizer.lr = auto, not decided yet */
+    double lr_k;              /* [train] lr_scaling's full factor (k or sqrt(k)); 1: no scaling (lr_scaling.c) */
+    int64_t lr_k_warmup;      /* steps over which the factor rises from 1 to lr_k; 0: none */
     /* data-parallel steps (run_shard.c) */
     int shards;               /* [dist] shards: a batch's shards (1: none) */
     bool sharded;             /* steps go through run_shard_batch: shards > 1 or several processes */
@@ -186,6 +188,14 @@ int run_average_new(eta_run *r, eta_err *err);
 void run_average_after_step(eta_run *r);
 void run_average_epoch_end(eta_run *r);
 int run_average_apply(eta_run *r, eta_err *err);
+
+/* [train] lr_scaling (lr_scaling.c): the keys read and checked (the run's
+ * lengths known), the factor of the rate at a step (a pure function of the
+ * step, so a resumed run goes on where it was), and the info message that
+ * says what was done. */
+int run_lr_scaling_new(eta_run *r, eta_err *err);
+double run_lr_scaling_factor(const eta_run *r, int64_t step);
+void run_lr_scaling_log(eta_run *r);
 
 /* The run's state as bytes: what the guard rolls back to and the core of a
  * checkpoint (run_ckpt.c). */
