@@ -9,7 +9,9 @@
 #   2. a killed process: SIGKILL to rank 1 of 2 after a checkpoint ends the
 #      job within 60 s, with mpirun's message naming rank 1; the run then
 #      resumes in one process without MPI and ends with the bits of a run
-#      that was never interrupted;
+#      that was never interrupted; a process that hangs (SIGSTOP) makes the
+#      other stop after dist.timeout (2 s here) with a message naming it,
+#      and the run resumes on 4 processes;
 #   3. rank 0 alone writes the run directory, and no process prints but
 #      errors (--quiet aside, the followers are silent);
 #   4. ZeRO-1 (dist.zero_optimizer): without MPI and with 2 and 4 processes,
@@ -130,4 +132,26 @@ else
     "$eta" train --resume "$tmp/k2" --quiet || fail=1
     same "resumed in 1 process after rank 1 of 2 died = never interrupted" "$tmp/k1" "$tmp/k2"
 fi
+
+# A process that hangs: the other waits dist.timeout, names it and ends the job.
+hang="$kill_run --set dist.timeout=2"
+(mpi 2 train "$mlp" $hang --dir "$tmp/h2" --quiet > "$tmp/h2.out" 2>&1; echo $? > "$tmp/h2.rc") &
+waited=0
+while [ ! -f "$tmp/h2/checkpoint.eta" ] && [ $waited -lt 600 ]; do sleep 0.1; waited=$((waited + 1)); done
+for p in $(pgrep -f "h2 --quiet"); do
+    if tr '\0' '\n' < /proc/$p/environ 2>/dev/null | grep -qx 'OMPI_COMM_WORLD_RANK=1'; then kill -STOP "$p"; fi
+done
+t=0
+while [ ! -f "$tmp/h2.rc" ] && [ $t -lt 600 ]; do sleep 0.1; t=$((t + 1)); done
+if [ ! -f "$tmp/h2.rc" ]; then
+    echo "FAIL: the job still runs 60 s after rank 1 hung"; fail=1
+    pkill -9 -f "h2 --quiet"
+elif ! grep -q "no word from process 1" "$tmp/h2.out"; then
+    echo "FAIL: no message names the hung process 1:"; cat "$tmp/h2.out"; fail=1
+else
+    echo "ok: hung rank 1: the job ended in $((t / 10)).$((t % 10)) s, exit $(cat "$tmp/h2.rc"), naming process 1"
+fi
+wait
+mpi 4 train --resume "$tmp/h2" --quiet || fail=1
+same "resumed on 4 processes after rank 1 of 2 hung = never interrupted" "$tmp/k1" "$tmp/h2"
 exit $fail
