@@ -2,7 +2,8 @@
 # tests/dist_train.sh ETA SOURCE_DIR - data-parallel eta train under mpirun
 # (CTest test `dist_train`, registered when Open MPI is found):
 #   1. the same bits at any process count: configs/fmnist-mlp.ini (4 shards)
-#      without MPI and with 2 processes, then 1, 3 and 4 processes on a
+#      without MPI and with 2 processes (the metrics too: the evaluations,
+#      which the processes share out, give the same numbers), then 1, 3 and 4 processes on a
 #      shorter run, end with byte-identical model.safetensors; so do a CNN
 #      with BatchNorm and the sentiment transformer with dropout (2 shards);
 #      small buckets (the exchange in many pieces) change nothing;
@@ -42,6 +43,16 @@ one="--set train.threads=1 --set train.eval_every=50"
 "$eta" train "$mlp" $one --set train.steps=100 --dir "$tmp/a1" --quiet || fail=1
 mpi 2 train "$mlp" $one --set train.steps=100 --dir "$tmp/a2" > "$tmp/a2.out" 2>&1 || fail=1
 same "fmnist-mlp, 100 steps: 2 processes = no MPI" "$tmp/a1" "$tmp/a2"
+# the metrics too: loss, grad norm and the evaluations, which the processes share out
+# (every column but the speed, samples_per_s)
+if [ "$(cut -d, -f1-7,9- "$tmp/a1/metrics.csv")" = "$(cut -d, -f1-7,9- "$tmp/a2/metrics.csv")" ]; then
+    echo "ok: fmnist-mlp: the metrics (losses, grad norms, evaluations) of 2 processes = no MPI"
+else
+    echo "FAIL: the metrics of 2 processes differ from no MPI"; fail=1
+fi
+if [ "$(grep '"test"' "$tmp/a1/metrics.jsonl")" != "$(grep '"test"' "$tmp/a2/metrics.jsonl")" ]; then
+    echo "FAIL: the test evaluation of 2 processes differs from no MPI"; fail=1
+fi
 # without --quiet rank 0 shows its progress; the other process prints nothing
 if [ "$(grep -c 'done after 100 steps' "$tmp/a2.out")" != 1 ]; then
     echo "FAIL: one summary line expected from 2 processes:"; cat "$tmp/a2.out"; fail=1

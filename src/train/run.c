@@ -397,6 +397,60 @@ static int eval_batch(eta_run *r, const void *x, const void *y, int64_t n, void 
     return ETA_OK;
 }
 
+/* Data-parallel evaluation: process j evaluates batches [j*B/N, (j+1)*B/N)
+ * of the B, each batch's sums go into a table all processes gather, and
+ * every process adds the table up in batch order: the sums one process
+ * makes, in 1/N of the time. */
+typedef struct shard_eval {
+    eval_sums *e;
+    int64_t batch, lo, hi;
+    double *rec; /* per batch: loss x rows, rows, hits, labels */
+} shard_eval;
+
+static int shard_eval_batch(eta_run *r, const void *x, const void *y, int64_t n, void *ctx, eta_err *err)
+{
+    shard_eval *s = ctx;
+    const int64_t b = s->batch++;
+    if (b < s->lo || b >= s->hi)
+        return ETA_OK;
+    eval_sums one = {s->e->classes, NULL, 0, 0, 0, 0};
+    int rc = eval_batch(r, x, y, n, &one, err);
+    double *rec = s->rec + 4 * b;
+    rec[0] = one.lsum;
+    rec[1] = (double)one.n_all;
+    rec[2] = (double)one.hits;
+    rec[3] = (double)one.labels;
+    return rc;
+}
+
+static int evaluate_sharded(eta_run *r, eta_split split, eval_sums *e, eta_err *err)
+{
+    const int64_t eb = r->eval_batch, nb = (r->info->size[split] + eb - 1) / eb;
+    const int N = r->comm.size, me = r->comm.rank;
+    size_t *lo = malloc(((size_t)N + 1) * sizeof *lo);
+    double *rec = calloc((size_t)(nb ? nb : 1) * 4, sizeof *rec);
+    if (!lo || !rec) {
+        free(lo);
+        free(rec);
+        return ETA_ENOMEM;
+    }
+    for (int j = 0; j <= N; j++)
+        lo[j] = (size_t)(((int64_t)j * nb) / N);
+    shard_eval s = {e, 0, (int64_t)lo[me], (int64_t)lo[me + 1], rec};
+    int rc = run_each_batch(r, split, eb, false, shard_eval_batch, &s, err);
+    if (!rc)
+        rc = r->comm.allgather(r->comm.ud, rec, lo, 4 * sizeof *rec, err);
+    for (int64_t b = 0; !rc && b < nb; b++) {
+        e->lsum += rec[4 * b];
+        e->n_all += (int64_t)rec[4 * b + 1];
+        e->hits += (int64_t)rec[4 * b + 2];
+        e->labels += (int64_t)rec[4 * b + 3];
+    }
+    free(lo);
+    free(rec);
+    return rc;
+}
+
 int eta_run_evaluate(eta_run *r, eta_split split, double *loss, double *accuracy, int64_t *confusion, eta_err *err)
 {
     *loss = NAN;
@@ -409,7 +463,9 @@ int eta_run_evaluate(eta_run *r, eta_split split, double *loss, double *accuracy
         memset(confusion, 0, (size_t)e.classes * (size_t)e.classes * sizeof *confusion);
     bool switched;
     int rc = run_eval_point(r, &switched, err);
-    if (!rc)
+    if (!rc && r->sharded && r->comm.size > 1 && !confusion)
+        rc = evaluate_sharded(r, split, &e, err);
+    else if (!rc)
         rc = run_each_batch(r, split, r->eval_batch, false, eval_batch, &e, err);
     if (switched)
         eta_optim_train(r->opt);
