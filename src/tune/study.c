@@ -444,6 +444,12 @@ static int report(sweep_study *st, int64_t number, int64_t step, double value, c
         return end(st, rc, err);
     if (number < 0 || number >= v.ntrials) {
         sweep_study_view_free(&v);
+        eta_err_clear(err);
+        if (err) {
+            err->code = ETA_EINVAL;
+            snprintf(err->msg, sizeof err->msg, "%.100s: a report for trial %lld, which the study does not hold",
+                     st->path, (long long)number);
+        }
         return end(st, ETA_EINVAL, err);
     }
     double before[SWEEP_MAX_RUNGS];
