@@ -32,8 +32,8 @@ static void study_init(study *s, bool maximize, const char *name)
     s->v.trials = s->t;
 }
 
-/* Trial `number` reports value at step; returns the decision. */
-static sweep_decision report(study *s, const sweep_pruner *p, int number, int64_t step, double value)
+/* Trial `number` (a new one when it is the next) records value at step. */
+static sweep_trial_view *add_value(study *s, int number, int64_t step, double value)
 {
     assert_true(number <= s->v.ntrials && number < 64);
     if (number == s->v.ntrials) {
@@ -49,6 +49,13 @@ static sweep_decision report(study *s, const sweep_pruner *p, int number, int64_
     assert_true(t->nvals < 128);
     t->steps[t->nvals] = step;
     t->vals[t->nvals++] = value;
+    return t;
+}
+
+/* Trial `number` reports value at step; returns the decision. */
+static sweep_decision report(study *s, const sweep_pruner *p, int number, int64_t step, double value)
+{
+    sweep_trial_view *t = add_value(s, number, step, value);
     sweep_decision d = sweep_pruner_decide(p, &s->v, number);
     if (d == SWEEP_PRUNE)
         t->state = SWEEP_PRUNED;
@@ -228,19 +235,7 @@ static void test_hyperband_by_hand(void **state)
  * it: the decision, or -1 when it must wait (the report then taken back, as the study rolls it back). */
 static int ordered(study *s, const sweep_pruner *p, int number, int64_t step, double value)
 {
-    assert_true(number <= s->v.ntrials && number < 64);
-    if (number == s->v.ntrials) {
-        sweep_trial_view *t = &s->t[s->v.ntrials++];
-        t->number = number;
-        t->state = SWEEP_RUNNING;
-        t->steps = s->steps[number];
-        t->vals = s->vals[number];
-        for (int k = 0; k < SWEEP_MAX_RUNGS; k++)
-            t->rungs[k] = NAN;
-    }
-    sweep_trial_view *t = &s->t[number];
-    t->steps[t->nvals] = step;
-    t->vals[t->nvals++] = value;
+    sweep_trial_view *t = add_value(s, number, step, value);
     int all = s->v.ntrials;
     s->v.ntrials = number + 1; /* the later trials hidden */
     sweep_decision d;
