@@ -3,9 +3,10 @@
  * coordinator (src/tune/coord.c) and runs its own trials in a second
  * thread; each other rank runs tune's worker (sweep_work_link) with a link
  * whose calls are messages to rank 0. Only rank 0's main thread calls MPI
- * there (MPI_THREAD_FUNNELED). Waits poll (MPI_Test, then a sleep growing
- * to 5 ms) rather than block: Open MPI's blocking calls spin a core, which
- * on a machine with as many processes as cores would take it from a trial.
+ * there (MPI_THREAD_FUNNELED). Waits poll (MPI_Test or MPI_Iprobe between
+ * short sleeps, see poller) rather than block: Open MPI's blocking calls
+ * spin a core, which on a machine with as many processes as cores would
+ * take it from a trial.
  *
  * Messages are fixed structs sent as bytes: the job's machines share one
  * architecture (as one build of eta does).
@@ -83,11 +84,30 @@ typedef struct rep {
     char texts[SWEEP_MAX_DIMS][SWEEP_VALUE_LEN];
 } rep;
 
-static void nap(long *ns)
+/* How a loop waits for messages without spinning a core: 100 us naps for
+ * 20 ms after the last message (a report's round trip then costs about a
+ * tenth of a millisecond: a trial that evaluates every few milliseconds
+ * does not slow down), then naps doubling up to 5 ms. */
+typedef struct poller {
+    struct timespec active; /* the last message */
+    long ns;
+} poller;
+
+static void poll_active(poller *p)
 {
-    struct timespec t = {0, *ns};
+    clock_gettime(CLOCK_MONOTONIC, &p->active);
+    p->ns = 100000;
+}
+
+static void nap(poller *p)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    double idle = (double)(now.tv_sec - p->active.tv_sec) + 1e-9 * (double)(now.tv_nsec - p->active.tv_nsec);
+    struct timespec t = {0, idle < 0.02 ? 100000 : p->ns};
     nanosleep(&t, NULL);
-    *ns = *ns * 2 > 5000000 ? 5000000 : *ns * 2;
+    if (idle >= 0.02)
+        p->ns = p->ns * 2 > 5000000 ? 5000000 : p->ns * 2;
 }
 
 static int mpi_fail(eta_err *err, const char *what, int code)
@@ -144,11 +164,13 @@ static int call(const req *q, rep *r, bool answer, eta_err *err)
     if ((rc = MPI_Irecv(r, (int)sizeof *r, MPI_BYTE, 0, TAG_REP, MPI_COMM_WORLD, &wait)) != MPI_SUCCESS)
         return mpi_fail(err, "rank 0's answer", rc);
     int done = 0;
-    for (long ns = 20000; !done;) {
+    poller pl;
+    poll_active(&pl);
+    while (!done) {
         if ((rc = MPI_Test(&wait, &done, MPI_STATUS_IGNORE)) != MPI_SUCCESS)
             return mpi_fail(err, "rank 0's answer", rc);
         if (!done)
-            nap(&ns);
+            nap(&pl);
     }
     if (r->status < 0) {
         eta_err_clear(err);
@@ -406,7 +428,8 @@ static int coordinator(const char *dir, const char *data_dir, FILE *log, bool *a
     int alive = size - 1, worst = 0, fatal = 0;
     eta_err first;
     eta_err_clear(&first);
-    long ns = 20000;
+    poller pl;
+    poll_active(&pl);
     for (;;) {
         pthread_mutex_lock(&h.mu);
         bool local_done = h.done;
@@ -428,7 +451,7 @@ static int coordinator(const char *dir, const char *data_dir, FILE *log, bool *a
             pthread_mutex_unlock(&h.mu);
             if (mrc != MPI_SUCCESS)
                 break;
-            ns = 20000;
+            poll_active(&pl);
         }
         /* the waiting reports whose turn came */
         pthread_mutex_lock(&h.mu);
@@ -446,7 +469,7 @@ static int coordinator(const char *dir, const char *data_dir, FILE *log, bool *a
                 r.decision = dec;
                 mrc = reply(w, &r);
             }
-            ns = 20000;
+            poll_active(&pl);
         }
         if (fatal < 0) {
             h.fatal = 1;
@@ -457,7 +480,7 @@ static int coordinator(const char *dir, const char *data_dir, FILE *log, bool *a
         if (fatal < 0 || mrc != MPI_SUCCESS)
             break;
         if (!flag)
-            nap(&ns);
+            nap(&pl);
     }
     if (mrc != MPI_SUCCESS) {
         pthread_mutex_lock(&h.mu);
