@@ -30,8 +30,8 @@ enum { MAX_SETS = CLI_SWEEP_MAX_SETS, MAX_WORKERS = 256 };
 static void help(void)
 {
     printf("usage: eta sweep CONFIG (--grid K=SPACE | --random K=DIST)... [--trials N] [--sampler S]\n"
-           "                 [--pruner P] [--metric M] [--workers N] [--threads N] [--seed N] [--dir DIR]\n"
-           "                 [--set K=V]...\n"
+           "                 [--pruner P] [--metric M] [--workers N] [--threads N] [--seed N]\n"
+           "                 [--dir DIR] [--set K=V]...\n"
            "       eta sweep --join DIR [--workers N]\n"
            "       mpirun -np N eta sweep CONFIG ...   (every process of the job runs trials)\n\n"
            "Trains CONFIG once per point of a search space over its keys (any key --set\n"
