@@ -199,6 +199,13 @@ static void test_same_study(void **state)
                               "--dir",     one,   "--workers", "1",
                               NULL};
         free(eta_expect(0, argv, NULL, NULL));
+        if (c == 0) { /* --threads 1 went into each trial's config (cores / workers would be 2 on two cores) */
+            char ini[1100];
+            snprintf(ini, sizeof ini, "%s/trial-0000/config.ini", one);
+            char *text = read_file(ini, NULL);
+            expect_has(ini, text, "\nthreads = 1\n");
+            free(text);
+        }
         argv[13] = many;
         argv[14] = NULL; /* no --workers under mpirun */
         char *err;
