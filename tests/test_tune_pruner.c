@@ -8,7 +8,9 @@
  * report's decision (go, prune, done) is recorded. The replay feeds the same
  * reports to sweep_pruner_decide and needs the same decision every time.
  * By hand: numpy's percentile, Optuna's promotion rule, Ray's cutoff, the
- * median rule, Hyperband's bracket budgets, the parser's defaults and errors.
+ * median rule, Hyperband's bracket budgets, the parser's defaults and errors,
+ * and when a distributed sweep's decision waits for earlier trials
+ * (sweep_pruner_decide_ordered).
  */
 #include "harness.h"
 
@@ -30,8 +32,8 @@ static void study_init(study *s, bool maximize, const char *name)
     s->v.trials = s->t;
 }
 
-/* Trial `number` reports value at step; returns the decision. */
-static sweep_decision report(study *s, const sweep_pruner *p, int number, int64_t step, double value)
+/* Trial `number` (a new one when it is the next) records value at step. */
+static sweep_trial_view *add_value(study *s, int number, int64_t step, double value)
 {
     assert_true(number <= s->v.ntrials && number < 64);
     if (number == s->v.ntrials) {
@@ -47,6 +49,13 @@ static sweep_decision report(study *s, const sweep_pruner *p, int number, int64_
     assert_true(t->nvals < 128);
     t->steps[t->nvals] = step;
     t->vals[t->nvals++] = value;
+    return t;
+}
+
+/* Trial `number` reports value at step; returns the decision. */
+static sweep_decision report(study *s, const sweep_pruner *p, int number, int64_t step, double value)
+{
+    sweep_trial_view *t = add_value(s, number, step, value);
     sweep_decision d = sweep_pruner_decide(p, &s->v, number);
     if (d == SWEEP_PRUNE)
         t->state = SWEEP_PRUNED;
@@ -222,6 +231,83 @@ static void test_hyperband_by_hand(void **state)
     assert_true(s.t[0].rungs[0] == 0.5);
 }
 
+/* Trial `number` reports value at step, decided in a one-process sweep's order on the trials up to
+ * it: the decision, or -1 when it must wait (the report then taken back, as the study rolls it back). */
+static int ordered(study *s, const sweep_pruner *p, int number, int64_t step, double value)
+{
+    sweep_trial_view *t = add_value(s, number, step, value);
+    int all = s->v.ntrials;
+    s->v.ntrials = number + 1; /* the later trials hidden */
+    sweep_decision d;
+    int ready = sweep_pruner_decide_ordered(p, &s->v, number, &d);
+    s->v.ntrials = all;
+    if (!ready) {
+        t->nvals--;
+        return -1;
+    }
+    if (d == SWEEP_PRUNE)
+        t->state = SWEEP_PRUNED;
+    return (int)d;
+}
+
+static void test_ordered_by_hand(void **state)
+{
+    (void)state;
+    study s;
+    /* median: trial 1's report waits while trial 0 has not reported at its step, then while the
+     * answer depends on whether trial 0 completes; a one-process sweep compares with trial 0 done */
+    study_init(&s, false, "hand");
+    sweep_pruner p = parse("median(n_startup_trials=1)");
+    assert_int_equal(ordered(&s, &p, 0, 5, 1.0), SWEEP_GO);
+    assert_int_equal(ordered(&s, &p, 1, 10, 5.0), -1); /* trial 0 not yet at step 10 */
+    assert_int_equal(ordered(&s, &p, 0, 10, 1.0), SWEEP_GO);
+    assert_int_equal(ordered(&s, &p, 1, 10, 5.0), -1); /* pruned if trial 0 completes, not otherwise */
+    s.t[0].state = SWEEP_COMPLETE;
+    assert_int_equal(ordered(&s, &p, 1, 10, 5.0), SWEEP_PRUNE); /* 5 > the median 1 */
+    /* a trial that ends without completing leaves nothing to compare with */
+    study_init(&s, false, "hand");
+    assert_int_equal(ordered(&s, &p, 0, 10, 1.0), SWEEP_GO);
+    s.t[0].state = SWEEP_PRUNED;
+    assert_int_equal(ordered(&s, &p, 1, 10, 5.0), SWEEP_GO);
+    /* before n_startup_trials earlier trials exist the rule reads no other trial: no wait */
+    study_init(&s, false, "hand");
+    p = parse("median(n_startup_trials=2)");
+    assert_int_equal(ordered(&s, &p, 0, 0, 1.0), SWEEP_GO);
+    assert_int_equal(ordered(&s, &p, 1, 10, 5.0), SWEEP_GO);
+    /* sh with its resource given: a trial waits for the earlier ones to reach its rung, not to end */
+    study_init(&s, false, "hand");
+    p = parse("sh(min_resource=10, reduction_factor=2)");
+    assert_int_equal(ordered(&s, &p, 0, 5, 1.0), SWEEP_GO);
+    assert_int_equal(ordered(&s, &p, 1, 10, 3.0), -1);
+    assert_int_equal(ordered(&s, &p, 0, 10, 2.0), SWEEP_GO); /* rung 0: 2.0 */
+    assert_int_equal(ordered(&s, &p, 1, 10, 3.0), SWEEP_PRUNE); /* 3.0 is not the best of 2.0, 3.0 */
+    assert_true(s.t[1].rungs[0] == 3.0);
+    /* "auto" resources read how long the completed trials ran: wait for trial 0 to end */
+    study_init(&s, false, "hand");
+    p = parse("sh");
+    assert_int_equal(ordered(&s, &p, 0, 100, 1.0), SWEEP_GO);
+    assert_int_equal(ordered(&s, &p, 1, 50, 3.0), -1);
+    s.t[0].state = SWEEP_COMPLETE; /* its last step 100: min_resource 1, rungs at steps 1, 4, 16 */
+    assert_int_equal(ordered(&s, &p, 1, 50, 3.0), SWEEP_GO); /* trial 0 recorded none: alone at each */
+    assert_true(s.t[1].rungs[2] == 3.0 && isnan(s.t[1].rungs[3]));
+    /* asha counts reports: trial 1's second report waits for trial 0's second, whatever their steps */
+    study_init(&s, false, "hand");
+    p = parse("asha");
+    assert_int_equal(ordered(&s, &p, 0, 50, 1.0), SWEEP_GO);
+    assert_int_equal(ordered(&s, &p, 1, 10, 3.0), SWEEP_PRUNE); /* rung 0: reward -3 below the cutoff -1 */
+    study_init(&s, false, "hand");
+    assert_int_equal(ordered(&s, &p, 0, 50, 1.0), SWEEP_GO);
+    assert_int_equal(ordered(&s, &p, 1, 10, 0.5), SWEEP_GO);
+    assert_int_equal(ordered(&s, &p, 1, 20, 0.4), -1); /* trial 0 has one report, at step 50 */
+    assert_int_equal(ordered(&s, &p, 0, 100, 1.0), SWEEP_GO);
+    assert_int_equal(ordered(&s, &p, 1, 20, 0.4), SWEEP_GO);
+    /* none never waits */
+    study_init(&s, false, "hand");
+    p = parse("none");
+    assert_int_equal(ordered(&s, &p, 0, 5, 1.0), SWEEP_GO);
+    assert_int_equal(ordered(&s, &p, 1, 10, 9.0), SWEEP_GO);
+}
+
 static sweep_decision decision_parse(const char *s)
 {
     if (!strcmp(s, "go"))
@@ -296,6 +382,7 @@ int main(void)
         cmocka_unit_test(test_percentile),   cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_sh_by_hand),   cmocka_unit_test(test_asha_by_hand),
         cmocka_unit_test(test_median_by_hand), cmocka_unit_test(test_hyperband_by_hand),
+        cmocka_unit_test(test_ordered_by_hand),
         cmocka_unit_test(test_fixture),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

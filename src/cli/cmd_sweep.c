@@ -1,7 +1,8 @@
 /* cli/cmd_sweep.c - `eta sweep CONFIG`: trials of a config over a search
  * space of its keys (--grid, --random), run by worker processes forked
- * from this one (each trial with cores / workers threads), cut short by a
- * pruner, kept in DIR/study.db (SQLite). Run again, or `eta sweep --join
+ * from this one (each trial with cores / workers threads), or under mpirun
+ * by every process of the job (src/dist/sweep.c: rank 0 holds the study),
+ * cut short by a pruner, kept in DIR/study.db (SQLite). Run again, or `eta sweep --join
  * DIR` from other processes, it goes on with the same study: finished
  * trials are not redone. At the end: DIR/sweep.csv, the ranked summary on
  * stdout, the charts. docs/sweep.md describes it; src/tune/sweep.h the
@@ -18,6 +19,8 @@
 
 #include "cli/cli.h"
 #include "cli/run_cli.h"
+#include "dist/dist.h"
+#include "dist/sweep.h"
 #include "tune/sweep.h"
 
 static const char *const CMD = "sweep";
@@ -27,8 +30,10 @@ enum { MAX_SETS = CLI_SWEEP_MAX_SETS, MAX_WORKERS = 256 };
 static void help(void)
 {
     printf("usage: eta sweep CONFIG (--grid K=SPACE | --random K=DIST)... [--trials N] [--sampler S]\n"
-           "                 [--pruner P] [--metric M] [--workers N] [--seed N] [--dir DIR] [--set K=V]...\n"
-           "       eta sweep --join DIR [--workers N]\n\n"
+           "                 [--pruner P] [--metric M] [--workers N] [--threads N] [--seed N]\n"
+           "                 [--dir DIR] [--set K=V]...\n"
+           "       eta sweep --join DIR [--workers N]\n"
+           "       mpirun -np N eta sweep CONFIG ...   (every process of the job runs trials)\n\n"
            "Trains CONFIG once per point of a search space over its keys (any key --set\n"
            "takes, or an argument inside a spec: optimizer.lr sets lr in SGD(lr=...)), in\n"
            "parallel worker processes, and stops bad trials early. Each trial is a run\n"
@@ -36,7 +41,10 @@ static void help(void)
            "is the SQLite file DIR/study.db: run the same command again after an interruption\n"
            "and it goes on without redoing finished trials; --join DIR adds workers from\n"
            "another process. At the end: DIR/sweep.csv, the trials ranked by the metric (CSV\n"
-           "on stdout), DIR/metric_vs_KEY.png (against the first key) and DIR/curves.png.\n\n"
+           "on stdout), DIR/metric_vs_KEY.png (against the first key) and DIR/curves.png.\n"
+           "Under mpirun (Open MPI) every process runs one trial at a time; rank 0 holds the\n"
+           "study, prints, and decides each report as a one-process sweep (--workers 1) would,\n"
+           "so the study ends the same (docs/distributed.md).\n\n"
            "  eta sweep configs/fmnist-mlp.ini --grid 'schedule.max_lr=logspace(1e-3, 1, 13)' --pruner sh\n"
            "  eta sweep configs/iris.ini --random 'optimizer.lr=loguniform(1e-4, 1)' --trials 20\n\n"
            "options:\n"
@@ -48,7 +56,9 @@ static void help(void)
            "  --pruner P       none (default), median, sh, hyperband or asha, with Optuna's and\n"
            "                   Ray Tune's defaults; arguments as a call: 'sh(min_resource=430)'\n"
            "  --metric M       val_loss (default, minimized) or val_acc (maximized)\n"
-           "  --workers N      trials at a time (default: the cores, at most the trials)\n"
+           "  --workers N      trials at a time (default: the cores, at most the trials; not\n"
+           "                   under mpirun, where -np says it)\n"
+           "  --threads N      threads per trial (default: the cores / the trials at a time)\n"
            "  --seed N         the grid's order, the random draws, the Sobol and Halton shift\n"
            "                   (default 0: Sobol and Halton unscrambled)\n"
            "  --dir DIR        the sweep directory (default runs/<config name>-sweep)\n"
@@ -85,6 +95,9 @@ static int mkdirs(const char *dir)
 }
 
 typedef cli_sweep_args args;
+
+/* Under mpirun: the processes of the job on this machine (a collective call, made by every rank first). */
+static int local_size = 1;
 
 /* A new study's settings from the command line, written to DIR/study.db
  * (or compared with those already there). Returns the exit code, or
@@ -151,7 +164,14 @@ static int create_study(const char *cmd, const args *a, char *dir, size_t dir_si
         w = (long)x;
     }
     w = w < 1 ? 1 : w;
-    int threads = (int)(cores() / w > 1 ? cores() / w : 1);
+    long per_node = eta_dist_active() ? local_size : w; /* under mpirun: the processes here */
+    int threads = (int)(cores() / per_node > 1 ? cores() / per_node : 1);
+    if (rc == CLI_CONTINUE && a->threads) {
+        long long x;
+        if (!cli_parse_int(cmd, "--threads", a->threads, 1, 1024, &x))
+            rc = EXIT_USAGE;
+        threads = (int)x;
+    }
     char sets[8192] = "", spaces[8192] = "", ns[32], ss[32], ts[32];
     size_t at = 0;
     join_lines(sets, sizeof sets, "", a->sets, a->nsets, &at);
@@ -248,11 +268,11 @@ static int run_workers(const char *cmd, const char *dir, long n)
     return code;
 }
 
-/* Runs `workers` workers on the study in dir, then writes its outputs (the
- * ranked summary to `summary`). Returns the exit code. */
-static int run_study(const char *cmd, const char *dir, long workers, FILE *summary)
+/* The outputs of the study in dir once its workers ended with `code`: the
+ * exit code. */
+static int study_outputs(const char *cmd, const char *dir, int code, FILE *summary)
 {
-    int code = run_workers(cmd, dir, workers), failed;
+    int failed;
     eta_err err;
     if (sweep_outputs(dir, summary, stderr, &failed, &err)) {
         fprintf(stderr, "eta %s: %s\n", cmd, err.msg);
@@ -264,6 +284,13 @@ static int run_study(const char *cmd, const char *dir, long workers, FILE *summa
     return code ? code : failed ? EXIT_RUN : EXIT_OK;
 }
 
+/* Runs `workers` workers on the study in dir, then writes its outputs (the
+ * ranked summary to `summary`). Returns the exit code. */
+static int run_study(const char *cmd, const char *dir, long workers, FILE *summary)
+{
+    return study_outputs(cmd, dir, run_workers(cmd, dir, workers), summary);
+}
+
 int cli_sweep_run(const char *cmd, const cli_sweep_args *a, FILE *summary, char *dir, size_t dir_size)
 {
     long workers = cores();
@@ -271,7 +298,9 @@ int cli_sweep_run(const char *cmd, const cli_sweep_args *a, FILE *summary, char 
     return rc != CLI_CONTINUE ? rc : run_study(cmd, dir, workers, summary);
 }
 
-int cmd_sweep(int argc, char **argv)
+/* The command line read, the study created or checked: CLI_CONTINUE with
+ * dir and workers set, or the exit code. */
+static int prepare(int argc, char **argv, char *dir, size_t dir_size, long *workers)
 {
     args a = {0};
     const char *pos[1];
@@ -280,6 +309,7 @@ int cmd_sweep(int argc, char **argv)
         {"grid", true, NULL, NULL}, {"random", true, NULL, NULL}, {"set", true, NULL, NULL}, /* taken out below */
         {"trials", true, &a.trials, NULL},   {"sampler", true, &a.sampler, NULL}, {"pruner", true, &a.pruner, NULL},
         {"metric", true, &a.metric, NULL},   {"workers", true, &a.workers, NULL}, {"seed", true, &a.seed, NULL},
+        {"threads", true, &a.threads, NULL},
         {"dir", true, &a.dir, NULL},         {"join", true, &a.join, NULL},
     };
     if (!cli_take_repeated(CMD, "grid", &argc, argv, a.grid, SWEEP_MAX_DIMS, &a.ngrid) ||
@@ -289,11 +319,12 @@ int cmd_sweep(int argc, char **argv)
     int done = cli_parse_opts(CMD, argc, argv, opts, sizeof opts / sizeof opts[0], help, pos, 1, &npos);
     if (done != CLI_CONTINUE)
         return done;
-    char dir[1024];
-    long workers = cores();
+    if (eta_dist_active() && a.workers)
+        return cli_usage_error(CMD, "--workers: under mpirun every process runs one trial at a time "
+                                    "(mpirun -np N says how many)");
     if (a.join) {
         if (npos || a.ngrid || a.nrandom || a.nsets || a.trials || a.sampler || a.pruner || a.metric || a.seed ||
-            a.dir)
+            a.dir || a.threads)
             return cli_usage_error(CMD, "--join takes the sweep directory and --workers alone: the study "
                                         "holds the rest");
         char path[1200];
@@ -301,21 +332,53 @@ int cmd_sweep(int argc, char **argv)
         snprintf(path, sizeof path, "%s/study.db", a.join);
         if (stat(path, &sb))
             return cli_usage_error(CMD, "--join %s: no study.db there (not a sweep directory)", a.join);
-        snprintf(dir, sizeof dir, "%s", a.join);
+        snprintf(dir, dir_size, "%s", a.join);
         if (a.workers) {
             long long x;
             if (!cli_parse_int(CMD, "--workers", a.workers, 1, MAX_WORKERS, &x))
                 return EXIT_USAGE;
-            workers = (long)x;
+            *workers = (long)x;
         }
     } else {
         if (npos != 1)
             return cli_usage_error(CMD, "expected one config file, such as configs/fmnist-mlp.ini "
                                         "(or --join DIR; see --help)");
         a.config = pos[0];
-        int rc = create_study(CMD, &a, dir, sizeof dir, &workers);
+        int rc = create_study(CMD, &a, dir, dir_size, workers);
         if (rc != CLI_CONTINUE)
             return rc;
     }
-    return run_study(CMD, dir, workers, stdout);
+    return CLI_CONTINUE;
+}
+
+/* Under mpirun: the study on every process of the job, then (rank 0) its
+ * outputs. */
+static int run_study_dist(const char *dir)
+{
+    eta_err err;
+    bool abandoned;
+    int rc = eta_dist_sweep(dir, cli_data_dir(), stderr, &abandoned, &err);
+    int code = rc == 0 ? EXIT_OK : rc == ETA_EINVAL || rc == ETA_EFORMAT ? EXIT_USAGE : EXIT_RUN;
+    if (eta_dist_rank() != 0) /* rank 0 has its outcome, says what went wrong and ends with the worst */
+        return EXIT_OK;
+    if (rc)
+        fprintf(stderr, "eta %s: %s\n", CMD, err.msg);
+    if (abandoned)
+        eta_dist_abort(EXIT_RUN);
+    return study_outputs(CMD, dir, code, stdout);
+}
+
+int cmd_sweep(int argc, char **argv)
+{
+    char dir[1024] = "";
+    long workers = cores();
+    if (!eta_dist_active()) {
+        int rc = prepare(argc, argv, dir, sizeof dir, &workers);
+        return rc != CLI_CONTINUE ? rc : run_study(CMD, dir, workers, stdout);
+    }
+    /* under mpirun rank 0 reads the command line and creates the study; the others follow its verdict */
+    local_size = eta_dist_local_size();
+    int rc = eta_dist_rank() == 0 ? prepare(argc, argv, dir, sizeof dir, &workers) : CLI_CONTINUE;
+    rc = eta_dist_share_int(rc);
+    return rc != CLI_CONTINUE ? rc : run_study_dist(dir);
 }

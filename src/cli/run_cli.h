@@ -29,7 +29,7 @@ int cli_open_run(const char *cmd, const char *dir, const char *data_spec, eta_co
 /* `eta sweep`'s command line, as cmd_sweep.c takes it (NULL: the default). */
 enum { CLI_SWEEP_MAX_SETS = 64 };
 typedef struct cli_sweep_args {
-    const char *config, *trials, *sampler, *pruner, *metric, *workers, *seed, *dir, *join;
+    const char *config, *trials, *sampler, *pruner, *metric, *workers, *threads, *seed, *dir, *join;
     const char *grid[SWEEP_MAX_DIMS], *random[SWEEP_MAX_DIMS], *sets[CLI_SWEEP_MAX_SETS];
     int ngrid, nrandom, nsets;
 } cli_sweep_args;

@@ -190,25 +190,35 @@ static sweep_decision hyperband(sweep_study_view *v, int self, const sweep_prune
 
 /* ---- median (Optuna's PercentilePruner at 50) ------------------------- */
 
-static sweep_decision median(sweep_study_view *v, int self, const sweep_pruner *p)
+/* Whether the median rule compares trial self with the others at its last
+ * report: false when its own steps settle it (GO: no report, in the warm-up,
+ * not the first report of an interval). */
+static bool median_compares(const sweep_study_view *v, int self, const sweep_pruner *p)
 {
     const sweep_trial_view *me = &v->trials[self];
-    int completed = 0;
-    for (int i = 0; i < v->ntrials; i++)
-        completed += v->trials[i].state == SWEEP_COMPLETE;
-    if (completed == 0 || completed < p->n_startup_trials || me->nvals == 0)
-        return SWEEP_GO;
+    if (me->nvals == 0)
+        return false;
     int64_t step = me->steps[me->nvals - 1];
     if (step < p->n_warmup_steps)
-        return SWEEP_GO;
+        return false;
     /* _is_first_in_interval_step: the step before this one is below the last pruning step */
     int64_t lower = (step - p->n_warmup_steps) / p->interval_steps * p->interval_steps + p->n_warmup_steps;
     int64_t second_last = -1;
     for (int i = 0; i < me->nvals; i++)
         if (me->steps[i] > second_last && me->steps[i] != step)
             second_last = me->steps[i];
-    if (!(second_last < lower))
+    return second_last < lower;
+}
+
+static sweep_decision median(sweep_study_view *v, int self, const sweep_pruner *p)
+{
+    const sweep_trial_view *me = &v->trials[self];
+    int completed = 0;
+    for (int i = 0; i < v->ntrials; i++)
+        completed += v->trials[i].state == SWEEP_COMPLETE;
+    if (completed == 0 || completed < p->n_startup_trials || !median_compares(v, self, p))
         return SWEEP_GO;
+    int64_t step = me->steps[me->nvals - 1];
     double best = NAN;
     for (int i = 0; i < me->nvals; i++)
         if (!isnan(me->vals[i]) && (isnan(best) || (v->maximize ? me->vals[i] > best : me->vals[i] < best)))
@@ -296,6 +306,59 @@ sweep_decision sweep_pruner_decide(const sweep_pruner *p, sweep_study_view *v, i
     default:
         return SWEEP_GO;
     }
+}
+
+/* ---- in a one-process sweep's order ------------------------------------ */
+
+enum { ORDERED_MAX_RUNNING = 12 };
+
+int sweep_pruner_decide_ordered(const sweep_pruner *p, sweep_study_view *v, int self, sweep_decision *out)
+{
+    sweep_trial_view *me = &v->trials[self];
+    if (p->kind == SWEEP_PRUNER_NONE || me->nvals == 0 ||
+        (p->kind == SWEEP_PRUNER_MEDIAN && (self < p->n_startup_trials || self < p->n_min_trials ||
+                                            !median_compares(v, self, p)))) {
+        *out = sweep_pruner_decide(p, v, self); /* no other trial read (median: fewer earlier trials than it needs) */
+        return 1;
+    }
+    int64_t step = me->steps[me->nvals - 1];
+    int running[ORDERED_MAX_RUNNING], m = 0;
+    for (int i = 0; i < self; i++) {
+        const sweep_trial_view *t = &v->trials[i];
+        if (t->state != SWEEP_RUNNING)
+            continue;
+        bool passed = p->kind == SWEEP_PRUNER_ASHA ? t->nvals >= me->nvals
+                                                   : t->nvals > 0 && t->steps[t->nvals - 1] >= step;
+        if (!passed || m == ORDERED_MAX_RUNNING)
+            return 0;
+        running[m++] = i;
+    }
+    /* "auto" resources read how long the completed trials ran: unknown until they end */
+    if (m > 0 && ((p->kind == SWEEP_PRUNER_SH && p->min_resource <= 0) ||
+                  (p->kind == SWEEP_PRUNER_HYPERBAND && p->max_resource <= 0)))
+        return 0;
+    double rungs[SWEEP_MAX_RUNGS], first[SWEEP_MAX_RUNGS];
+    memcpy(rungs, me->rungs, sizeof rungs);
+    sweep_decision d0 = SWEEP_GO;
+    bool same = true;
+    for (unsigned mask = 0; same && mask < 1u << m; mask++) { /* each earlier running trial complete or not */
+        for (int j = 0; j < m; j++)
+            v->trials[running[j]].state = (mask >> j) & 1 ? SWEEP_COMPLETE : SWEEP_PRUNED;
+        memcpy(me->rungs, rungs, sizeof rungs);
+        sweep_decision d = sweep_pruner_decide(p, v, self);
+        if (mask == 0) {
+            d0 = d;
+            memcpy(first, me->rungs, sizeof first);
+        } else {
+            same = d == d0 && !memcmp(first, me->rungs, sizeof first);
+        }
+    }
+    for (int j = 0; j < m; j++)
+        v->trials[running[j]].state = SWEEP_RUNNING;
+    memcpy(me->rungs, same ? first : rungs, sizeof rungs);
+    if (same)
+        *out = d0;
+    return same;
 }
 
 /* The arguments each pruner takes, with their defaults, and where they go. */

@@ -409,10 +409,25 @@ int sweep_study_load(sweep_study *st, sweep_study_view *v, sweep_trial_row **row
     return ETA_OK;
 }
 
-int sweep_study_report(sweep_study *st, int64_t number, int64_t step, double value, const sweep_pruner *p,
-                       sweep_decision *out, eta_err *err)
+/* Hides the trials after `keep` (a one-process sweep had not begun them). */
+static void view_truncate(sweep_study_view *v, int keep)
+{
+    for (int i = keep; i < v->ntrials; i++) {
+        free(v->trials[i].steps);
+        free(v->trials[i].vals);
+    }
+    if (keep < v->ntrials)
+        v->ntrials = keep;
+}
+
+/* sweep_study_report, and with `ordered` sweep_study_report_ordered. */
+static int report(sweep_study *st, int64_t number, int64_t step, double value, const sweep_pruner *p, bool ordered,
+                  sweep_decision *out, eta_err *err)
 {
     *out = SWEEP_GO;
+    static const sweep_pruner NONE = {.kind = SWEEP_PRUNER_NONE};
+    if (!isfinite(value)) /* diverged: pruned at once, whatever the pruner */
+        p = &NONE;
     int rc = begin(st, err);
     if (rc)
         return rc;
@@ -429,11 +444,28 @@ int sweep_study_report(sweep_study *st, int64_t number, int64_t step, double val
         return end(st, rc, err);
     if (number < 0 || number >= v.ntrials) {
         sweep_study_view_free(&v);
+        eta_err_clear(err);
+        if (err) {
+            err->code = ETA_EINVAL;
+            snprintf(err->msg, sizeof err->msg, "%.100s: a report for trial %lld, which the study does not hold",
+                     st->path, (long long)number);
+        }
         return end(st, ETA_EINVAL, err);
     }
     double before[SWEEP_MAX_RUNGS];
     memcpy(before, v.trials[number].rungs, sizeof before);
-    *out = sweep_pruner_decide(p, &v, (int)number);
+    if (ordered) {
+        view_truncate(&v, (int)number + 1);
+        if (!sweep_pruner_decide_ordered(p, &v, (int)number, out)) { /* not yet: as if never reported */
+            sweep_study_view_free(&v);
+            sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+            return 1;
+        }
+    } else {
+        *out = sweep_pruner_decide(p, &v, (int)number);
+    }
+    if (!isfinite(value))
+        *out = SWEEP_PRUNE;
     for (int k = 0; k < SWEEP_MAX_RUNGS && !rc; k++) {
         double x = v.trials[number].rungs[k];
         if (isnan(x) || x == before[k])
@@ -448,6 +480,32 @@ int sweep_study_report(sweep_study *st, int64_t number, int64_t step, double val
     }
     sweep_study_view_free(&v);
     return end(st, rc, err);
+}
+
+int sweep_study_report(sweep_study *st, int64_t number, int64_t step, double value, const sweep_pruner *p,
+                       sweep_decision *out, eta_err *err)
+{
+    return report(st, number, step, value, p, false, out, err);
+}
+
+int sweep_study_report_ordered(sweep_study *st, int64_t number, int64_t step, double value, const sweep_pruner *p,
+                               sweep_decision *out, eta_err *err)
+{
+    return report(st, number, step, value, p, true, out, err);
+}
+
+double sweep_study_last_value(sweep_study *st, int64_t number)
+{
+    double x = NAN;
+    sqlite3_stmt *s = prep(st, "SELECT value FROM trial_intermediate_values WHERE number = ? ORDER BY step DESC "
+                               "LIMIT 1");
+    if (!s)
+        return NAN;
+    sqlite3_bind_int64(s, 1, number);
+    if (sqlite3_step(s) == SQLITE_ROW)
+        x = col_real(s, 0);
+    sqlite3_finalize(s);
+    return x;
 }
 
 int sweep_study_finish(sweep_study *st, int64_t number, sweep_state state, double value, int64_t steps,

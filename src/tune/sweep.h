@@ -15,6 +15,9 @@
  *   trial.c    one trial: its config (KEY=VALUE on a key or inside a spec:
  *              optimizer.lr in AdamW(lr=...)), its run, its reports
  *   sweep_out.c sweep.csv, the ranked summary, the charts
+ *   coord.c    a distributed sweep's coordinator: the study on one process,
+ *              trials handed out and decided in a one-process sweep's order
+ *              (src/dist/sweep.c carries its messages over MPI)
  *
  * Trial numbers start at 0. A trial's resource for the Optuna pruners is
  * its optimizer step at each evaluation (Optuna's `step`); for ASHA the
@@ -148,6 +151,24 @@ typedef enum sweep_decision { SWEEP_GO = 0, SWEEP_PRUNE, SWEEP_DONE } sweep_deci
  * keeps them). SWEEP_DONE: ASHA's max_t reached (the trial completes). */
 sweep_decision sweep_pruner_decide(const sweep_pruner *p, sweep_study_view *v, int self);
 
+/* The decision a sweep running its trials one after another (--workers 1)
+ * would make on trial `self` after its last report, where v holds trials
+ * 0..self only (the later ones hidden) and the earlier trials still running
+ * have not finished. Returns 1 with *out (and self's rungs recorded, as
+ * sweep_pruner_decide) when that decision is already fixed; 0 when it must
+ * wait for the earlier trials:
+ *   - a trial still running before self has not yet been decided at self's
+ *     resource (asha: as many reports; the others: a report at a step at
+ *     least self's), so the rungs and values self is compared with are not
+ *     all there yet;
+ *   - the decision reads which earlier trials complete (median's completed
+ *     trials; sh's and hyperband's "auto" resources, which also read how
+ *     long they ran) and differs between the ways those still running can
+ *     end (each complete or not: every case is tried, up to 2^12).
+ * none decides at once; median when the trial alone settles it (before
+ * n_startup_trials earlier trials exist, in the warm-up, between intervals). */
+int sweep_pruner_decide_ordered(const sweep_pruner *p, sweep_study_view *v, int self, sweep_decision *out);
+
 /* numpy.percentile's default (linear) on the n non-NaN values of x (sorted
  * in place); NAN when there are none. */
 double sweep_percentile(double *x, int n, double q);
@@ -185,6 +206,16 @@ int sweep_study_params(sweep_study *st, int64_t number, int nparams, const char 
  * in one transaction (the rungs it passes stored with it). */
 int sweep_study_report(sweep_study *st, int64_t number, int64_t step, double value, const sweep_pruner *p,
                        sweep_decision *out, eta_err *err);
+
+/* sweep_study_report decided as sweep_pruner_decide_ordered decides, on
+ * the trials up to `number`: returns 1, having written nothing, while the
+ * decision must wait for earlier trials. A value that is not finite prunes
+ * at once (no pruner asked) in both. */
+int sweep_study_report_ordered(sweep_study *st, int64_t number, int64_t step, double value, const sweep_pruner *p,
+                               sweep_decision *out, eta_err *err);
+
+/* The last intermediate value trial `number` reported (NAN: none). */
+double sweep_study_last_value(sweep_study *st, int64_t number);
 
 /* Ends a trial: its state, final value (NAN: none), steps, seconds and a
  * note (the guard's report, an error; may be NULL). */
@@ -228,6 +259,15 @@ typedef struct sweep_plan {
     char name[128];            /* the study's name */
 } sweep_plan;
 
+/* The study's settings, by name, that make a plan. */
+enum { SWEEP_NSETTINGS = 12 };
+extern const char *const SWEEP_SETTING_NAMES[SWEEP_NSETTINGS];
+
+/* A plan from the settings' texts (values[i] of SWEEP_SETTING_NAMES[i]),
+ * for the sweep directory dir: how the workers of a distributed sweep
+ * build the plan rank 0 read from the study. */
+int sweep_plan_from(sweep_plan *p, const char *dir, const char *const values[SWEEP_NSETTINGS], eta_err *err);
+
 /* Opens DIR/study.db and reads the plan from its settings (ETA_EFORMAT: a
  * setting is missing). Close with sweep_study_close, sweep_plan_free. */
 int sweep_open(const char *dir, sweep_study **st, sweep_plan *p, eta_err *err);
@@ -237,10 +277,61 @@ void sweep_plan_free(sweep_plan *p);
 int sweep_trial_config(const sweep_plan *p, const char (*texts)[SWEEP_VALUE_LEN], int64_t number, eta_config **out,
                        char *msg, size_t msg_size, eta_err *err);
 
-/* A worker: claims trials from the study in DIR and runs them until none
- * is left. Messages (one line per trial event) to `log`. Returns 0, or an
- * error (a trial whose config does not build: ETA_EINVAL). */
+/* How a worker reaches its study. sweep_work's link calls the study in
+ * SQLite itself; a distributed sweep's workers send the same calls to rank
+ * 0 (src/dist/sweep.c), whose coordinator (coord.c) answers them. Each
+ * returns 0 or a negative ETA_E* code with err filled. */
+typedef struct sweep_link {
+    void *ctx;
+    /* The next trial: 0 with its number, whether it ran before (rerun) and
+     * its params' texts; 1 when none is left. */
+    int (*claim)(void *ctx, int64_t *number, bool *rerun, char texts[][SWEEP_VALUE_LEN], eta_err *err);
+    /* A validation value at `step`; *out the pruner's decision (a value
+     * that is not finite: SWEEP_PRUNE, no pruner asked). May wait. */
+    int (*report)(void *ctx, int64_t number, int64_t step, double value, sweep_decision *out, eta_err *err);
+    /* The trial's end. *value is its final value; with `lookup`, the last
+     * value the study holds replaces it (a finished run resumed). */
+    int (*finish)(void *ctx, int64_t number, sweep_state state, double *value, bool lookup, int64_t steps,
+                  double seconds, const char *note, eta_err *err);
+    /* One line of the sweep's log (no newline). */
+    void (*log)(void *ctx, const char *line);
+} sweep_link;
+
+/* A worker: claims trials through link and runs them until none is left.
+ * Returns 0, or an error (a trial whose config does not build:
+ * ETA_EINVAL). */
+int sweep_work_link(const sweep_plan *p, const sweep_link *link, const char *data_dir, eta_err *err);
+
+/* A worker on the study in DIR itself. Messages (one line per trial event)
+ * to `log`. */
 int sweep_work(const char *dir, const char *data_dir, FILE *log, eta_err *err);
+
+/* ---- a distributed sweep's coordinator (coord.c) ----------------------- */
+
+/* Rank 0's side of a distributed sweep: it alone holds the study, hands out
+ * trials to workers (numbered 0..nworkers-1 by the caller) and decides
+ * their reports in the order a one-process sweep would
+ * (sweep_study_report_ordered): a report whose decision must wait for
+ * earlier trials is kept, one per worker, until sweep_coord_ready hands it
+ * out. One thread at a time: the caller serializes the calls. */
+typedef struct sweep_coord sweep_coord;
+int sweep_coord_open(sweep_coord **out, const char *dir, int nworkers, FILE *log, eta_err *err);
+void sweep_coord_close(sweep_coord *c);
+const sweep_plan *sweep_coord_plan(const sweep_coord *c);
+/* The study's settings' texts, SWEEP_SETTING_NAMES' order. */
+const char *const *sweep_coord_settings(const sweep_coord *c);
+int sweep_coord_claim(sweep_coord *c, int64_t *number, bool *rerun, char texts[][SWEEP_VALUE_LEN], eta_err *err);
+/* Worker w's report: 0 and *out when decided now, 1 when it waits. */
+int sweep_coord_report(sweep_coord *c, int w, int64_t number, int64_t step, double value, sweep_decision *out,
+                       eta_err *err);
+int sweep_coord_finish(sweep_coord *c, int64_t number, sweep_state state, double *value, bool lookup, int64_t steps,
+                       double seconds, const char *note, eta_err *err);
+/* A waiting report whose decision is fixed now: 1 with its worker and
+ * decision, 0 when none is. Cheap to call often: the study is read again
+ * only after a change, or half a second after the last look (a process
+ * outside the job may work on the study too). */
+int sweep_coord_ready(sweep_coord *c, int *w, sweep_decision *out, eta_err *err);
+void sweep_coord_log(sweep_coord *c, const char *line);
 
 /* ---- outputs (sweep_out.c) ---------------------------------------------- */
 

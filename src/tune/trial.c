@@ -3,7 +3,9 @@
  * trial's params, its own run directory and thread count), runs it as a
  * normal training run (train/run.h) and reports every validation
  * evaluation to the study, whose pruner may stop the run there. A
- * non-finite value prunes the trial at once, as does a guard stop.
+ * non-finite value prunes the trial at once, as does a guard stop. The
+ * worker reaches the study through a link (sweep_link): the local one here
+ * calls SQLite itself; a distributed sweep's goes over MPI to rank 0.
  *
  * A param is a config key (data.batch_size=64, as --set takes it) or an
  * argument inside a section's spec: optimizer.lr=0.01 turns
@@ -111,54 +113,63 @@ static int split_lines(const char *text, char ***out, int *n)
     return ETA_OK;
 }
 
-static int plan_load(sweep_plan *p, sweep_study *st, const char *dir, eta_err *err)
+const char *const SWEEP_SETTING_NAMES[SWEEP_NSETTINGS] = {"name", "config_path", "config", "sets", "space",
+                                                           "sampler", "pruner", "metric", "direction", "trials",
+                                                           "seed", "threads"};
+
+int sweep_plan_from(sweep_plan *p, const char *dir, const char *const v[SWEEP_NSETTINGS], eta_err *err)
 {
     memset(p, 0, sizeof *p);
     snprintf(p->dir, sizeof p->dir, "%s", dir);
-    static const char *const NEED[] = {"name", "config_path", "config", "sets", "space", "sampler", "pruner",
-                                       "metric", "direction", "trials", "seed", "threads"};
-    char *v[12] = {0};
+    snprintf(p->name, sizeof p->name, "%s", v[0]);
     int rc = ETA_OK;
-    for (int i = 0; i < 12; i++)
-        if (!(v[i] = sweep_study_setting(st, NEED[i])) && !rc) {
+    if (!(p->config_path = strdup(v[1])) || !(p->config_text = strdup(v[2])))
+        rc = ETA_ENOMEM;
+    char **lines;
+    int nl;
+    if (!rc)
+        rc = split_lines(v[3], &p->sets, &p->nsets);
+    if (!rc && !(rc = split_lines(v[4], &lines, &nl))) {
+        for (int i = 0; i < nl && !rc; i++) /* "grid KEY=EXPR" or "random KEY=EXPR" */
+            rc = sweep_space_add(&p->space, lines[i] + (lines[i][0] == 'g' ? 5 : 7), lines[i][0] == 'g', err);
+        for (int i = 0; i < nl; i++)
+            free(lines[i]);
+        free(lines);
+    }
+    if (!rc)
+        rc = sweep_sampler_parse(v[5], &p->sampler, err);
+    if (!rc)
+        rc = sweep_pruner_parse(v[6], &p->pruner, err);
+    snprintf(p->pruner_text, sizeof p->pruner_text, "%s", v[6]);
+    snprintf(p->metric, sizeof p->metric, "%s", v[7]);
+    p->maximize = !strcmp(v[8], "maximize");
+    p->n_trials = strtoll(v[9], NULL, 10);
+    p->seed = strtoull(v[10], NULL, 10);
+    p->threads = atoi(v[11]);
+    if (rc)
+        sweep_plan_free(p);
+    return rc;
+}
+
+static int plan_load(sweep_plan *p, sweep_study *st, const char *dir, eta_err *err)
+{
+    memset(p, 0, sizeof *p);
+    char *v[SWEEP_NSETTINGS] = {0};
+    int rc = ETA_OK;
+    for (int i = 0; i < SWEEP_NSETTINGS; i++)
+        if (!(v[i] = sweep_study_setting(st, SWEEP_SETTING_NAMES[i])) && !rc) {
             eta_err_clear(err);
             if (err) {
                 err->code = ETA_EFORMAT;
                 snprintf(err->msg, sizeof err->msg, "%.150s/study.db: no setting '%s' (not a sweep's study?)", dir,
-                         NEED[i]);
+                         SWEEP_SETTING_NAMES[i]);
             }
             rc = ETA_EFORMAT;
         }
-    if (!rc) {
-        snprintf(p->name, sizeof p->name, "%s", v[0]);
-        p->config_path = v[1];
-        p->config_text = v[2];
-        v[1] = v[2] = NULL;
-        char **lines;
-        int nl;
-        rc = split_lines(v[3], &p->sets, &p->nsets);
-        if (!rc && !(rc = split_lines(v[4], &lines, &nl))) {
-            for (int i = 0; i < nl && !rc; i++) /* "grid KEY=EXPR" or "random KEY=EXPR" */
-                rc = sweep_space_add(&p->space, lines[i] + (lines[i][0] == 'g' ? 5 : 7), lines[i][0] == 'g', err);
-            for (int i = 0; i < nl; i++)
-                free(lines[i]);
-            free(lines);
-        }
-        if (!rc)
-            rc = sweep_sampler_parse(v[5], &p->sampler, err);
-        if (!rc)
-            rc = sweep_pruner_parse(v[6], &p->pruner, err);
-        snprintf(p->pruner_text, sizeof p->pruner_text, "%s", v[6]);
-        snprintf(p->metric, sizeof p->metric, "%s", v[7]);
-        p->maximize = !strcmp(v[8], "maximize");
-        p->n_trials = strtoll(v[9], NULL, 10);
-        p->seed = strtoull(v[10], NULL, 10);
-        p->threads = atoi(v[11]);
-    }
-    for (int i = 0; i < 12; i++)
+    if (!rc)
+        rc = sweep_plan_from(p, dir, (const char *const *)v, err);
+    for (int i = 0; i < SWEEP_NSETTINGS; i++)
         free(v[i]);
-    if (rc)
-        sweep_plan_free(p);
     return rc;
 }
 
@@ -212,7 +223,7 @@ int sweep_trial_config(const sweep_plan *p, const char (*texts)[SWEEP_VALUE_LEN]
 /* ---- one trial -------------------------------------------------------------- */
 
 typedef struct trial_ctx {
-    sweep_study *st;
+    const sweep_link *link;
     const sweep_plan *plan;
     int64_t number;
     double last;                /* the last value reported */
@@ -225,17 +236,12 @@ static int on_report(void *ud, const eta_run_report *rep, eta_err *err)
     trial_ctx *t = ud;
     double x = strstr(t->plan->metric, "acc") ? rep->val_acc : rep->val_loss;
     t->last = x;
-    if (!isfinite(x)) { /* diverged: pruned at once, whatever the pruner */
-        sweep_decision ignored;
-        sweep_pruner none = {.kind = SWEEP_PRUNER_NONE};
-        t->nonfinite = true;
-        t->decision = SWEEP_PRUNE;
-        int rc = sweep_study_report(t->st, t->number, rep->step, x, &none, &ignored, err);
-        return rc ? rc : 1;
-    }
-    int rc = sweep_study_report(t->st, t->number, rep->step, x, &t->plan->pruner, &t->decision, err);
+    t->nonfinite = !isfinite(x); /* diverged: pruned at once, whatever the pruner */
+    int rc = t->link->report(t->link->ctx, t->number, rep->step, x, &t->decision, err);
     if (rc)
         return rc;
+    if (t->nonfinite)
+        t->decision = SWEEP_PRUNE;
     return t->decision != SWEEP_GO;
 }
 
@@ -254,23 +260,19 @@ static void params_text(const sweep_plan *p, const char (*texts)[SWEEP_VALUE_LEN
         at += (size_t)snprintf(buf + at, n - at, "%s%s=%s", i ? " " : "", p->space.dims[i].key, texts[i]);
 }
 
-/* Runs trial `number`; a config that does not build is ETA_EINVAL (the
- * sweep stops: every trial would fail alike); a run that fails is a FAIL. */
-static int run_trial(sweep_study *st, const sweep_plan *p, int64_t number, bool rerun, const char *data_dir,
-                     FILE *log, eta_err *err)
+/* Runs trial `number` with its params' texts; a config that does not
+ * build is ETA_EINVAL (the sweep stops: every trial would fail alike); a
+ * run that fails is a FAIL. */
+static int run_trial(const sweep_link *link, const sweep_plan *p, int64_t number, bool rerun,
+                     const char (*texts)[SWEEP_VALUE_LEN], const char *data_dir, eta_err *err)
 {
-    char texts[SWEEP_MAX_DIMS][SWEEP_VALUE_LEN], full[2048] = "", what[1200], dir[1100], path[1200];
-    double nums[SWEEP_MAX_DIMS];
-    const char *names[SWEEP_MAX_DIMS];
-    for (int i = 0; i < p->space.n; i++)
-        names[i] = p->space.dims[i].key;
-    int rc = sweep_study_params(st, number, p->space.n, names, texts, nums, err);
-    if (rc)
-        return rc;
-    params_text(p, (const char(*)[SWEEP_VALUE_LEN])texts, what, sizeof what);
+    char full[2048] = "", what[1200], dir[1100], path[1200], line[2400];
+    params_text(p, texts, what, sizeof what);
     eta_config *cfg;
-    if ((rc = sweep_trial_config(p, (const char(*)[SWEEP_VALUE_LEN])texts, number, &cfg, full, sizeof full, err))) {
-        sweep_study_finish(st, number, SWEEP_FAIL, NAN, 0, 0, full, NULL);
+    int rc;
+    if ((rc = sweep_trial_config(p, texts, number, &cfg, full, sizeof full, err))) {
+        double nan = NAN;
+        link->finish(link->ctx, number, SWEEP_FAIL, &nan, false, 0, 0, full, NULL);
         snprintf(err->msg, sizeof err->msg, "%.255s", full);
         return rc;
     }
@@ -278,17 +280,18 @@ static int run_trial(sweep_study *st, const sweep_plan *p, int64_t number, bool 
     snprintf(path, sizeof path, "%s/checkpoint.eta", dir);
     struct stat sb;
     bool resume = rerun && stat(path, &sb) == 0;
-    trial_ctx t = {.st = st, .plan = p, .number = number, .last = NAN, .decision = SWEEP_GO};
+    trial_ctx t = {.link = link, .plan = p, .number = number, .last = NAN, .decision = SWEEP_GO};
     eta_run_options o = {.dir = dir, .data_dir = data_dir, .resume = resume, .progress = -1, .quiet = true,
                          .msg = full, .msg_size = sizeof full, .report = on_report, .report_ud = &t};
     eta_run *r = NULL;
     double t0 = now();
-    fprintf(log, "trial %lld: %s%s\n", (long long)number, what, resume ? " (resumed from its checkpoint)"
-                                                                      : rerun ? " (run again)" : "");
-    fflush(log);
+    snprintf(line, sizeof line, "trial %lld: %s%s", (long long)number, what,
+             resume ? " (resumed from its checkpoint)" : rerun ? " (run again)" : "");
+    link->log(link->ctx, line);
     if ((rc = eta_run_new(&r, cfg, &o, err))) {
         if (rc == ETA_EINVAL || rc == ETA_EFORMAT) { /* the config: every trial would fail alike */
-            sweep_study_finish(st, number, SWEEP_FAIL, NAN, 0, 0, *full ? full : err->msg, NULL);
+            double nan = NAN;
+            link->finish(link->ctx, number, SWEEP_FAIL, &nan, false, 0, 0, *full ? full : err->msg, NULL);
             if (*full)
                 snprintf(err->msg, sizeof err->msg, "%.255s", full);
             eta_config_free(cfg);
@@ -314,18 +317,13 @@ static int run_trial(sweep_study *st, const sweep_plan *p, int64_t number, bool 
         note = *full ? full : err->msg;
     }
     double secs = now() - t0;
-    sweep_study_view v;
-    if (isnan(t.last) && !t.nonfinite && !sweep_study_load(st, &v, NULL, NULL)) { /* a finished run resumed */
-        if (number < v.ntrials && v.trials[number].nvals > 0)
-            t.last = v.trials[number].vals[v.trials[number].nvals - 1];
-        sweep_study_view_free(&v);
-    }
     eta_err e2;
-    int frc = sweep_study_finish(st, number, state, t.last, steps, secs, note, &e2);
+    bool lookup = isnan(t.last) && !t.nonfinite; /* a finished run resumed: its last value is the study's */
+    int frc = link->finish(link->ctx, number, state, &t.last, lookup, steps, secs, note, &e2);
     bool say = note && state != SWEEP_PRUNED;
-    fprintf(log, "trial %lld: %s after %lld steps, %s %.6g (%.1f s)%s%s\n", (long long)number,
-            sweep_state_name(state), (long long)steps, p->metric, t.last, secs, say ? ": " : "", say ? note : "");
-    fflush(log);
+    snprintf(line, sizeof line, "trial %lld: %s after %lld steps, %s %.6g (%.1f s)%s%.2000s", (long long)number,
+             sweep_state_name(state), (long long)steps, p->metric, t.last, secs, say ? ": " : "", say ? note : "");
+    link->log(link->ctx, line);
     eta_run_free(r);
     eta_config_free(cfg);
     if (frc) {
@@ -335,14 +333,67 @@ static int run_trial(sweep_study *st, const sweep_plan *p, int64_t number, bool 
     return ETA_OK;
 }
 
-typedef struct sample_ctx {
+int sweep_work_link(const sweep_plan *p, const sweep_link *link, const char *data_dir, eta_err *err)
+{
+    for (;;) {
+        int64_t number;
+        bool rerun;
+        char texts[SWEEP_MAX_DIMS][SWEEP_VALUE_LEN];
+        int rc = link->claim(link->ctx, &number, &rerun, texts, err);
+        if (rc)
+            return rc > 0 ? ETA_OK : rc;
+        if ((rc = run_trial(link, p, number, rerun, (const char(*)[SWEEP_VALUE_LEN])texts, data_dir, err)))
+            return rc;
+    }
+}
+
+/* ---- the local link: the study in SQLite, this process's own ---------------- */
+
+typedef struct local_link {
+    sweep_study *st;
     const sweep_plan *p;
-} sample_ctx;
+    FILE *log;
+} local_link;
 
 static int sample(void *ctx, int64_t number, char texts[][SWEEP_VALUE_LEN], double *nums, eta_err *err)
 {
-    const sweep_plan *p = ((sample_ctx *)ctx)->p;
+    const sweep_plan *p = ctx;
     return sweep_sample(&p->space, p->sampler, p->seed, number, texts, nums, err);
+}
+
+static int local_claim(void *ctx, int64_t *number, bool *rerun, char texts[][SWEEP_VALUE_LEN], eta_err *err)
+{
+    local_link *l = ctx;
+    const char *names[SWEEP_MAX_DIMS];
+    double nums[SWEEP_MAX_DIMS];
+    for (int i = 0; i < l->p->space.n; i++)
+        names[i] = l->p->space.dims[i].key;
+    int rc = sweep_study_claim(l->st, l->p->n_trials, l->p->space.n, names, sample, (void *)l->p, number, rerun, err);
+    if (rc)
+        return rc;
+    return sweep_study_params(l->st, *number, l->p->space.n, names, texts, nums, err);
+}
+
+static int local_report(void *ctx, int64_t number, int64_t step, double value, sweep_decision *out, eta_err *err)
+{
+    local_link *l = ctx;
+    return sweep_study_report(l->st, number, step, value, &l->p->pruner, out, err);
+}
+
+static int local_finish(void *ctx, int64_t number, sweep_state state, double *value, bool lookup, int64_t steps,
+                        double seconds, const char *note, eta_err *err)
+{
+    local_link *l = ctx;
+    if (lookup)
+        *value = sweep_study_last_value(l->st, number);
+    return sweep_study_finish(l->st, number, state, *value, steps, seconds, note, err);
+}
+
+static void local_log(void *ctx, const char *line)
+{
+    local_link *l = ctx;
+    fprintf(l->log, "%s\n", line);
+    fflush(l->log);
 }
 
 int sweep_work(const char *dir, const char *data_dir, FILE *log, eta_err *err)
@@ -352,21 +403,9 @@ int sweep_work(const char *dir, const char *data_dir, FILE *log, eta_err *err)
     int rc = sweep_open(dir, &st, &p, err);
     if (rc)
         return rc;
-    const char *names[SWEEP_MAX_DIMS];
-    for (int i = 0; i < p.space.n; i++)
-        names[i] = p.space.dims[i].key;
-    sample_ctx sc = {&p};
-    for (;;) {
-        int64_t number;
-        bool rerun;
-        rc = sweep_study_claim(st, p.n_trials, p.space.n, names, sample, &sc, &number, &rerun, err);
-        if (rc) {
-            rc = rc > 0 ? ETA_OK : rc;
-            break;
-        }
-        if ((rc = run_trial(st, &p, number, rerun, data_dir, log, err)))
-            break;
-    }
+    local_link l = {st, &p, log};
+    sweep_link link = {&l, local_claim, local_report, local_finish, local_log};
+    rc = sweep_work_link(&p, &link, data_dir, err);
     sweep_plan_free(&p);
     sweep_study_close(st);
     return rc;
