@@ -18,9 +18,8 @@ typedef struct dist_comm {
     bool zero;                /* ZeRO-1: the sum stays in this process's slice */
     /* the slices of the flat gradient: process j has [lo[j], lo[j+1]) */
     size_t n, *lo;
-    int *count, *displ;       /* the same, as MPI counts */
-    int *lcount, *ldispl;     /* shards per process, for the losses */
-    int *acount, *adispl;     /* bytes per process of an all-gather or gather */
+    int *acount, *adispl;     /* bytes per process of a gather */
+    size_t *slo;              /* the shards' split among the processes: j's are [slo[j], slo[j+1]) */
     /* one step */
     int shards, first, last, nb;
     const int64_t *rows;

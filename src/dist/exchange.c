@@ -9,11 +9,15 @@
  * Each process then sums its slice over the shards in shard order
  * (eta_shard_sum: the same arithmetic at any process count), and an
  * all-gather gives every process the whole sum. Losses are gathered, and
- * BatchNorm's statistics broadcast, the same way.
+ * BatchNorm's statistics broadcast, the same way. All of it goes as
+ * point-to-point messages (a ring's volume), so that a wait always knows
+ * which process it waits for.
  *
- * Nothing waits forever: every wait polls its requests up to [dist] timeout
- * seconds and then stops the run with the name of the process it waited
- * for. A process that dies is reported by mpirun, which ends the job.
+ * Nothing waits forever: every wait polls its requests (without sleeping
+ * for its first 2 ms, which on shared memory is where messages arrive;
+ * then with 20 us naps) up to [dist] timeout seconds, and then stops the
+ * run with the name of the process it waited for. A process that dies is
+ * reported by mpirun, which ends the job.
  */
 #ifdef ETA_HAVE_MPI
 #include "dist/dist_impl.h"
@@ -26,6 +30,9 @@
 #include <unistd.h>
 
 #include "core/error.h"
+
+enum { TAG_GATHER = 20000, TAG_BCAST = 20001 }; /* bucket messages use tags below 16384 */
+#define SPIN_SECONDS 0.002 /* a wait polls without sleeping for this long, then naps between polls */
 
 static double now(void)
 {
@@ -46,7 +53,10 @@ int dist_wait(dist_comm *c, int count, MPI_Request *req, const int *peer, const 
                                  "was lost", c->rank, c->size, what, rc);
         if (done)
             return ETA_OK;
-        if (now() - t0 > c->timeout) {
+        const double waited = now() - t0;
+        if (waited < SPIN_SECONDS)
+            continue; /* on shared memory a message takes microseconds: a nap would cost more */
+        if (waited > c->timeout) {
             int lost = -1;
             for (int i = 0; i < count && lost < 0; i++) {
                 int flag = 0;
@@ -94,6 +104,33 @@ static size_t bucket_lo(const dist_comm *c, int b)
 static size_t bucket_hi(const dist_comm *c, int b)
 {
     return c->n - (size_t)b * c->bucket;
+}
+
+/* An all-gather posted as point-to-point messages (process j's part of buf
+ * is units [lo[j], lo[j+1]) of `unit` bytes), so that a wait knows which
+ * process it waits for; the volume is a ring's. */
+static int post_allgather(dist_comm *c, void *buf, const size_t *lo, size_t unit, eta_err *err)
+{
+    char *b = buf;
+    const size_t mine = (lo[c->rank + 1] - lo[c->rank]) * unit;
+    for (int j = 0; j < c->size; j++) {
+        if (j == c->rank)
+            continue;
+        MPI_Request *rq;
+        const size_t theirs = (lo[j + 1] - lo[j]) * unit;
+        int rc;
+        if (theirs) {
+            if ((rc = add_req(c, j, &rq, err)))
+                return rc;
+            MPI_Irecv(b + lo[j] * unit, (int)theirs, MPI_BYTE, j, TAG_GATHER, MPI_COMM_WORLD, rq);
+        }
+        if (mine) {
+            if ((rc = add_req(c, j, &rq, err)))
+                return rc;
+            MPI_Isend(b + lo[c->rank] * unit, (int)mine, MPI_BYTE, j, TAG_GATHER, MPI_COMM_WORLD, rq);
+        }
+    }
+    return ETA_OK;
 }
 
 /* ---- eta_run_comm -------------------------------------------------------- */
@@ -200,26 +237,32 @@ static int ex_end(void *ud, double *losses, eta_err *err)
         parts[s] = c->recv + (size_t)s * mine;
     eta_shard_sum(c->g + lo, parts, c->rows, c->shards, mine);
     /* every shard's loss, and (unless the optimizer state is sliced) the whole sum */
-    MPI_Request rq[2];
-    for (int j = 0; j < c->size; j++) {
-        c->lcount[j] = (int)(((int64_t)(j + 1) * c->shards) / c->size - ((int64_t)j * c->shards) / c->size);
-        c->ldispl[j] = (int)(((int64_t)j * c->shards) / c->size);
-    }
-    MPI_Iallgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, losses, c->lcount, c->ldispl, MPI_DOUBLE, MPI_COMM_WORLD,
-                    &rq[0]);
-    int nr = 1;
-    if (!c->zero)
-        MPI_Iallgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, c->g, c->count, c->displ, MPI_FLOAT, MPI_COMM_WORLD,
-                        &rq[nr++]);
-    return dist_wait(c, nr, rq, NULL, "gathering the summed gradients", err);
+    for (int j = 0; j <= c->size; j++)
+        c->slo[j] = (size_t)(((int64_t)j * c->shards) / c->size);
+    c->nreq = 0;
+    if ((rc = post_allgather(c, losses, c->slo, sizeof *losses, err)) ||
+        (!c->zero && (rc = post_allgather(c, c->g, c->lo, sizeof *c->g, err))))
+        return rc;
+    return dist_wait(c, c->nreq, c->req, c->peer, "gathering the summed gradients", err);
 }
 
 static int ex_bcast(void *ud, int root, void *buf, size_t bytes, eta_err *err)
 {
     dist_comm *c = ud;
-    MPI_Request rq;
-    MPI_Ibcast(buf, (int)bytes, MPI_BYTE, root, MPI_COMM_WORLD, &rq);
-    return dist_wait(c, 1, &rq, &root, "BatchNorm statistics from shard 0", err);
+    c->nreq = 0;
+    for (int j = 0; j < c->size; j++) {
+        MPI_Request *rq;
+        if ((c->rank == root) == (j == root)) /* the root sends to every other; the others hear the root */
+            continue;
+        int rc = add_req(c, c->rank == root ? j : root, &rq, err);
+        if (rc)
+            return rc;
+        if (c->rank == root)
+            MPI_Isend(buf, (int)bytes, MPI_BYTE, j, TAG_BCAST, MPI_COMM_WORLD, rq);
+        else
+            MPI_Irecv(buf, (int)bytes, MPI_BYTE, root, TAG_BCAST, MPI_COMM_WORLD, rq);
+    }
+    return dist_wait(c, c->nreq, c->req, c->peer, "BatchNorm statistics from shard 0", err);
 }
 
 /* The cores shared out among the processes on this machine. */
@@ -236,23 +279,15 @@ static int ex_set_slices(void *ud, const size_t *lo, eta_err *err)
     dist_comm *c = ud;
     memcpy(c->lo, lo, ((size_t)c->size + 1) * sizeof *lo);
     c->n = lo[c->size];
-    for (int j = 0; j < c->size; j++) {
-        c->count[j] = (int)(c->lo[j + 1] - c->lo[j]);
-        c->displ[j] = (int)c->lo[j];
-    }
     return ETA_OK;
 }
 
 static int ex_allgather(void *ud, void *buf, const size_t *lo, size_t unit, eta_err *err)
 {
     dist_comm *c = ud;
-    for (int j = 0; j < c->size; j++) {
-        c->acount[j] = (int)((lo[j + 1] - lo[j]) * unit);
-        c->adispl[j] = (int)(lo[j] * unit);
-    }
-    MPI_Request rq;
-    MPI_Iallgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, buf, c->acount, c->adispl, MPI_BYTE, MPI_COMM_WORLD, &rq);
-    return dist_wait(c, 1, &rq, NULL, "the all-gather of the slices", err);
+    c->nreq = 0;
+    int rc = post_allgather(c, buf, lo, unit, err);
+    return rc ? rc : dist_wait(c, c->nreq, c->req, c->peer, "the all-gather of the slices", err);
 }
 
 static int ex_gather(void *ud, const void *mine, size_t bytes, void **all, size_t *all_bytes, eta_err *err)
@@ -289,10 +324,6 @@ void dist_slices(dist_comm *c, size_t n)
 {
     for (int j = 0; j <= c->size; j++)
         c->lo[j] = (size_t)(((unsigned long long)j * n) / (unsigned long long)c->size);
-    for (int j = 0; j < c->size; j++) {
-        c->count[j] = (int)(c->lo[j + 1] - c->lo[j]);
-        c->displ[j] = (int)c->lo[j];
-    }
 }
 
 int eta_dist_comm_new(eta_run_comm **out, const eta_config *cfg, eta_err *err)
@@ -316,13 +347,10 @@ int eta_dist_comm_new(eta_run_comm **out, const eta_config *cfg, eta_err *err)
     c->timeout = timeout;
     c->zero = zero;
     c->lo = calloc((size_t)c->size + 1, sizeof *c->lo);
-    c->count = calloc((size_t)c->size, sizeof *c->count);
-    c->displ = calloc((size_t)c->size, sizeof *c->displ);
-    c->lcount = calloc((size_t)c->size, sizeof *c->lcount);
-    c->ldispl = calloc((size_t)c->size, sizeof *c->ldispl);
     c->acount = calloc((size_t)c->size, sizeof *c->acount);
+    c->slo = calloc((size_t)c->size + 1, sizeof *c->slo);
     c->adispl = calloc((size_t)c->size, sizeof *c->adispl);
-    if (!c->lo || !c->count || !c->displ || !c->lcount || !c->ldispl || !c->acount || !c->adispl) {
+    if (!c->lo || !c->acount || !c->adispl || !c->slo) {
         eta_dist_comm_free(&c->pub);
         return eta_spec_fail(err, ETA_ENOMEM, NULL, "the gradient exchange: out of memory");
     }
@@ -343,11 +371,8 @@ void eta_dist_comm_free(eta_run_comm *pub)
     free(c->req);
     free(c->peer);
     free(c->lo);
-    free(c->count);
-    free(c->displ);
-    free(c->lcount);
-    free(c->ldispl);
     free(c->acount);
+    free(c->slo);
     free(c->adispl);
     free(c);
 }
