@@ -13,7 +13,11 @@
  *
  *   mpirun --allow-run-as-root --oversubscribe --bind-to none -np 2 \
  *       build/release/bench/dist [--csv] [--quick] [--repeat N] [--steps N] [--warmup N]
- *       [--models mlp,cnn,transformer] [--configs DIR] [--data DIR]
+ *       [--models mlp,cnn,transformer] [--configs DIR] [--data DIR] [--set SECTION.KEY=VALUE]...
+ *
+ * --set changes every run's config after the bench's own settings ([train]
+ * threads, [dist] shards), as eta train's: --set dist.bucket_cap_mb=0.25
+ * (the exchange in buckets sent while backward runs), --set data.prefetch=false.
  *
  * --bind-to none: mpirun binds each process to one core, and the
  * one-process step of 2 threads would run on one (the bench refuses). That
@@ -62,7 +66,7 @@
 #define ETA_BENCH_DATA_DIR "data"
 #endif
 
-enum { MAX_REPEAT = 1001, MAX_STEPS = 100000 };
+enum { MAX_REPEAT = 1001, MAX_STEPS = 100000, MAX_SETS = 16 };
 
 static const struct {
     const char *name, *config; /* configs/<config> */
@@ -116,11 +120,13 @@ typedef struct options {
     bool csv;
     int repeat, steps, warmup;
     const char *configs, *data, *models;
+    const char *sets[MAX_SETS];
+    int nsets;
 } options;
 
 static const char USAGE[] = "usage: [mpirun --allow-run-as-root --oversubscribe --bind-to none -np 2] dist [--csv] "
                             "[--quick] [--repeat N] [--steps N] [--warmup N] [--models mlp,cnn,transformer] "
-                            "[--configs DIR] [--data DIR]\n";
+                            "[--configs DIR] [--data DIR] [--set SECTION.KEY=VALUE]...\n";
 
 static _Noreturn void usage(const char *why)
 {
@@ -144,7 +150,7 @@ static int count_arg(int argc, char **argv, int i, int lo, int max)
 
 static options parse(int argc, char **argv)
 {
-    options o = {false, 50, 50, 5, ETA_BENCH_SOURCE_DIR "/configs", ETA_BENCH_DATA_DIR, "mlp,cnn,transformer"};
+    options o = {false, 50, 50, 5, ETA_BENCH_SOURCE_DIR "/configs", ETA_BENCH_DATA_DIR, "mlp,cnn,transformer", {0}, 0};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--help")) {
@@ -164,6 +170,10 @@ static options parse(int argc, char **argv)
             o.steps = count_arg(argc, argv, i++, 1, MAX_STEPS);
         } else if (!strcmp(a, "--warmup")) {
             o.warmup = count_arg(argc, argv, i++, 0, MAX_STEPS);
+        } else if (!strcmp(a, "--set") && i + 1 < argc) {
+            if (o.nsets == MAX_SETS)
+                usage("too many --set");
+            o.sets[o.nsets++] = argv[++i];
         } else if ((!strcmp(a, "--configs") || !strcmp(a, "--data") || !strcmp(a, "--models")) && i + 1 < argc) {
             const char *v = argv[++i];
             *(a[2] == 'c' ? &o.configs : a[2] == 'd' ? &o.data : &o.models) = v;
@@ -237,7 +247,7 @@ static int measure_model(const options *o, int m, int rank, int size, int thread
 {
     char path[1100];
     snprintf(path, sizeof path, "%s/%s", o->configs, MODELS[m].config);
-    const dist_step_plan plan = {path, o->data, o->warmup, o->steps};
+    const dist_step_plan plan = {path, o->data, o->warmup, o->steps, o->sets, o->nsets};
     int bad = 0;
     if (rank == 0)
         bad = dist_step_solo(&plan, 1, one) || dist_step_solo(&plan, threads, many);

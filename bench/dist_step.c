@@ -120,15 +120,19 @@ static int timed_bcast(void *ud, int root, void *buf, size_t bytes, eta_err *err
 
 /* ---- a run from the config ---------------------------------------------- */
 
-/* The config at plan->config with [train] threads and [dist] shards set. */
+/* The config at plan->config with [train] threads and [dist] shards set,
+ * then the plan's assignments (--set). */
 static int read_config(const dist_step_plan *plan, int threads, int shards, eta_config **cfg)
 {
     eta_err err;
     char a[64], b[64];
     snprintf(a, sizeof a, "train.threads=%d", threads);
     snprintf(b, sizeof b, "dist.shards=%d", shards);
-    if (eta_config_read(cfg, plan->config, &err) || eta_config_set(*cfg, a, &err) ||
-        eta_config_set(*cfg, b, &err) || eta_config_check(*cfg, &err)) {
+    int rc = eta_config_read(cfg, plan->config, &err) || eta_config_set(*cfg, a, &err) ||
+             eta_config_set(*cfg, b, &err);
+    for (int i = 0; !rc && i < plan->nsets; i++)
+        rc = eta_config_set(*cfg, plan->sets[i], &err);
+    if (rc || eta_config_check(*cfg, &err)) {
         fprintf(stderr, "dist: %s: %s\n", plan->config, err.msg);
         return 1;
     }

@@ -13,6 +13,8 @@ typedef struct dist_step_plan {
     const char *config;   /* path of the model's INI config */
     const char *data_dir; /* where its relative data paths start */
     int warmup, steps;    /* untimed steps, then timed ones */
+    const char *const *sets; /* nsets config assignments "section.key=value", applied last */
+    int nsets;
 } dist_step_plan;
 
 /* One configuration's medians over the timed steps, in seconds. */
