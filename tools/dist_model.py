@@ -54,7 +54,7 @@ def efficiency(step, backward, nbytes, p, alpha, rate, tree, overlap):
 
 
 def read(lines):
-    models, link = [], None
+    models, link, allreduces = [], None, {}
     for row in csv.reader(lines):
         if row and row[0] == "model":
             link = (float(row[1]), float(row[2]))
@@ -64,11 +64,33 @@ def read(lines):
             if ranks < 2:
                 sys.exit("dist_model: the step lines come from a run without mpirun (no backward measured): "
                          "run bench/dist under mpirun -np 2")
-            models.append(dict(name=name, bytes=4 * params, batch=batch, step=one,
-                               backward=one * backward / (step - exchange), par=step, exchange=exchange))
+            models.append(dict(name=name, bytes=4 * params, params=params, batch=batch, step=one, one1=one1,
+                               backward=one * backward / (step - exchange), par=step, compute=compute,
+                               exchange=exchange, ranks=ranks, threads=threads))
+        elif row and row[0] == "allreduce":
+            allreduces[row[1]] = float(row[4])
     if not models:
         sys.exit("dist_model: no step lines in the input (bench/dist --csv under mpirun -np 2)")
+    for m in models:
+        m["allreduce"] = allreduces.get(m["name"], float("nan"))
     return models, link
+
+
+def measured(models):
+    m0 = models[0]
+    p, t = m0["ranks"], m0["threads"]
+    print("Measured here (ms, medians): a step of 1 process of 1 and of %d threads, of %d processes of 1 thread "
+          "(compute: one shard's forward and backward; exchange: inside the exchange's calls), and "
+          "MPI_Allreduce of the gradient\n" % (t, p))
+    print("| model | params | batch | 1p x 1t | 1p x %dt | %dp x 1t | compute | exchange | allreduce "
+          "| %dp x 1t / 1p x %dt | exchange / step |" % (t, p, p, t))
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for m in models:
+        print("| %s | %d | %d | %.2f | %.2f | %.2f | %.2f | %.3f | %.3f | %.2f | %.2f |" % (
+            m["name"], m["params"], m["batch"], m["one1"] * 1e3, m["step"] * 1e3, m["par"] * 1e3,
+            m["compute"] * 1e3, m["exchange"] * 1e3, m["allreduce"] * 1e3, m["par"] / m["step"],
+            m["exchange"] / m["par"]))
+    print()
 
 
 def main():
@@ -77,6 +99,7 @@ def main():
         sys.exit(0 if sys.argv[1:] in (["--help"], ["-h"]) else 2)
     with (open(sys.argv[1]) if len(sys.argv) == 2 else sys.stdin) as f:
         models, link = read(f)
+    measured(models)
     print("Per node (measured here): the step of 1 process of 2 threads, backward's estimated part, the gradient\n")
     print("| model | gradient MB | batch per node | node step ms | backward ms | compute ms per gradient MB |")
     print("|---|---:|---:|---:|---:|---:|")
