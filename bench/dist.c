@@ -54,6 +54,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "bench.h"
 #include "dist/dist.h"
@@ -332,7 +333,9 @@ int main(int argc, char **argv)
     }
     const options o = parse(argc, argv);
     const int rank = eta_dist_rank(), size = eta_dist_size();
-    const int threads = size > 1 ? size : 2; /* the one process uses the cores the job's processes use */
+    /* the one process uses the cores the job's processes use (2 without mpirun), at most the machine's */
+    const long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    const int threads = (int)fmin(size > 1 ? size : 2, cores > 0 ? (double)cores : 1);
     if (rank == 0 && dist_cpus_allowed() < threads) {
         fprintf(stderr, "dist: rank 0 may run on %d CPU(s), and the one-process step wants %d threads: mpirun "
                         "binds each process to a core; add --bind-to none\n",

@@ -5,7 +5,9 @@
 #   1. under mpirun -np 2 (--quick --csv): the ping-pong's alpha and beta,
 #      an allreduce line and a step line per model, every figure finite and
 #      positive, and tools/dist_model.py turns them into its tables;
-#   2. without mpirun: the one-process steps' table, the MPI columns empty.
+#   2. without mpirun: the one-process steps' table, the MPI columns empty;
+#   3. docs/distributed.md holds every table line that tools/dist_model.py
+#      prints from the measured run it quotes (bench/dist-results.csv).
 set -u
 dist=${1:?usage: dist_smoke.sh DIST SOURCE_DIR}
 src=${2:?usage: dist_smoke.sh DIST SOURCE_DIR}
@@ -44,5 +46,13 @@ if "$dist" --quick > "$tmp/one.txt" && [ "$(grep -c '^\(mlp\|cnn\|transformer\) 
     echo "ok: dist --quick without mpirun: the one-process table"
 else
     echo "FAIL: dist --quick without mpirun:"; cat "$tmp/one.txt"; fail=1
+fi
+missing=$("$py" "$src/tools/dist_model.py" "$src/bench/dist-results.csv" | grep '^|' |
+    while IFS= read -r line; do grep -qxF -- "$line" "$src/docs/distributed.md" || echo "$line"; done)
+if [ -z "$missing" ]; then
+    echo "ok: docs/distributed.md holds the tables of bench/dist-results.csv"
+else
+    echo "FAIL: docs/distributed.md lacks these lines of tools/dist_model.py bench/dist-results.csv:"
+    echo "$missing"; fail=1
 fi
 exit $fail
