@@ -14,7 +14,8 @@
  *             and backward);
  *   backward  from the first ready (the top layer's gradients final) to end
  *             being called, less the time inside ready;
- *   exchange  the time inside begin, ready, end and the BatchNorm bcast;
+ *   exchange  the time inside begin, ready, end, the BatchNorm bcast and
+ *             (ZeRO-1) the all-gather of the updated parameters;
  *   wait      of it, the time inside end: the sum of this process's slice
  *             once every shard's part arrived, and the all-gather.
  * The processes' figures of a step are combined as the step itself is
@@ -118,6 +119,29 @@ static int timed_bcast(void *ud, int root, void *buf, size_t bytes, eta_err *err
     return rc;
 }
 
+/* ZeRO-1's calls (--set dist.zero_optimizer=true): the all-gather of the
+ * updated parameters is part of the step's exchange; the rest only passes. */
+static int timed_set_slices(void *ud, const size_t *lo, eta_err *err)
+{
+    timed_comm *c = ud;
+    return c->in->set_slices ? c->in->set_slices(c->in->ud, lo, err) : ETA_OK;
+}
+
+static int timed_allgather(void *ud, void *buf, const size_t *lo, size_t unit, eta_err *err)
+{
+    timed_comm *c = ud;
+    const double t0 = now();
+    int rc = c->in->allgather(c->in->ud, buf, lo, unit, err);
+    c->in_calls += now() - t0;
+    return rc;
+}
+
+static int timed_gather(void *ud, const void *mine, size_t bytes, void **all, size_t *all_bytes, eta_err *err)
+{
+    timed_comm *c = ud;
+    return c->in->gather(c->in->ud, mine, bytes, all, all_bytes, err);
+}
+
 /* ---- a run from the config ---------------------------------------------- */
 
 /* The config at plan->config with [train] threads and [dist] shards set,
@@ -212,7 +236,9 @@ int dist_step_mpi(const dist_step_plan *plan, dist_step_times *out)
     }
     if (!bad) {
         tc.in = inner;
-        tc.pub = (eta_run_comm){inner->rank, inner->size, 1, &tc, timed_begin, timed_ready, timed_end, timed_bcast};
+        tc.pub = (eta_run_comm){inner->rank,     inner->size,      1,           &tc,         timed_begin,
+                                timed_ready,     timed_end,        timed_bcast, timed_set_slices, timed_allgather,
+                                timed_gather};
         bad = new_run(plan, cfg, &tc.pub, &r, out);
     }
     const double lr = bad ? 0 : eta_run_spec_peak_lr(r) / 10;

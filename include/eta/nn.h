@@ -147,6 +147,11 @@ float *eta_net_buffer(eta_net *net, const char *name, size_t *n);
  * example "*.bias,*norm*.weight") go into a new group with weight_decay 0;
  * NULL puts everything in group 0. */
 int eta_net_attach(eta_net *net, eta_optim *opt, const char *no_decay, eta_err *err);
+/* The same for the elements [lo, hi) of the flat buffers alone: each
+ * parameter's part there, as a 1-D array (the whole array keeps its shape),
+ * in the same groups as eta_net_attach makes (data-parallel ZeRO-1: each
+ * process's optimizer holds its slice). */
+int eta_net_attach_range(eta_net *net, eta_optim *opt, const char *no_decay, size_t lo, size_t hi, eta_err *err);
 
 /* The GEMM the network runs (the BLAS it loads, nn/blas.c, or eta's C GEMM),
  * float32 and float64, for eta_optim_set_gemm: an optimizer whose rule

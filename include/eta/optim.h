@@ -235,6 +235,14 @@ int eta_optim_step(eta_optim *opt);
 
 /* The number of steps taken (PyTorch's state["step"]). */
 int64_t eta_optim_step_count(const eta_optim *opt);
+/* Copies from src to dst, built with the same rule and dtype and as many
+ * groups, everything but the state arrays: the groups' hyperparameters,
+ * initial lr and scalars, the step count (every dst parameter's taking
+ * src's), the rule's scalars and the mode. With eta_optim_state, array by
+ * array, it hands the state of an optimizer over slices of the parameters
+ * (data-parallel ZeRO-1) to one over the whole, and back. Only for rules
+ * whose parameters all step together. ETA_EINVAL on a mismatch. */
+int eta_optim_handover(eta_optim *dst, const eta_optim *src);
 int eta_optim_group_count(const eta_optim *opt);
 int eta_optim_param_count(const eta_optim *opt);
 const eta_optim_config *eta_optim_get_config(const eta_optim *opt);
@@ -292,6 +300,9 @@ int eta_optim_set_hparams(eta_optim *opt, int group, const eta_optim_hparams *hp
  * Elements are of the optimizer's dtype. ETA_EINVAL if the rule (with its
  * options) keeps no such state. */
 int eta_optim_state(const eta_optim *opt, int param, const char *name, void **data, size_t *n);
+/* The i-th state array name the rule may keep (its options decide which it
+ * does: eta_optim_state says), NULL past the last. */
+const char *eta_optim_state_name(const eta_optim *opt, int i);
 
 /* Scalars the optimizer keeps besides its state arrays: the step size a
  * learning-rate-free rule estimated (D-Adaptation's and Prodigy's "d"),
@@ -333,6 +344,9 @@ int eta_optim_grad_norm(eta_optim *opt, double *norm);
  * coef = min(1, max_norm/(total+1e-6)) (clip_grad_norm_); ETA_ANCHOR_OPTAX:
  * g*max_norm/total only when total >= max_norm (clip_by_global_norm). */
 int eta_optim_clip_grad_norm(eta_optim *opt, double max_norm, eta_anchor mode, double *total);
+/* The same scaling from a norm the caller computed: the global norm of
+ * gradients this optimizer holds only a slice of (data-parallel ZeRO-1). */
+int eta_optim_clip_grad_norm_given(eta_optim *opt, double max_norm, eta_anchor mode, double norm);
 /* Clamps every gradient element to [-clip, clip] (clip_grad_value_). */
 int eta_optim_clip_grad_value(eta_optim *opt, double clip);
 /* Adaptive gradient clipping (Brock et al. 2021; optax.adaptive_grad_clip):

@@ -20,6 +20,7 @@ typedef struct dist_comm {
     size_t n, *lo;
     int *count, *displ;       /* the same, as MPI counts */
     int *lcount, *ldispl;     /* shards per process, for the losses */
+    int *acount, *adispl;     /* bytes per process of an all-gather or gather */
     /* one step */
     int shards, first, last, nb;
     const int64_t *rows;

@@ -230,6 +230,61 @@ static int dist_threads(void)
     return cores > local && local > 0 ? (int)(cores / local) : 1;
 }
 
+static int ex_set_slices(void *ud, const size_t *lo, eta_err *err)
+{
+    (void)err;
+    dist_comm *c = ud;
+    memcpy(c->lo, lo, ((size_t)c->size + 1) * sizeof *lo);
+    c->n = lo[c->size];
+    for (int j = 0; j < c->size; j++) {
+        c->count[j] = (int)(c->lo[j + 1] - c->lo[j]);
+        c->displ[j] = (int)c->lo[j];
+    }
+    return ETA_OK;
+}
+
+static int ex_allgather(void *ud, void *buf, const size_t *lo, size_t unit, eta_err *err)
+{
+    dist_comm *c = ud;
+    for (int j = 0; j < c->size; j++) {
+        c->acount[j] = (int)((lo[j + 1] - lo[j]) * unit);
+        c->adispl[j] = (int)(lo[j] * unit);
+    }
+    MPI_Request rq;
+    MPI_Iallgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, buf, c->acount, c->adispl, MPI_BYTE, MPI_COMM_WORLD, &rq);
+    return dist_wait(c, 1, &rq, NULL, "the all-gather of the slices", err);
+}
+
+static int ex_gather(void *ud, const void *mine, size_t bytes, void **all, size_t *all_bytes, eta_err *err)
+{
+    dist_comm *c = ud;
+    *all = NULL;
+    *all_bytes = 0;
+    int n = (int)bytes;
+    MPI_Request rq;
+    MPI_Igather(&n, 1, MPI_INT, c->acount, 1, MPI_INT, 0, MPI_COMM_WORLD, &rq);
+    int rc = dist_wait(c, 1, &rq, NULL, "gathering the optimizer's slices", err);
+    if (rc)
+        return rc;
+    size_t total = 0;
+    if (c->rank == 0) {
+        for (int j = 0; j < c->size; j++) {
+            c->adispl[j] = (int)total;
+            total += (size_t)c->acount[j];
+        }
+        if (!(*all = malloc(total ? total : 1)))
+            return eta_spec_fail(err, ETA_ENOMEM, NULL, "gathering the optimizer's slices: out of memory");
+    }
+    MPI_Igatherv(mine, n, MPI_BYTE, *all, c->acount, c->adispl, MPI_BYTE, 0, MPI_COMM_WORLD, &rq);
+    if ((rc = dist_wait(c, 1, &rq, NULL, "gathering the optimizer's slices", err))) {
+        free(*all);
+        *all = NULL;
+        return rc;
+    }
+    *all_bytes = total;
+    return ETA_OK;
+}
+
 void dist_slices(dist_comm *c, size_t n)
 {
     for (int j = 0; j <= c->size; j++)
@@ -265,11 +320,14 @@ int eta_dist_comm_new(eta_run_comm **out, const eta_config *cfg, eta_err *err)
     c->displ = calloc((size_t)c->size, sizeof *c->displ);
     c->lcount = calloc((size_t)c->size, sizeof *c->lcount);
     c->ldispl = calloc((size_t)c->size, sizeof *c->ldispl);
-    if (!c->lo || !c->count || !c->displ || !c->lcount || !c->ldispl) {
+    c->acount = calloc((size_t)c->size, sizeof *c->acount);
+    c->adispl = calloc((size_t)c->size, sizeof *c->adispl);
+    if (!c->lo || !c->count || !c->displ || !c->lcount || !c->ldispl || !c->acount || !c->adispl) {
         eta_dist_comm_free(&c->pub);
         return eta_spec_fail(err, ETA_ENOMEM, NULL, "the gradient exchange: out of memory");
     }
-    c->pub = (eta_run_comm){c->rank, c->size, dist_threads(), c, ex_begin, ex_ready, ex_end, ex_bcast};
+    c->pub = (eta_run_comm){c->rank,  c->size,  dist_threads(), c,          ex_begin, ex_ready,
+                            ex_end,   ex_bcast, ex_set_slices,  ex_allgather, ex_gather};
     *out = &c->pub;
     return ETA_OK;
 }
@@ -289,6 +347,8 @@ void eta_dist_comm_free(eta_run_comm *pub)
     free(c->displ);
     free(c->lcount);
     free(c->ldispl);
+    free(c->acount);
+    free(c->adispl);
     free(c);
 }
 #endif /* ETA_HAVE_MPI */

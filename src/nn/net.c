@@ -755,6 +755,11 @@ static bool matches_any(const char *list, const char *name)
 
 int eta_net_attach(eta_net *n, eta_optim *opt, const char *no_decay, eta_err *err)
 {
+    return eta_net_attach_range(n, opt, no_decay, 0, SIZE_MAX, err);
+}
+
+int eta_net_attach_range(eta_net *n, eta_optim *opt, const char *no_decay, size_t lo, size_t hi, eta_err *err)
+{
     eta_err_clear(err);
     if (!n->g.prepared)
         return eta_spec_fail(err, ETA_ESTATE, NULL, "attach: call eta_net_prepare first");
@@ -779,7 +784,13 @@ int eta_net_attach(eta_net *n, eta_optim *opt, const char *no_decay, eta_err *er
             }
             group = nd_group;
         }
-        int rc = eta_optim_add_param(opt, group, n->g.pbuf + p->offset, n->g.gbuf + p->offset, p->ndim, p->shape);
+        size_t a = p->offset > lo ? p->offset : lo, b = p->offset + p->n < hi ? p->offset + p->n : hi;
+        if (a >= b)
+            continue;
+        const bool whole = a == p->offset && b == p->offset + p->n;
+        const int64_t len = (int64_t)(b - a);
+        int rc = eta_optim_add_param(opt, group, n->g.pbuf + a, n->g.gbuf + a, whole ? p->ndim : 1,
+                                     whole ? p->shape : &len);
         if (rc < 0)
             return eta_spec_fail(err, rc, NULL, "attach: %s: %s", p->name, eta_optim_error(opt));
     }

@@ -43,14 +43,19 @@ static void scale_array(eta_dtype t, void *x, size_t n, double a, double div)
 
 int eta_optim_clip_grad_norm(eta_optim *o, double max_norm, eta_anchor mode, double *total)
 {
-    if (!(max_norm >= 0) || isinf(max_norm))
-        return eta_optim_fail_(o, ETA_EINVAL, "clip_grad_norm: max_norm must be finite and >= 0, got %g", max_norm);
-    if (mode != ETA_ANCHOR_TORCH && mode != ETA_ANCHOR_OPTAX)
-        return eta_optim_fail_(o, ETA_EINVAL, "clip_grad_norm: mode must be torch or optax");
     double norm;
     eta_optim_grad_norm(o, &norm);
     if (total)
         *total = norm;
+    return eta_optim_clip_grad_norm_given(o, max_norm, mode, norm);
+}
+
+int eta_optim_clip_grad_norm_given(eta_optim *o, double max_norm, eta_anchor mode, double norm)
+{
+    if (!(max_norm >= 0) || isinf(max_norm))
+        return eta_optim_fail_(o, ETA_EINVAL, "clip_grad_norm: max_norm must be finite and >= 0, got %g", max_norm);
+    if (mode != ETA_ANCHOR_TORCH && mode != ETA_ANCHOR_OPTAX)
+        return eta_optim_fail_(o, ETA_EINVAL, "clip_grad_norm: mode must be torch or optax");
     for (int i = 0; i < o->nparams; i++) {
         optim_param *p = &o->params[i];
         if (mode == ETA_ANCHOR_TORCH) {

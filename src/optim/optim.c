@@ -342,6 +342,22 @@ int64_t eta_optim_step_count(const eta_optim *o)
     return o->step;
 }
 
+int eta_optim_handover(eta_optim *dst, const eta_optim *src)
+{
+    if (dst->cfg.kind != src->cfg.kind || dst->cfg.dtype != src->cfg.dtype || dst->ngroups != src->ngroups ||
+        (dst->mech != NULL) != (src->mech != NULL))
+        return eta_optim_fail_(dst, ETA_EINVAL, "handover: another rule, dtype or group count");
+    for (int g = 0; g < dst->ngroups; g++)
+        dst->groups[g] = src->groups[g];
+    dst->step = src->step;
+    memcpy(dst->scalars, src->scalars, sizeof dst->scalars);
+    dst->eval = src->eval;
+    const int64_t pstep = src->nparams ? src->params[0].step : src->step;
+    for (int i = 0; i < dst->nparams; i++)
+        dst->params[i].step = pstep;
+    return ETA_OK;
+}
+
 int eta_optim_group_count(const eta_optim *o)
 {
     return o->ngroups;
@@ -468,4 +484,11 @@ int eta_optim_state(const eta_optim *o, int param, const char *name, void **data
             return ETA_OK;
         }
     return ETA_EINVAL;
+}
+
+const char *eta_optim_state_name(const eta_optim *o, int i)
+{
+    if (i < 0 || i >= OPTIM_MAX_STATE)
+        return NULL;
+    return o->rule->state_names[i];
 }

@@ -99,6 +99,14 @@ static const eta_config_key KEYS[] = {
     {"train", "min_delta", REAL, "0", 0, INF, 0, 0, NULL, 0, "the least change that counts as an improvement"},
     {"train", "average", SPEC, "", 0, 0, 0, 0, NULL, EMPTY,
      "weight averaging as AveragedModel: SWA(start=0.75), EMA(decay=0.999); empty: none"},
+    {"train", "lr_scaling", ENUM, "none", 0, 0, 0, 0, "none|linear|sqrt", 0,
+     "the rate when the global batch (batch_size x accumulate) is k times reference_batch: times k (linear, "
+     "Goyal et al., for SGD) or sqrt(k) (sqrt, for adaptive rules such as Adam); none: as written"},
+    {"train", "reference_batch", INT, "0", 0, BIG, 0, 0, NULL, 0,
+     "the global batch the config's rates were tuned for; 0: unset (lr_scaling needs it)"},
+    {"train", "lr_scaling_warmup", REAL, "5", 0, 1e6, 0, 0, NULL, 0,
+     "epochs over which lr_scaling's factor rises linearly, step by step, from 1 to its full value (Goyal et "
+     "al.'s gradual warm-up); 0: the full factor from the first step"},
     {"guard", "enabled", BOOL, "true", 0, 0, 0, 0, NULL, 0, "watch every step for divergence"},
     {"guard", "action", ENUM, "rollback", 0, 0, 0, 0, "rollback|skip|stop", 0,
      "on divergence: restore the last snapshot with a lower lr, skip the step, or stop"},

@@ -5,7 +5,8 @@
  * forward and backward each, the gradients averaged over them; then the
  * global gradient norm, the guard's verdict on (loss, norm) before anything
  * touches the weights, clipping, the lr of this step (the schedule's, or the
- * initial lr without one, times the guard's lr scale), the optimizer step.
+ * initial lr without one, times the guard's lr scale and lr_scaling's
+ * factor), the optimizer step.
  * The network is prepared for the batch size and prepared again for a short
  * last batch and for evaluation (parameters are kept across prepares).
  * Evaluation and prediction happen at the optimizer's evaluation point
@@ -120,11 +121,12 @@ static int forward_backward(eta_run *r, double *loss, int64_t *seen, eta_err *er
 
 /* The lr of this step in every group: the schedule's (or the initial lr),
  * mapped onto optimizer.lr's peak when one is given, times the guard's
- * scale. */
+ * scale, times lr_scaling's factor at this step (lr_scaling.c). */
 static int set_lr(eta_run *r, eta_err *err)
 {
     int ng = eta_optim_group_count(r->opt);
     const double scale = eta_guard_lr_scale(r->guard);
+    const double batch_factor = run_lr_scaling_factor(r, r->step);
     if (r->sched) {
         int64_t t = r->sched_per_epoch ? r->epoch : r->step;
         int64_t last = eta_sched_last_step(r->sched);
@@ -146,7 +148,9 @@ static int set_lr(eta_run *r, eta_err *err)
             lr = r->lr_peak * (lr / r->lr_top);
         if (scale != 1.0)
             lr *= scale;
-        if (!r->sched || r->lr_peak > 0 || scale != 1.0)
+        if (batch_factor != 1.0)
+            lr *= batch_factor;
+        if (!r->sched || r->lr_peak > 0 || scale != 1.0 || batch_factor != 1.0)
             eta_optim_set_lr(r->opt, i, lr);
     }
     return ETA_OK;
@@ -165,17 +169,35 @@ int run_epoch_turn(eta_run *r, eta_err *err)
     return ETA_OK;
 }
 
-/* The update of a step whose gradients are in place: clipping, then the
- * optimizer's step. */
-static int update(eta_run *r, eta_err *err)
+/* The global gradient norm (under ZeRO-1 from every process's slice). */
+static int grad_norm(eta_run *r, double *norm, eta_err *err)
 {
-    if (r->clip_norm > 0)
-        eta_optim_clip_grad_norm(r->opt, r->clip_norm, ETA_ANCHOR_TORCH, NULL);
+    if (r->zero)
+        return run_zero_grad_norm(r, norm, err);
+    return eta_optim_grad_norm(r->opt, norm);
+}
+
+/* The update of a step whose gradients are in place: clipping, then the
+ * optimizer's step; under ZeRO-1 each process steps its slice and the
+ * parameters are gathered. gnorm: the step's gradient norm, NAN when not
+ * known yet. */
+static int update(eta_run *r, double gnorm, eta_err *err)
+{
+    int rc;
+    if (r->clip_norm > 0) {
+        if (!r->zero)
+            eta_optim_clip_grad_norm(r->opt, r->clip_norm, ETA_ANCHOR_TORCH, NULL);
+        else if ((isnan(gnorm) && (rc = grad_norm(r, &gnorm, err))) ||
+                 (rc = eta_optim_clip_grad_norm_given(r->opt, r->clip_norm, ETA_ANCHOR_TORCH, gnorm)))
+            return rc;
+    }
     if (r->clip_value > 0)
         eta_optim_clip_grad_value(r->opt, r->clip_value);
-    int rc = eta_optim_step(r->opt);
+    rc = eta_optim_param_count(r->opt) > 0 ? eta_optim_step(r->opt) : ETA_OK; /* a slice may hold none */
     if (rc)
         return run_fail(err, rc, "optimizer step %lld: %s", (long long)r->step + 1, eta_optim_error(r->opt));
+    if (r->zero)
+        return run_zero_gather(r, eta_net_params(r->net, NULL), err);
     return ETA_OK;
 }
 
@@ -200,7 +222,7 @@ int eta_run_probe(eta_run *r, double lr, double *loss, eta_err *err)
     } else if (rc) {
         return rc;
     }
-    if ((rc = update(r, err)))
+    if ((rc = update(r, NAN, err)))
         return rc;
     r->step++;
     r->samples += seen;
@@ -215,7 +237,8 @@ int run_step(eta_run *r, eta_err *err)
     int rc = set_lr(r, err);
     if (rc || (rc = forward_backward(r, &loss, &seen, err)))
         return rc;
-    eta_optim_grad_norm(r->opt, &gnorm);
+    if ((rc = grad_norm(r, &gnorm, err)))
+        return rc;
     /* The guard sees the step before the weights do. */
     eta_guard_action act = run_guard_check(r, loss, gnorm, err);
     if (act == ETA_GUARD_STOP)
@@ -223,9 +246,11 @@ int run_step(eta_run *r, eta_err *err)
     if (act != ETA_GUARD_OK)
         return 1; /* skipped, or rolled back to the snapshot by the guard: no step taken */
     bool stats = r->stats_every > 0 && (r->step + 1) % r->stats_every == 0;
+    if (stats && r->zero && (rc = run_zero_gather(r, eta_net_grads(r->net, NULL), err)))
+        return rc; /* the layer figures read every gradient */
     if (stats)
         run_layer_stats_before(r);
-    if ((rc = update(r, err)))
+    if ((rc = update(r, gnorm, err)))
         return rc;
     r->step++;
     r->samples += seen;
@@ -372,6 +397,60 @@ static int eval_batch(eta_run *r, const void *x, const void *y, int64_t n, void 
     return ETA_OK;
 }
 
+/* Data-parallel evaluation: process j evaluates batches [j*B/N, (j+1)*B/N)
+ * of the B, each batch's sums go into a table all processes gather, and
+ * every process adds the table up in batch order: the sums one process
+ * makes, in 1/N of the time. */
+typedef struct shard_eval {
+    eval_sums *e;
+    int64_t batch, lo, hi;
+    double *rec; /* per batch: loss x rows, rows, hits, labels */
+} shard_eval;
+
+static int shard_eval_batch(eta_run *r, const void *x, const void *y, int64_t n, void *ctx, eta_err *err)
+{
+    shard_eval *s = ctx;
+    const int64_t b = s->batch++;
+    if (b < s->lo || b >= s->hi)
+        return ETA_OK;
+    eval_sums one = {s->e->classes, NULL, 0, 0, 0, 0};
+    int rc = eval_batch(r, x, y, n, &one, err);
+    double *rec = s->rec + 4 * b;
+    rec[0] = one.lsum;
+    rec[1] = (double)one.n_all;
+    rec[2] = (double)one.hits;
+    rec[3] = (double)one.labels;
+    return rc;
+}
+
+static int evaluate_sharded(eta_run *r, eta_split split, eval_sums *e, eta_err *err)
+{
+    const int64_t eb = r->eval_batch, nb = (r->info->size[split] + eb - 1) / eb;
+    const int N = r->comm.size, me = r->comm.rank;
+    size_t *lo = malloc(((size_t)N + 1) * sizeof *lo);
+    double *rec = calloc((size_t)(nb ? nb : 1) * 4, sizeof *rec);
+    if (!lo || !rec) {
+        free(lo);
+        free(rec);
+        return ETA_ENOMEM;
+    }
+    for (int j = 0; j <= N; j++)
+        lo[j] = (size_t)(((int64_t)j * nb) / N);
+    shard_eval s = {e, 0, (int64_t)lo[me], (int64_t)lo[me + 1], rec};
+    int rc = run_each_batch(r, split, eb, false, shard_eval_batch, &s, err);
+    if (!rc)
+        rc = r->comm.allgather(r->comm.ud, rec, lo, 4 * sizeof *rec, err);
+    for (int64_t b = 0; !rc && b < nb; b++) {
+        e->lsum += rec[4 * b];
+        e->n_all += (int64_t)rec[4 * b + 1];
+        e->hits += (int64_t)rec[4 * b + 2];
+        e->labels += (int64_t)rec[4 * b + 3];
+    }
+    free(lo);
+    free(rec);
+    return rc;
+}
+
 int eta_run_evaluate(eta_run *r, eta_split split, double *loss, double *accuracy, int64_t *confusion, eta_err *err)
 {
     *loss = NAN;
@@ -384,7 +463,9 @@ int eta_run_evaluate(eta_run *r, eta_split split, double *loss, double *accuracy
         memset(confusion, 0, (size_t)e.classes * (size_t)e.classes * sizeof *confusion);
     bool switched;
     int rc = run_eval_point(r, &switched, err);
-    if (!rc)
+    if (!rc && r->sharded && r->comm.size > 1 && !confusion)
+        rc = evaluate_sharded(r, split, &e, err);
+    else if (!rc)
         rc = run_each_batch(r, split, r->eval_batch, false, eval_batch, &e, err);
     if (switched)
         eta_optim_train(r->opt);

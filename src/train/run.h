@@ -72,6 +72,14 @@ typedef struct eta_run_comm {
     void (*ready)(void *ud, int shard, size_t from, size_t to);
     int (*end)(void *ud, double *losses, eta_err *err);
     int (*bcast)(void *ud, int root, void *buf, size_t bytes, eta_err *err);
+    /* ZeRO-1 ([dist] zero_optimizer, run_zero.c): the slices of the flat
+     * buffers (process j's: [lo[j], lo[j+1]) floats; NULL: not needed); an
+     * in-place all-gather of buf, process j holding units [lo[j], lo[j+1])
+     * of `unit` bytes; a gather of every process's bytes, in rank order,
+     * into *all (malloc'ed) on rank 0 (NULL elsewhere). */
+    int (*set_slices)(void *ud, const size_t *lo, eta_err *err);
+    int (*allgather)(void *ud, void *buf, const size_t *lo, size_t unit, eta_err *err);
+    int (*gather)(void *ud, const void *mine, size_t bytes, void **all, size_t *all_bytes, eta_err *err);
 } eta_run_comm;
 
 /* The process that computes shard s of S on `size` processes: they own

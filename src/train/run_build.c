@@ -233,6 +233,7 @@ static int build_optim(eta_run *r, eta_err *err)
     for (int i = 0; i < nitems; i++)
         snprintf(patterns + strlen(patterns), sizeof patterns - strlen(patterns), "%s%s", i ? "," : "", items[i]);
     free(items);
+    snprintf(r->no_decay, sizeof r->no_decay, "%s", patterns);
     if ((rc = eta_net_attach(r->net, r->opt, nitems ? patterns : NULL, err)))
         return run_config_fail(r, "optimizer", "no_decay", rc, err, "%s", err->msg);
     const char *ss = eta_config_get(r->cfg, "schedule", "spec");
@@ -423,7 +424,8 @@ int eta_run_new(eta_run **out, eta_config *cfg, const eta_run_options *opts, eta
         if (r->log_every <= 0)
             r->log_every = 50;
     }
-    if ((rc = build_optim(r, err)) || (rc = read_lr(r, err)) || (rc = make_dir(r, err)))
+    if ((rc = build_optim(r, err)) || (rc = read_lr(r, err)) || (rc = run_lr_scaling_new(r, err)) ||
+        (rc = make_dir(r, err)))
         goto fail;
     if (!r->opts.for_eval) {
         size_t np;
@@ -435,7 +437,8 @@ int eta_run_new(eta_run **out, eta_config *cfg, const eta_run_options *opts, eta
             goto fail;
         }
         int64_t shards;
-        if ((rc = get_int(r, "dist", "shards", &shards, err)) || (rc = run_shard_new(r, shards, err)))
+        if ((rc = get_int(r, "dist", "shards", &shards, err)) || (rc = run_shard_new(r, shards, err)) ||
+            (rc = run_zero_new(r, err)))
             goto fail;
         r->layer_stats = calloc((size_t)eta_net_param_count(r->net), sizeof *r->layer_stats);
         if (!r->layer_stats) {
@@ -467,6 +470,7 @@ void eta_run_free(eta_run *r)
     eta_net_free(r->net);
     eta_data_free(r->ds);
     run_shard_free(r);
+    run_zero_free(r);
     free(r->gacc);
     free(r->prev);
     free(r->layer_stats);

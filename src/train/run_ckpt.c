@@ -107,8 +107,14 @@ static int state_save(eta_run *r, void **buf, size_t *len)
     blob_of(&b, save_net, r->net, &rc);
     void *os = NULL;
     size_t ol = 0;
-    if (!rc && !(rc = eta_optim_save(r->opt, &os, &ol)))
+    if (r->zero && r->ckpt_io) { /* the whole optimizer, as one process writes it (run_zero.c) */
+        if (!rc && !(rc = run_zero_optim_save(r, &os, &ol, NULL)))
+            put_blob(&b, os, ol);
+        free(os);
+        os = NULL;
+    } else if (!rc && !(rc = eta_optim_save(r->opt, &os, &ol))) {
         put_blob(&b, os, ol);
+    }
     if (os)
         eta_optim_free_buf(r->opt, os);
     if (r->sched)
@@ -172,8 +178,12 @@ int run_state_restore(eta_run *r, const void *buf, size_t len, eta_err *err)
                         al ? "holds" : "has no", r->avg ? "keeps" : "keeps no");
     if (r->avg && (rc = eta_average_load(r->avg, as, al)))
         return run_fail(err, rc, "the weight average: %s", eta_average_error(r->avg));
-    if ((rc = eta_optim_load(r->opt, os, ol)))
+    if (r->zero && r->ckpt_io) {
+        if ((rc = run_zero_optim_load(r, os, ol, err)))
+            return rc;
+    } else if ((rc = eta_optim_load(r->opt, os, ol))) {
         return run_fail(err, rc, "the optimizer's state: %s", eta_optim_error(r->opt));
+    }
     if (r->sched && (rc = eta_sched_load(r->sched, ss, sl, err)))
         return rc;
     if (r->loader && (rc = eta_loader_set_state(r->loader, &st, err)))
@@ -260,7 +270,9 @@ int eta_run_save(eta_run *r, const char *path, eta_err *err)
     void *state = NULL, *guard = NULL, *metrics = NULL;
     char *conf = NULL;
     size_t state_n = 0, guard_n = 0, metrics_n = 0, conf_n = 0;
+    r->ckpt_io = true;
     int rc = run_state_save(r, &state, &state_n);
+    r->ckpt_io = false;
     if (!rc)
         rc = eta_guard_save_state(r->guard, &guard, &guard_n);
     if (!rc)
@@ -326,7 +338,12 @@ int eta_run_load(eta_run *r, const char *path, eta_err *err)
         rc = run_fail(err, ETA_EINVAL, "%s was written with another config than %s/config.ini", path, r->dir);
         goto done;
     }
-    if ((rc = section(c, path, "state", &p, &n, err)) || (rc = run_state_restore(r, p, n, err)))
+    r->ckpt_io = true;
+    rc = section(c, path, "state", &p, &n, err);
+    if (!rc)
+        rc = run_state_restore(r, p, n, err);
+    r->ckpt_io = false;
+    if (rc)
         goto done;
     if ((rc = section(c, path, "guard", &p, &n, err)) || (rc = eta_guard_load_state(r->guard, p, n, err)))
         goto done;

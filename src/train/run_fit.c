@@ -256,7 +256,7 @@ static int checkpoint(eta_run *r, eta_err *err)
 {
     char path[1100], old[1100];
     if (run_follower(r))
-        return ETA_OK; /* rank 0 writes the checkpoint */
+        return run_zero_follow(r, err); /* rank 0 writes the checkpoint */
     snprintf(path, sizeof path, "%s/checkpoint.eta", r->dir);
     int rc = eta_run_save(r, path, err);
     int64_t keep = 1;
@@ -378,6 +378,9 @@ int eta_run_fit(eta_run *r, eta_err *err)
                  r->info->name, (long long)r->info->size[ETA_SPLIT_TRAIN], (long long)r->steps_per_epoch,
                  (long long)r->total_steps, r->dir);
         eta_metrics_message(r->metrics, 0, "info", text, err);
+        if (r->zero_msg[0])
+            eta_metrics_message(r->metrics, 0, "info", r->zero_msg, err);
+        run_lr_scaling_log(r);
     }
     bool stop = r->finished;
     while (!stop && !run_over(r)) {

@@ -74,6 +74,8 @@ struct eta_run {
     double lr_peak;           /* optimizer.lr: the run's peak rate; 0: as the specs say */
     double lr_top;            /* the specs' own peak rate (eta_run_spec_peak_lr) */
     bool lr_pending;          /* optimizer.lr = auto, not decided yet */
+    double lr_k;              /* [train] lr_scaling's full factor (k or sqrt(k)); 1: no scaling (lr_scaling.c) */
+    int64_t lr_k_warmup;      /* steps over which the factor rises from 1 to lr_k; 0: none */
     /* data-parallel steps (run_shard.c) */
     int shards;               /* [dist] shards: a batch's shards (1: none) */
     bool sharded;             /* steps go through run_shard_batch: shards > 1 or several processes */
@@ -81,6 +83,14 @@ struct eta_run {
     void *local_comm;         /* the local exchange's state (one process) */
     float *bufsave;           /* BatchNorm statistics after shard 0 */
     size_t bufsave_n;
+    /* ZeRO-1 (run_zero.c) */
+    bool zero;                /* [dist] zero_optimizer: opt holds this process's slice */
+    size_t *zlo;              /* the slices: process j's [zlo[j], zlo[j+1]) */
+    size_t *zblk;             /* the gradient norm's blocks of each slice */
+    double *zpart;            /* every block's sum of squares */
+    char no_decay[1024];      /* optimizer.no_decay's patterns, comma-separated */
+    bool ckpt_io;             /* the state goes to or comes from a checkpoint: the whole optimizer */
+    char zero_msg[512];       /* rank 0: what each process keeps (the run's log says it) */
     /* state */
     int64_t step;             /* optimizer steps taken (skipped ones included) */
     int64_t epoch;            /* epochs finished */
@@ -144,6 +154,22 @@ int run_shard_new(eta_run *r, int64_t shards, eta_err *err);
 void run_shard_free(eta_run *r);
 int run_shard_batch(eta_run *r, const void *x, const void *y, int64_t n, int micro, double *loss, eta_err *err);
 
+/* ZeRO-1 (run_zero.c): run_zero_new replaces the optimizer by one over
+ * this process's slice when [dist] zero_optimizer is set; the gradient
+ * norm of the whole from the slices' block sums; the all-gather of a flat
+ * buffer (parameters after the step, gradients for the layer figures); the
+ * whole optimizer's bytes for a checkpoint (collective: every process
+ * calls it, rank 0 gets the bytes) and a slice taken from them. */
+int run_zero_new(eta_run *r, eta_err *err);
+void run_zero_free(eta_run *r);
+size_t run_zero_state_bytes(const eta_optim *o);
+int run_zero_grad_norm(eta_run *r, double *norm, eta_err *err);
+int run_zero_gather(eta_run *r, float *buf, eta_err *err);
+int run_zero_optim_save(eta_run *r, void **buf, size_t *len, eta_err *err);
+int run_zero_optim_load(eta_run *r, const void *buf, size_t len, eta_err *err);
+/* A follower's part in rank 0's checkpoint: its slice of the optimizer. */
+int run_zero_follow(eta_run *r, eta_err *err);
+
 /* The guard's verdict on a step (run_fit.c). After ROLLBACK the guard has
  * restored the state it kept (run_state_restore); STOP fills err with the
  * guard's report. Every decision goes to the metrics. */
@@ -162,6 +188,14 @@ int run_average_new(eta_run *r, eta_err *err);
 void run_average_after_step(eta_run *r);
 void run_average_epoch_end(eta_run *r);
 int run_average_apply(eta_run *r, eta_err *err);
+
+/* [train] lr_scaling (lr_scaling.c): the keys read and checked (the run's
+ * lengths known), the factor of the rate at a step (a pure function of the
+ * step, so a resumed run goes on where it was), and the info message that
+ * says what was done. */
+int run_lr_scaling_new(eta_run *r, eta_err *err);
+double run_lr_scaling_factor(const eta_run *r, int64_t step);
+void run_lr_scaling_log(eta_run *r);
 
 /* The run's state as bytes: what the guard rolls back to and the core of a
  * checkpoint (run_ckpt.c). */

@@ -91,6 +91,22 @@ static int local_bcast(void *ud, int root, void *buf, size_t bytes, eta_err *err
     return ETA_OK;
 }
 
+static int local_allgather(void *ud, void *buf, const size_t *lo, size_t unit, eta_err *err)
+{
+    (void)ud, (void)buf, (void)lo, (void)unit, (void)err;
+    return ETA_OK;
+}
+
+static int local_gather(void *ud, const void *mine, size_t bytes, void **all, size_t *all_bytes, eta_err *err)
+{
+    (void)ud, (void)err;
+    if (!(*all = malloc(bytes ? bytes : 1)))
+        return ETA_ENOMEM;
+    memcpy(*all, mine, bytes);
+    *all_bytes = bytes;
+    return ETA_OK;
+}
+
 /* ---- building ----------------------------------------------------------- */
 
 int run_shard_new(eta_run *r, int64_t shards, eta_err *err)
@@ -100,7 +116,11 @@ int run_shard_new(eta_run *r, int64_t shards, eta_err *err)
     if (r->shards > RUN_MAX_SHARDS)
         return run_config_fail(r, "dist", "shards", ETA_EINVAL, err, "at most %d shards, got %d", RUN_MAX_SHARDS,
                                r->shards);
-    r->sharded = r->shards > 1 || comm;
+    bool zero = false;
+    int rc = eta_config_get_bool(r->cfg, "dist", "zero_optimizer", &zero, err);
+    if (rc)
+        return rc;
+    r->sharded = r->shards > 1 || comm || zero; /* ZeRO-1 in one process: one slice, the same code */
     if (!r->sharded)
         return ETA_OK;
     size_t np;
@@ -124,7 +144,8 @@ int run_shard_new(eta_run *r, int64_t shards, eta_err *err)
         free(c);
         return ETA_ENOMEM;
     }
-    r->comm = (eta_run_comm){0, 1, 0, c, local_begin, local_ready, local_end, local_bcast};
+    r->comm = (eta_run_comm){0, 1, 0, c, local_begin, local_ready, local_end, local_bcast, NULL, local_allgather,
+                             local_gather};
     r->local_comm = c;
     return ETA_OK;
 }
