@@ -9,6 +9,9 @@ behind them; the numbers here and there must agree.
         build/release/bench/dist --csv > dist.csv
     python3 tools/dist_model.py dist.csv        (or: ... | python3 tools/dist_model.py)
 
+Several runs' lines in the input (cat run1.csv run2.csv ...) give every
+figure's median over the runs.
+
 Weak scaling: each node computes the config's batch (the global batch grows
 with the nodes, as Goyal et al. kept 32 images per GPU), in the time the
 one-process step took here (1 process, 2 threads: a node is this 2-core
@@ -29,6 +32,7 @@ exchange in the 2-process run (bench/dist's backward / (step - exchange)).
 """
 import csv
 import math
+import statistics
 import sys
 
 NODES = (8, 64, 256)
@@ -54,34 +58,40 @@ def efficiency(step, backward, nbytes, p, alpha, rate, tree, overlap):
 
 
 def read(lines):
-    models, link, allreduces = [], None, {}
+    """The input's figures; several runs (their lines one after the other)
+    give each figure's median over the runs."""
+    steps, links, allreduces = {}, [], {}
     for row in csv.reader(lines):
         if row and row[0] == "model":
-            link = (float(row[1]), float(row[2]))
+            links.append((float(row[1]), float(row[2])))
         elif row and row[0] == "step":
-            name, params, batch, ranks, threads = row[1], int(row[2]), int(row[3]), int(row[4]), int(row[5])
-            one1, one, step, compute, backward, exchange, wait = map(float, row[6:13])
-            if ranks < 2:
+            if int(row[4]) < 2:
                 sys.exit("dist_model: the step lines come from a run without mpirun (no backward measured): "
                          "run bench/dist under mpirun -np 2")
-            models.append(dict(name=name, bytes=4 * params, params=params, batch=batch, step=one, one1=one1,
-                               backward=one * backward / (step - exchange), par=step, compute=compute,
-                               exchange=exchange, ranks=ranks, threads=threads))
+            steps.setdefault(row[1], []).append(row)
         elif row and row[0] == "allreduce":
-            allreduces[row[1]] = float(row[4])
-    if not models:
+            allreduces.setdefault(row[1], []).append(float(row[4]))
+    if not steps:
         sys.exit("dist_model: no step lines in the input (bench/dist --csv under mpirun -np 2)")
-    for m in models:
-        m["allreduce"] = allreduces.get(m["name"], float("nan"))
+    models = []
+    for name, rows in steps.items():
+        params, batch, ranks, threads = (int(v) for v in rows[0][2:6])
+        one1, one, step, compute, backward, exchange, wait = (
+            statistics.median(float(r[i]) for r in rows) for i in range(6, 13))
+        models.append(dict(name=name, bytes=4 * params, params=params, batch=batch, step=one, one1=one1,
+                           backward=one * backward / (step - exchange), par=step, compute=compute,
+                           exchange=exchange, ranks=ranks, threads=threads, runs=len(rows),
+                           allreduce=statistics.median(allreduces.get(name, [float("nan")]))))
+    link = tuple(statistics.median(v) for v in zip(*links)) if links else None
     return models, link
 
 
 def measured(models):
     m0 = models[0]
     p, t = m0["ranks"], m0["threads"]
-    print("Measured here (ms, medians): a step of 1 process of 1 and of %d threads, of %d processes of 1 thread "
-          "(compute: one shard's forward and backward; exchange: inside the exchange's calls), and "
-          "MPI_Allreduce of the gradient\n" % (t, p))
+    print("Measured here (ms): a step of 1 process of 1 and of %d threads, of %d processes of 1 thread (compute: "
+          "one shard's forward and backward; exchange: inside the exchange's calls), and MPI_Allreduce of the "
+          "gradient; medians of each run's steps, then the median of %d run(s)\n" % (t, p, m0["runs"]))
     print("| model | params | batch | 1p x 1t | 1p x %dt | %dp x 1t | compute | exchange | allreduce "
           "| %dp x 1t / 1p x %dt | exchange / step |" % (t, p, p, t))
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
