@@ -376,4 +376,6 @@ void eta_dist_comm_free(eta_run_comm *pub)
     free(c->adispl);
     free(c);
 }
+#else
+typedef int dist_exchange_needs_mpi; /* without MPI, group.c answers for the exchange */
 #endif /* ETA_HAVE_MPI */
