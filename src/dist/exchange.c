@@ -158,8 +158,7 @@ static int ex_begin(void *ud, int shards, const int64_t *rows, float *g, size_t 
         dist_slices(c, n);
     }
     c->nb = (int)((n + c->bucket - 1) / c->bucket);
-    c->first = (int)(((int64_t)c->rank * shards) / c->size);
-    c->last = (int)(((int64_t)(c->rank + 1) * shards) / c->size);
+    eta_shard_range(c->rank, shards, c->size, &c->first, &c->last);
     const size_t mine = c->lo[c->rank + 1] - c->lo[c->rank];
     int rc;
     if ((rc = grow((void **)&c->recv, &c->recv_bytes, (size_t)shards * (mine ? mine : 1) * sizeof(float), err)) ||
@@ -232,12 +231,12 @@ static int ex_end(void *ud, double *losses, eta_err *err)
     if (rc)
         return rc;
     const size_t lo = c->lo[c->rank], mine = c->lo[c->rank + 1] - lo;
-    const float *parts[1024];
+    const float *parts[ETA_MAX_SHARDS];
     for (int s = 0; s < c->shards; s++)
         parts[s] = c->recv + (size_t)s * mine;
     eta_shard_sum(c->g + lo, parts, c->rows, c->shards, mine);
     /* every shard's loss, and (unless the optimizer state is sliced) the whole sum */
-    for (int j = 0; j <= c->size; j++)
+    for (int j = 0; j <= c->size; j++) /* the shards' losses: process j's are [slo[j], slo[j+1]) */
         c->slo[j] = (size_t)(((int64_t)j * c->shards) / c->size);
     c->nreq = 0;
     if ((rc = post_allgather(c, losses, c->slo, sizeof *losses, err)) ||

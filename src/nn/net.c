@@ -575,8 +575,8 @@ static void run_backward(eta_net *n, const float *dout)
     if (want)
         memset(ig, 0, g->input.n * sizeof(float));
     nn_ctx ctx = {g->train, 0, 0};
-    if (n->hook && !n->final_from && plan_final(n) != ETA_OK)
-        n->hook = NULL; /* out of memory: the caller is told once, at the end */
+    if (n->hook && !n->final_from)
+        plan_final(n); /* out of memory: no piece is told early, the whole at the end */
     size_t told = g->ptotal;
     for (int k = g->nops - 1; k >= 0; k--) {
         for (int i = n->zero_head[k]; i >= 0; i = n->zero_next[i]) /* gradients that step k starts */
@@ -588,7 +588,7 @@ static void run_backward(eta_net *n, const float *dout)
         else if (dout && k == out) /* set, whatever a loss would have left there */
             memcpy(g->ops[k].out.g, dout, g->ops[k].out.n * sizeof(float));
         g->ops[k].kind->backward(&g->ops[k], &ctx);
-        if (n->hook && n->final_from[k] < told) {
+        if (n->hook && n->final_from && n->final_from[k] < told) {
             told = n->final_from[k];
             n->hook(n->hook_ud, told);
         }

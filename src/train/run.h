@@ -82,8 +82,13 @@ typedef struct eta_run_comm {
     int (*gather)(void *ud, const void *mine, size_t bytes, void **all, size_t *all_bytes, eta_err *err);
 } eta_run_comm;
 
-/* The process that computes shard s of S on `size` processes: they own
- * consecutive shards, rank r those in [r*S/size, (r+1)*S/size). */
+/* At most this many shards in a batch ([dist] shards). */
+enum { ETA_MAX_SHARDS = 1024 };
+
+/* Processes own consecutive shards: rank r those in [*first, *last) =
+ * [r*S/size, (r+1)*S/size); eta_shard_owner is the rank that computes
+ * shard s. */
+void eta_shard_range(int rank, int shards, int size, int *first, int *last);
 int eta_shard_owner(int s, int shards, int size);
 /* out[i] = sum over shards s with rows[s] > 0, in order, of
  * (float)(rows[s] / total) * parts[s][i], i < n: the one sum every process

@@ -14,7 +14,7 @@
 #include "train/progress.h"
 #include "train/run.h"
 
-enum { RUN_MAX_KEPT = 64, RUN_MAX_SHARDS = 1024 };
+enum { RUN_MAX_KEPT = 64 };
 
 struct eta_run {
     eta_config *cfg;

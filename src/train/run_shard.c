@@ -10,6 +10,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+void eta_shard_range(int rank, int shards, int size, int *first, int *last)
+{
+    *first = (int)(((int64_t)rank * shards) / size);
+    *last = (int)(((int64_t)(rank + 1) * shards) / size);
+}
+
 int eta_shard_owner(int s, int shards, int size)
 {
     int r = (int)(((int64_t)s * size) / shards);
@@ -78,7 +84,7 @@ static int local_end(void *ud, double *losses, eta_err *err)
     (void)losses;
     (void)err;
     local_comm *c = ud;
-    const float *parts[RUN_MAX_SHARDS];
+    const float *parts[ETA_MAX_SHARDS];
     for (int s = 0; s < c->shards; s++)
         parts[s] = c->stage + (size_t)s * c->n;
     eta_shard_sum(c->g, parts, c->rows, c->shards, c->n);
@@ -113,8 +119,8 @@ int run_shard_new(eta_run *r, int64_t shards, eta_err *err)
 {
     const eta_run_comm *comm = r->opts.comm;
     r->shards = shards > 0 ? (int)shards : comm ? comm->size : 1;
-    if (r->shards > RUN_MAX_SHARDS)
-        return run_config_fail(r, "dist", "shards", ETA_EINVAL, err, "at most %d shards, got %d", RUN_MAX_SHARDS,
+    if (r->shards > ETA_MAX_SHARDS)
+        return run_config_fail(r, "dist", "shards", ETA_EINVAL, err, "at most %d shards, got %d", ETA_MAX_SHARDS,
                                r->shards);
     bool zero = false;
     int rc = eta_config_get_bool(r->cfg, "dist", "zero_optimizer", &zero, err);
@@ -123,10 +129,8 @@ int run_shard_new(eta_run *r, int64_t shards, eta_err *err)
     r->sharded = r->shards > 1 || comm || zero; /* ZeRO-1 in one process: one slice, the same code */
     if (!r->sharded)
         return ETA_OK;
-    size_t np;
-    float *p = eta_net_params(r->net, &np);
-    (void)p;
-    size_t nbuf = 0;
+    size_t np, nbuf = 0;
+    eta_net_params(r->net, &np);
     for (int i = 0; i < eta_net_param_count(r->net); i++)
         if (eta_net_param_is_buffer(r->net, i)) {
             size_t off, n = run_param_size(r, i, NULL, &off);
@@ -210,8 +214,8 @@ static void example_bytes(const eta_data_info *info, size_t *xb, size_t *yb)
 int run_shard_batch(eta_run *r, const void *x, const void *y, int64_t n, int micro, double *loss, eta_err *err)
 {
     const int S = r->shards;
-    int64_t rows[RUN_MAX_SHARDS];
-    double losses[RUN_MAX_SHARDS];
+    int64_t rows[ETA_MAX_SHARDS];
+    double losses[ETA_MAX_SHARDS];
     for (int s = 0; s < S; s++) {
         rows[s] = (int64_t)(((s + 1) * n) / S) - (int64_t)((s * n) / S);
         losses[s] = 0;
@@ -224,7 +228,8 @@ int run_shard_batch(eta_run *r, const void *x, const void *y, int64_t n, int mic
     if (rc)
         return rc;
     const int64_t passes = eta_net_forward_count(r->net);
-    const int first = (int)(((int64_t)c->rank * S) / c->size), last = (int)(((int64_t)(c->rank + 1) * S) / c->size);
+    int first, last;
+    eta_shard_range(c->rank, S, c->size, &first, &last);
     hook_state h = {r, 0, ng};
     for (int s = first; s < last; s++) {
         if (rows[s] == 0)
