@@ -236,9 +236,16 @@ int dist_step_mpi(const dist_step_plan *plan, dist_step_times *out)
     }
     if (!bad) {
         tc.in = inner;
-        tc.pub = (eta_run_comm){inner->rank,     inner->size,      1,           &tc,         timed_begin,
-                                timed_ready,     timed_end,        timed_bcast, timed_set_slices, timed_allgather,
-                                timed_gather};
+        tc.pub = *inner; /* rank and size; the calls go through the timing wrappers */
+        tc.pub.threads = 1;
+        tc.pub.ud = &tc;
+        tc.pub.begin = timed_begin;
+        tc.pub.ready = timed_ready;
+        tc.pub.end = timed_end;
+        tc.pub.bcast = timed_bcast;
+        tc.pub.set_slices = timed_set_slices;
+        tc.pub.allgather = timed_allgather;
+        tc.pub.gather = timed_gather;
         bad = new_run(plan, cfg, &tc.pub, &r, out);
     }
     const double lr = bad ? 0 : eta_run_spec_peak_lr(r) / 10;
@@ -252,7 +259,8 @@ int dist_step_mpi(const dist_step_plan *plan, dist_step_times *out)
         const int i = k - plan->warmup;
         t[COL_STEP * n + i] = t1 - t0;
         t[COL_COMPUTE * n + i] = tc.end_called - tc.begun - tc.in_ready;
-        t[COL_BACKWARD * n + i] = tc.first_ready > 0 ? tc.end_called - tc.first_ready - tc.in_ready : NAN;
+        /* a process without a shard has no backward: 0, so the maximum takes the other's */
+        t[COL_BACKWARD * n + i] = tc.first_ready > 0 ? tc.end_called - tc.first_ready - tc.in_ready : 0;
         t[COL_EXCHANGE * n + i] = tc.in_calls;
         t[COL_WAIT * n + i] = tc.in_end;
     }

@@ -134,7 +134,7 @@ else
         pkill -9 -f "k2 --quiet"
     elif [ "$(cat "$tmp/k2.rc")" = 0 ]; then
         echo "FAIL: the job ended with 0 after rank 1 was killed"; fail=1
-    elif ! grep -q "rank 1" "$tmp/k2.out"; then
+    elif ! grep -q "process rank 1" "$tmp/k2.out"; then
         echo "FAIL: no message names rank 1:"; cat "$tmp/k2.out"; fail=1
     else
         echo "ok: killed rank 1: the job ended in $((t / 10)).$((t % 10)) s, exit $(cat "$tmp/k2.rc"), naming rank 1"

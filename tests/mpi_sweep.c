@@ -3,8 +3,8 @@
  * two studies must hold the same trials bit for bit (params, state, final
  * value, steps, every intermediate value, every rung); --workers under
  * mpirun is a usage error said once; a worker killed with SIGKILL ends the
- * job with a message naming its rank, and the same command then finishes
- * the study. labels: cli full mpi
+ * job with mpirun's message naming its rank ("process rank 1 ... exited on
+ * signal 9"), and the same command then finishes the study. labels: cli full mpi
  *
  * CMake builds and registers it only when eta links MPI and mpirun exists
  * (ETA_MPIEXEC). Data: scikit-learn's iris and digits from data/.
@@ -340,7 +340,7 @@ static void test_killed_worker(void **state)
     }
     assert_false(WIFEXITED(st) && WEXITSTATUS(st) == 0);
     char *err = read_file(errp, NULL);
-    expect_has("stderr", err, "rank 1");
+    expect_has("stderr", err, "process rank 1"); /* mpirun's own report of the lost process */
     free(err);
     /* run again: the interrupted trials run again and the study ends complete */
     char *err2;

@@ -76,8 +76,13 @@ def read(lines):
     models = []
     for name, rows in steps.items():
         params, batch, ranks, threads = (int(v) for v in rows[0][2:6])
+        if any(tuple(int(v) for v in r[2:6]) != (params, batch, ranks, threads) for r in rows):
+            sys.exit("dist_model: the runs of %s differ in parameters, batch, ranks or threads" % name)
         one1, one, step, compute, backward, exchange, wait = (
             statistics.median(float(r[i]) for r in rows) for i in range(6, 13))
+        if not step > exchange:
+            sys.exit("dist_model: %s: the 2-process step (%g s) is not longer than its exchange (%g s)"
+                     % (name, step, exchange))
         models.append(dict(name=name, bytes=4 * params, params=params, batch=batch, step=one, one1=one1,
                            backward=one * backward / (step - exchange), par=step, compute=compute,
                            exchange=exchange, ranks=ranks, threads=threads, runs=len(rows),
@@ -134,7 +139,7 @@ def main():
                                                                 g["alpha"], g["rate"], tree, ov)
                                                for ov in (False, True)))
               for tree, title in ((False, "ring"), (True, "halving-doubling"))) + "; measured ~90%")
-    if link:
+    if link and link[1] > 0:
         print("\nThis machine (shared memory): alpha %.2f us, %.2f GB/s; 2 processes: the exchange took " % (
             link[0] * 1e6, 1e-9 / link[1]) + ", ".join(
                 "%s %.3f ms (model %.3f)" % (m["name"], m["exchange"] * 1e3,

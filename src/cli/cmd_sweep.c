@@ -96,9 +96,6 @@ static int mkdirs(const char *dir)
 
 typedef cli_sweep_args args;
 
-/* Under mpirun: the processes of the job on this machine (a collective call, made by every rank first). */
-static int local_size = 1;
-
 /* A new study's settings from the command line, written to DIR/study.db
  * (or compared with those already there). Returns the exit code, or
  * CLI_CONTINUE. */
@@ -164,7 +161,7 @@ static int create_study(const char *cmd, const args *a, char *dir, size_t dir_si
         w = (long)x;
     }
     w = w < 1 ? 1 : w;
-    long per_node = eta_dist_active() ? local_size : w; /* under mpirun: the processes here */
+    long per_node = eta_dist_active() ? eta_dist_local_size() : w; /* under mpirun: the processes here */
     int threads = (int)(cores() / per_node > 1 ? cores() / per_node : 1);
     if (rc == CLI_CONTINUE && a->threads) {
         long long x;
@@ -185,9 +182,8 @@ static int create_study(const char *cmd, const args *a, char *dir, size_t dir_si
     char name[128];
     snprintf(name, sizeof name, "%.*s", strrchr(base, '.') ? (int)(strrchr(base, '.') - base) : (int)strlen(base),
              base);
-    const char *names[] = {"name", "config_path", "config", "sets", "space", "sampler", "pruner",
-                           "metric", "direction", "trials", "seed", "threads"};
-    const char *values[] = {name, a->config, text ? text : "", sets, spaces, sweep_sampler_name(sampler), pruner,
+    const char *const *names = SWEEP_SETTING_NAMES;
+    const char *values[SWEEP_NSETTINGS] = {name, a->config, text ? text : "", sets, spaces, sweep_sampler_name(sampler), pruner,
                             metric, strstr(metric, "acc") ? "maximize" : "minimize", ns, ss, ts};
     if (rc == CLI_CONTINUE) { /* trial 0's config: a key that no trial could set fails here, before any file */
         sweep_plan plan = {.config_path = (char *)a->config, .config_text = text, .nsets = a->nsets,
@@ -210,10 +206,10 @@ static int create_study(const char *cmd, const args *a, char *dir, size_t dir_si
         rc = cli_usage_error(cmd, "--dir: cannot create %s: %s", dir, strerror(errno));
     if (rc == CLI_CONTINUE && sweep_study_open(&st, path, &err))
         rc = cli_run_report(cmd, NULL, &err, ETA_EIO);
-    int had = rc == CLI_CONTINUE ? sweep_study_init(st, names, values, 12, &err) : 0;
+    int had = rc == CLI_CONTINUE ? sweep_study_init(st, names, values, SWEEP_NSETTINGS, &err) : 0;
     if (had < 0)
         rc = cli_run_report(cmd, NULL, &err, ETA_EIO);
-    for (int i = 0; rc == CLI_CONTINUE && had == 1 && i < 12; i++) {
+    for (int i = 0; rc == CLI_CONTINUE && had == 1 && i < SWEEP_NSETTINGS; i++) {
         if (!strcmp(names[i], "threads")) /* a restart may bring another number of workers */
             continue;
         char *old = sweep_study_setting(st, names[i]);
@@ -377,7 +373,6 @@ int cmd_sweep(int argc, char **argv)
         return rc != CLI_CONTINUE ? rc : run_study(CMD, dir, workers, stdout);
     }
     /* under mpirun rank 0 reads the command line and creates the study; the others follow its verdict */
-    local_size = eta_dist_local_size();
     int rc = eta_dist_rank() == 0 ? prepare(argc, argv, dir, sizeof dir, &workers) : CLI_CONTINUE;
     rc = eta_dist_share_int(rc);
     return rc != CLI_CONTINUE ? rc : run_study_dist(dir);

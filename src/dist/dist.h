@@ -26,6 +26,11 @@ void eta_dist_finalize(void);
 bool eta_dist_active(void);
 int eta_dist_rank(void);
 int eta_dist_size(void);
+/* How many processes of the job run on this machine (1 without MPI). */
+int eta_dist_local_size(void);
+/* Rank 0's x on every process (x itself in a group of one); every rank
+ * calls it. */
+int eta_dist_share_int(int x);
 /* The gradient exchange of data-parallel training under mpirun ([dist]
  * keys of cfg: bucket_cap_mb, timeout, zero_optimizer), for
  * eta_run_options.comm. ETA_EINVAL in a build without MPI. */

@@ -267,8 +267,7 @@ static int ex_bcast(void *ud, int root, void *buf, size_t bytes, eta_err *err)
 /* The cores shared out among the processes on this machine. */
 static int dist_threads(void)
 {
-    const char *v = getenv("OMPI_COMM_WORLD_LOCAL_SIZE");
-    long cores = sysconf(_SC_NPROCESSORS_ONLN), local = v && *v ? atol(v) : 1;
+    long cores = sysconf(_SC_NPROCESSORS_ONLN), local = eta_dist_local_size();
     return cores > local && local > 0 ? (int)(cores / local) : 1;
 }
 

@@ -10,7 +10,7 @@
 #include <mpi.h>
 #endif
 
-static int g_rank = 0, g_size = 1;
+static int g_rank = 0, g_size = 1, g_local = 1;
 static bool g_started = false;
 
 /* The process count mpirun announced in the environment, 0 when none. */
@@ -35,10 +35,19 @@ int eta_dist_init(int *argc, char ***argv, eta_err *err)
     if (MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS)
         return eta_spec_fail(err, ETA_EIO, NULL, "MPI could not start (MPI_Init_thread failed)");
     g_started = true;
+    if (provided < MPI_THREAD_FUNNELED) /* a sweep's rank 0 runs its trial on a thread that never calls MPI */
+        return eta_spec_fail(err, ETA_EIO, NULL, "MPI gives no MPI_THREAD_FUNNELED support (level %d)", provided);
     /* errors come back as codes, so a lost process is reported, not a crash */
     MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
     MPI_Comm_rank(MPI_COMM_WORLD, &g_rank);
     MPI_Comm_size(MPI_COMM_WORLD, &g_size);
+    MPI_Comm node; /* the processes that share this machine's memory */
+    if (MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node) == MPI_SUCCESS) {
+        MPI_Comm_size(node, &g_local);
+        MPI_Comm_free(&node);
+    } else {
+        g_local = g_size;
+    }
     return ETA_OK;
 #else
     (void)argc;
@@ -62,6 +71,18 @@ void eta_dist_finalize(void)
 }
 
 bool eta_dist_active(void) { return g_size > 1; }
+int eta_dist_local_size(void) { return g_local; }
+
+int eta_dist_share_int(int x)
+{
+#ifdef ETA_HAVE_MPI
+    if (g_started && g_size > 1 && MPI_Bcast(&x, 1, MPI_INT, 0, MPI_COMM_WORLD) != MPI_SUCCESS) {
+        fprintf(stderr, "eta: rank %d: a broadcast from rank 0 failed\n", g_rank); /* the ranks would act apart */
+        eta_dist_abort(1);
+    }
+#endif
+    return x;
+}
 int eta_dist_rank(void) { return g_rank; }
 int eta_dist_size(void) { return g_size; }
 

@@ -14,7 +14,6 @@
 #include "dist/sweep.h"
 
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,16 +28,6 @@
 
 #ifndef ETA_HAVE_MPI
 
-int eta_dist_share_int(int x)
-{
-    return x;
-}
-
-int eta_dist_local_size(void)
-{
-    return 1;
-}
-
 int eta_dist_sweep(const char *dir, const char *data_dir, FILE *log, bool *abandoned, eta_err *err)
 {
     *abandoned = false;
@@ -46,22 +35,6 @@ int eta_dist_sweep(const char *dir, const char *data_dir, FILE *log, bool *aband
 }
 
 #else
-
-#if defined(__GNUC__)
-__attribute__((format(printf, 3, 4)))
-#endif
-static int fail(eta_err *err, int code, const char *fmt, ...)
-{
-    eta_err_clear(err);
-    if (err) {
-        va_list ap;
-        va_start(ap, fmt);
-        err->code = code;
-        vsnprintf(err->msg, sizeof err->msg, fmt, ap);
-        va_end(ap);
-    }
-    return code;
-}
 
 enum { REQ_CLAIM = 1, REQ_REPORT, REQ_FINISH, REQ_LOG, REQ_BYE };
 enum { TAG_REQ = 7101, TAG_REP = 7102 };
@@ -115,28 +88,7 @@ static int mpi_fail(eta_err *err, const char *what, int code)
     char text[MPI_MAX_ERROR_STRING];
     int len = 0;
     MPI_Error_string(code, text, &len);
-    return fail(err, ETA_EIO, "sweep: rank %d: MPI failed in %s: %.200s", eta_dist_rank(), what, text);
-}
-
-int eta_dist_share_int(int x)
-{
-    if (!eta_dist_active())
-        return x;
-    MPI_Bcast(&x, 1, MPI_INT, 0, MPI_COMM_WORLD);
-    return x;
-}
-
-int eta_dist_local_size(void)
-{
-    if (!eta_dist_active())
-        return 1;
-    MPI_Comm node;
-    int n = 1;
-    if (MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node) != MPI_SUCCESS)
-        return eta_dist_size();
-    MPI_Comm_size(node, &n);
-    MPI_Comm_free(&node);
-    return n;
+    return eta_spec_fail(err, ETA_EIO, NULL, "sweep: rank %d: MPI failed in %s: %.200s", eta_dist_rank(), what, text);
 }
 
 /* A text from rank 0 to all (*s malloc'd on the others). */
@@ -146,8 +98,10 @@ static int bcast_text(char **s)
     int rc = MPI_Bcast(&len, 1, MPI_INT, 0, MPI_COMM_WORLD);
     if (rc != MPI_SUCCESS)
         return rc;
-    if (eta_dist_rank() != 0 && !(*s = calloc((size_t)len, 1)))
-        return MPI_ERR_NO_MEM;
+    if (eta_dist_rank() != 0 && !(*s = calloc((size_t)len, 1))) { /* rank 0's next broadcast would pair wrongly */
+        fprintf(stderr, "eta sweep: rank %d: out of memory receiving the study's settings\n", eta_dist_rank());
+        eta_dist_abort(1);
+    }
     return MPI_Bcast(*s, len, MPI_CHAR, 0, MPI_COMM_WORLD);
 }
 
@@ -236,7 +190,7 @@ static int worker(const char *data_dir, eta_err *err)
     if ((rc = MPI_Bcast(&ok, 1, MPI_INT, 0, MPI_COMM_WORLD)) != MPI_SUCCESS)
         return mpi_fail(err, "the sweep's start", rc);
     if (!ok) /* rank 0 could not open the study and says why */
-        return fail(err, ETA_EIO, "sweep: rank %d: rank 0 could not open the study", eta_dist_rank());
+        return eta_spec_fail(err, ETA_EIO, NULL, "sweep: rank %d: rank 0 could not open the study", eta_dist_rank());
     char *dir = NULL, *v[SWEEP_NSETTINGS] = {0};
     rc = bcast_text(&dir);
     for (int i = 0; i < SWEEP_NSETTINGS && rc == MPI_SUCCESS; i++)
@@ -273,11 +227,18 @@ typedef struct hub {
     eta_err err;
 } hub;
 
+/* Rank 0's own trial once the coordinator has failed: nothing more is
+ * claimed, decided or recorded (a trial cut off here is not a failed one). */
+static int stopped(eta_err *err)
+{
+    return eta_spec_fail(err, ETA_EIO, NULL, "sweep: rank 0: the study failed");
+}
+
 static int l_claim(void *ctx, int64_t *number, bool *rerun, char texts[][SWEEP_VALUE_LEN], eta_err *err)
 {
     hub *h = ctx;
     pthread_mutex_lock(&h->mu);
-    int rc = sweep_coord_claim(h->c, number, rerun, texts, err);
+    int rc = h->fatal ? stopped(err) : sweep_coord_claim(h->c, number, rerun, texts, err);
     pthread_mutex_unlock(&h->mu);
     return rc;
 }
@@ -286,11 +247,11 @@ static int l_report(void *ctx, int64_t number, int64_t step, double value, sweep
 {
     hub *h = ctx;
     pthread_mutex_lock(&h->mu);
-    int rc = sweep_coord_report(h->c, 0, number, step, value, out, err);
+    int rc = h->fatal ? stopped(err) : sweep_coord_report(h->c, 0, number, step, value, out, err);
     if (rc == 1) { /* the main loop hands the decision over when its turn comes */
         while (!h->ready && !h->fatal)
             pthread_cond_wait(&h->cv, &h->mu);
-        rc = h->ready ? 0 : fail(err, ETA_EIO, "sweep: rank 0: the study failed");
+        rc = h->ready ? 0 : stopped(err);
         *out = h->decision;
         h->ready = false;
     }
@@ -303,7 +264,7 @@ static int l_finish(void *ctx, int64_t number, sweep_state state, double *value,
 {
     hub *h = ctx;
     pthread_mutex_lock(&h->mu);
-    int rc = sweep_coord_finish(h->c, number, state, value, lookup, steps, seconds, note, err);
+    int rc = h->fatal ? stopped(err) : sweep_coord_finish(h->c, number, state, value, lookup, steps, seconds, note, err);
     pthread_mutex_unlock(&h->mu);
     return rc;
 }
@@ -335,12 +296,14 @@ static int reply(int to, rep *r)
     return MPI_Send(r, (int)sizeof *r, MPI_BYTE, to, TAG_REP, MPI_COMM_WORLD);
 }
 
-/* The worst of two outcomes: a config that does not build, then any error. */
-static int worse(int a, int b)
+/* The worst of the outcomes so far (a config that does not build, then any
+ * error) with its own message: rank `who` ended with rc and msg. */
+static void note_outcome(int *worst, eta_err *first, int who, int rc, const char *msg)
 {
-    if (a == ETA_EINVAL || b == ETA_EINVAL)
-        return ETA_EINVAL;
-    return a ? a : b;
+    int w = rc == ETA_EINVAL || *worst == ETA_EINVAL ? ETA_EINVAL : *worst ? *worst : rc;
+    if (w != *worst)
+        snprintf(first->msg, sizeof first->msg, "rank %d: %.240s", who, msg);
+    *worst = w;
 }
 
 /* One worker's call (h->mu held). Returns an MPI or coordinator failure. */
@@ -384,9 +347,7 @@ static int serve(hub *h, int from, const req *q, int *alive, int *worst, eta_err
             char line[2700];
             snprintf(line, sizeof line, "rank %d: %s", from, q->text);
             sweep_coord_log(h->c, line);
-            if (!*worst)
-                snprintf(first->msg, sizeof first->msg, "rank %d: %.240s", from, q->text);
-            *worst = worse(*worst, q->rc);
+            note_outcome(worst, first, from, q->rc, q->text);
         }
         return MPI_SUCCESS;
     default:
@@ -498,11 +459,8 @@ static int coordinator(const char *dir, const char *data_dir, FILE *log, bool *a
         return mpi_fail(err, "the coordinator's loop", mrc);
     if (fatal < 0)
         return fatal;
-    if (h.rc) {
-        if (!worst)
-            snprintf(first.msg, sizeof first.msg, "rank 0: %.240s", h.err.msg);
-        worst = worse(worst, h.rc);
-    }
+    if (h.rc)
+        note_outcome(&worst, &first, 0, h.rc, h.err.msg);
     if (worst) {
         *err = first;
         err->code = worst;

@@ -12,13 +12,6 @@
 
 #include "eta/core.h"
 
-/* Rank 0's x on every process (x itself in a group of one). Every rank
- * calls it. */
-int eta_dist_share_int(int x);
-
-/* How many processes of the job run on this machine (1 without MPI). */
-int eta_dist_local_size(void);
-
 /* Runs the sweep whose study is DIR/study.db (dir: rank 0's; the others
  * receive it and the study's settings from rank 0 and never open the file)
  * until no trial is left. Every rank calls it. Trial events, one line

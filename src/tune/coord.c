@@ -48,14 +48,14 @@ int sweep_coord_open(sweep_coord **out, const char *dir, int nworkers, FILE *log
         if (c)
             free(c->wait);
         free(c);
-        return ETA_ENOMEM;
+        return eta_spec_fail(err, ETA_ENOMEM, NULL, "sweep: out of memory");
     }
     c->log = log;
     c->nworkers = nworkers;
     int rc = sweep_open(dir, &c->st, &c->plan, err);
     for (int i = 0; !rc && i < SWEEP_NSETTINGS; i++)
         if (!(c->settings[i] = sweep_study_setting(c->st, SWEEP_SETTING_NAMES[i])))
-            rc = ETA_ENOMEM;
+            rc = eta_spec_fail(err, ETA_ENOMEM, NULL, "sweep: out of memory reading the study's settings");
     if (rc) {
         sweep_coord_close(c);
         return rc;
@@ -112,15 +112,9 @@ int sweep_coord_claim(sweep_coord *c, int64_t *number, bool *rerun, char texts[]
 int sweep_coord_report(sweep_coord *c, int w, int64_t number, int64_t step, double value, sweep_decision *out,
                        eta_err *err)
 {
-    if (w < 0 || w >= c->nworkers || c->wait[w].on) {
-        eta_err_clear(err);
-        if (err) {
-            err->code = ETA_EINVAL;
-            snprintf(err->msg, sizeof err->msg, "sweep: a report from worker %d, which %s", w,
-                     w < 0 || w >= c->nworkers ? "does not exist" : "already waits for a decision");
-        }
-        return ETA_EINVAL;
-    }
+    if (w < 0 || w >= c->nworkers || c->wait[w].on)
+        return eta_spec_fail(err, ETA_EINVAL, NULL, "sweep: a report from worker %d, which %s", w,
+                             w < 0 || w >= c->nworkers ? "does not exist" : "already waits for a decision");
     int rc = sweep_study_report_ordered(c->st, number, step, value, &c->plan.pruner, out, err);
     if (rc == 1)
         c->wait[w] = (waiting){true, number, step, value};
